@@ -1,0 +1,100 @@
+# hotpath: one Makefile, out-of-tree builds in build/<flavor>/.
+#   make              build build/release/hotpath
+#   make run          install deps, build, create the demo database, serve it on :3000
+#   make test         install deps, build, run every suite (lint, unit, spec, compat, fuzz smoke)
+#   make test SANITIZE=1   the same under ASan + UBSan
+#   make bench        the WORKLOAD.md scenarios with wrk
+#   make fuzz         build the libFuzzer targets (clang)
+
+SANITIZE ?= 0
+ifeq ($(SANITIZE),1)
+FLAVOR ?= san
+else
+FLAVOR ?= release
+endif
+BUILD := build/$(FLAVOR)
+
+CC ?= cc
+PKGS := libh2o-evloop openssl sqlite3 jansson libxxhash inih zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -DH2O_USE_LIBUV=0 -O2 -g $(WARN) -Isrc $(PKG_CFLAGS) -MMD -MP
+LDLIBS := $(PKG_LIBS) -lpthread -lm
+ifeq ($(SANITIZE),1)
+CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+endif
+CFLAGS_ALL := $(CFLAGS_BASE) $(CFLAGS)
+
+LIB_SRC := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB := $(BUILD)/libhotpath.a
+BIN := $(BUILD)/hotpath
+
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all run test bench fuzz deps unit spec compat fuzz-smoke lint fmt-check clean demo
+
+all: $(BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(BUILD)/src/main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(shell pkg-config --libs cmocka)
+
+deps:
+	@scripts/install-deps.sh
+
+demo: $(BIN)
+	@test -f demo.db || $(BIN) demo --out demo.db
+
+run: deps
+	@$(MAKE) --no-print-directory all demo
+	@scripts/run-demo.sh $(BIN) demo.db
+
+unit: $(UNIT_BIN)
+	@scripts/test-unit.sh $(UNIT_BIN)
+
+spec: $(BIN)
+	@scripts/test-spec.sh $(BIN)
+
+compat: $(BIN)
+	@scripts/test-compat.sh $(BIN)
+
+fuzz:
+	@scripts/fuzz.sh build
+
+fuzz-smoke:
+	@scripts/fuzz.sh smoke
+
+lint:
+	@scripts/lint.sh
+
+fmt-check:
+	@scripts/lint.sh --format
+
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@scripts/test-all.sh $(FLAVOR)
+
+bench: deps
+	@$(MAKE) --no-print-directory FLAVOR=release SANITIZE=0 all
+	@bench/run.sh build/release/hotpath
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

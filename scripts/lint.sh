@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Lint: functions we never call (as curl bans them), and with --format the clang-format check.
+set -u
+cd "$(dirname "$0")/.."
+status=0
+banned='\b(sprintf|vsprintf|strcpy|strcat|strncpy|strtok|atoi|atol|gets)[[:space:]]*\('
+if grep -rnE "$banned" src tests/unit fuzz --include='*.c' --include='*.h'; then
+  echo "lint: banned function used (see above); use snprintf, memcpy with lengths, strtoll" >&2
+  status=1
+fi
+if [ "${1:-}" = "--format" ]; then
+  files=$(git ls-files 'src/*.c' 'src/*.h' 'tests/unit/*.c' 'fuzz/*.c')
+  if ! clang-format --dry-run -Werror $files; then
+    echo "lint: run clang-format -i on the files above" >&2
+    status=1
+  fi
+fi
+[ $status -eq 0 ] && echo "lint: ok"
+exit $status

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs each cmocka unit-test binary given on the command line, each under a timeout.
+set -u
+failed=0; passed=0
+for t in "$@"; do
+  if timeout 120 "$t"; then passed=$((passed + 1)); else echo "FAILED: $t"; failed=$((failed + 1)); fi
+done
+echo "unit binaries: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,68 @@
+/*
+ * Configuration: one immutable hp_config_t built at start-up from, in rising precedence,
+ * built-in defaults, an INI file (--config FILE or HOTPATH_CONFIG), the environment and
+ * command-line flags. One naming rule for every key: key `db-uri` is `db-uri = ...` in the
+ * file (or `uri = ...` under a `[db]` section), HOTPATH_DB_URI in the environment, and
+ * `--db-uri VALUE` / `--db-uri=VALUE` on the command line.
+ *
+ * Every key is declared once in HP_CONFIG_KEYS; the struct, the parser, the --help text and
+ * docs/config.md all come from that table. Defaults are parsed by the same code as user
+ * values. A wrong key or value is reported with where it came from (file:line, the variable,
+ * or the flag), the key and why. Single-threaded: build it before starting threads.
+ */
+#ifndef HP_CONFIG_CONFIG_H
+#define HP_CONFIG_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* X(field, "key", kind, "default", min, max, "help") — min/max bound INT and BYTES values;
+ * CHOICE keys list their choices in the default's place after a '|': "info|error|warn|...".
+ * An INT default of 0 documented as "auto" is resolved by hp_config_resolve_auto(). */
+#define HP_CONFIG_KEYS(X)                                                                          \
+    X(db_uri, "db-uri", STR, "demo.db", 0, 0,                                                      \
+      "database: a SQLite file path or sqlite://PATH")                                             \
+    X(db_pool, "db-pool", INT, "0", 0, 1024,                                                       \
+      "database read connections (SQLite: reader threads); 0 = 2 x cores")                         \
+    X(db_max_rows, "db-max-rows", INT, "0", 0, INT64_MAX,                                          \
+      "most rows a read returns (a hard limit added to every read); 0 = no cap")                   \
+    X(db_busy_timeout_ms, "db-busy-timeout-ms", INT, "5000", 0, 600000,                            \
+      "how long a statement waits for a database lock before answering 503")                       \
+    X(server_host, "server-host", STR, "127.0.0.1", 0, 0, "address to listen on")                 \
+    X(server_port, "server-port", INT, "3000", 1, 65535, "port to listen on")                     \
+    X(server_threads, "server-threads", INT, "0", 0, 256,                                          \
+      "event-loop threads; 0 = one per core")                                                      \
+    X(server_shutdown_timeout_ms, "server-shutdown-timeout-ms", INT, "10000", 0, 3600000,          \
+      "on SIGTERM/SIGINT, how long in-flight requests may take before exit")                       \
+    X(max_body_bytes, "max-body-bytes", BYTES, "10M", 1, (int64_t)1 << 40,                         \
+      "largest request body accepted (413 beyond); suffixes k, M, G")                              \
+    X(log_level, "log-level", CHOICE, "info|error|warn|info|debug", 0, 0,                          \
+      "log verbosity")
+
+typedef enum { HP_CONFIG_STR, HP_CONFIG_INT, HP_CONFIG_BYTES, HP_CONFIG_CHOICE } hp_config_kind_t;
+
+typedef struct {
+#define HP__CONFIG_FIELD_STR(f) char *f;
+#define HP__CONFIG_FIELD_INT(f) int64_t f;
+#define HP__CONFIG_FIELD_BYTES(f) int64_t f;
+#define HP__CONFIG_FIELD_CHOICE(f) int f; /* index into the key's choices */
+#define HP__CONFIG_FIELD(field, key, kind, dflt, min, max, help) HP__CONFIG_FIELD_##kind(field)
+    HP_CONFIG_KEYS(HP__CONFIG_FIELD)
+#undef HP__CONFIG_FIELD
+    char *config_file; /* the file read, or NULL */
+} hp_config_t;
+
+/* Builds the configuration from defaults, file, environment (envp, NULL-terminated
+ * "NAME=value" strings) and flags (argv[0..argc), the arguments after the subcommand).
+ * Returns 0, or -1 with a message "where: key: why" in errbuf; the caller exits 2.
+ * Arguments that are not options (no leading "--") are an error. */
+int hp_config_load(hp_config_t *conf, int argc, char **argv, char **envp, char *errbuf, size_t errlen);
+/* Frees the strings held by conf. */
+void hp_config_dispose(hp_config_t *conf);
+/* Replaces the "auto" zeros (db-pool, server-threads) with values from the core count. */
+void hp_config_resolve_auto(hp_config_t *conf, unsigned cores);
+/* Writes the option list (key, env name, default, help) for --help. */
+void hp_config_print_help(FILE *out);
+
+#endif

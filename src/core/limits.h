@@ -1,0 +1,25 @@
+/*
+ * Every cap on a size the client controls, in one place (as curl keeps its limits). Input is
+ * checked against these before anything is allocated for it; going past one is a 400 or 413
+ * with a clear error, never an unbounded allocation.
+ */
+#ifndef HP_CORE_LIMITS_H
+#define HP_CORE_LIMITS_H
+
+/* Default for the max-body-bytes setting: larger request bodies get 413. */
+#define HP_DEFAULT_MAX_BODY_BYTES (10u * 1024 * 1024)
+/* Longest query string accepted (bytes); longer gets 414. */
+#define HP_MAX_QUERY_BYTES (64u * 1024)
+/* Most filters, order terms or select items in one request (all levels together). */
+#define HP_MAX_QUERY_TERMS 1024
+/* Deepest nesting of or=()/and=() and of embedded resources. */
+#define HP_MAX_QUERY_DEPTH 16
+/* Most values in one in.(...) list. */
+#define HP_MAX_IN_VALUES 10000
+/* Longest identifier (table, column, alias) accepted. */
+#define HP_MAX_IDENT_BYTES 256
+/* Most rows one response may render before the request fails with 500 (safety net beside
+ * db-max-rows, which the operator sets). */
+#define HP_MAX_RESPONSE_BYTES (1024u * 1024 * 1024)
+
+#endif

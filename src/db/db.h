@@ -1,0 +1,75 @@
+/*
+ * The database: one handle over a backend (SQLite now; PostgreSQL later), chosen from the URI.
+ * It owns the connections, the threads or sockets that drive them, and the current schema
+ * snapshot.
+ *
+ * Requests reach it as jobs. An event-loop thread creates a job, lets the planner fill
+ * job->exec in job->pool, and submits it; the backend runs it off the loop and hands the job
+ * back to the submitting loop through that loop's receiver (h2o_multithread), where
+ * job->on_done runs. on_done owns the job from then on and destroys it. The loop never blocks
+ * on the database.
+ *
+ * hp_db_submit, hp_db_schema and hp_db_reload_schema may be called from any thread.
+ */
+#ifndef HP_DB_DB_H
+#define HP_DB_DB_H
+
+#include <h2o.h>
+#include "db/exec.h"
+#include "db/schema.h"
+
+typedef struct {
+    const char *uri;   /* a SQLite file path or sqlite://PATH */
+    unsigned pool;     /* read connections (worker threads for SQLite) */
+    unsigned busy_timeout_ms; /* how long a statement waits on a lock before DB_BUSY */
+} hp_db_options_t;
+
+typedef struct st_hp_db_t hp_db_t;
+typedef struct st_hp_db_job_t hp_db_job_t;
+
+typedef void (*hp_db_job_cb)(hp_db_job_t *job);
+
+struct st_hp_db_job_t {
+    /* Filled by the caller before hp_db_submit. */
+    hp_exec_t *exec;                     /* allocated in pool */
+    h2o_multithread_receiver_t *reply_to; /* the submitting loop's receiver (hp_db_on_replies) */
+    hp_db_job_cb on_done;                /* runs on reply_to's loop */
+    void *data;                          /* the caller's; the backend never touches it */
+    /* Owned by the job: everything the exec points to. */
+    h2o_mem_pool_t pool;
+    /* Filled by the backend. */
+    hp_exec_result_t result;
+    /* Internal. */
+    h2o_multithread_message_t _message;
+    hp_db_job_t *_next;
+};
+
+/* Opens the database, loads the schema, starts the backend's threads. Returns NULL and writes
+ * a one-line reason to errbuf on failure. */
+hp_db_t *hp_db_open(const hp_db_options_t *opts, char *errbuf, size_t errlen);
+/* Waits for submitted jobs to finish, stops the threads, closes every connection. */
+void hp_db_close(hp_db_t *db);
+
+hp_dialect_t hp_db_dialect(const hp_db_t *db);
+
+/* Returns a new reference to the current schema snapshot (hp_schema_unref when done). */
+hp_schema_t *hp_db_schema(hp_db_t *db);
+/* Loads a fresh snapshot and publishes it; the old one lives on while referenced.
+ * Returns 0, or -1 with a reason in errbuf (the old snapshot stays). */
+int hp_db_reload_schema(hp_db_t *db, char *errbuf, size_t errlen);
+
+/* Job lifecycle: create (malloc + pool init), submit, and destroy in on_done. */
+hp_db_job_t *hp_db_job_create(void);
+void hp_db_job_destroy(hp_db_job_t *job);
+/* Queues the job (READ jobs to the readers, WRITE jobs to the writer). Never blocks on I/O. */
+void hp_db_submit(hp_db_t *db, hp_db_job_t *job);
+
+/* The receiver callback each loop registers on its h2o_context_t queue for db replies:
+ *     h2o_multithread_register_receiver(ctx->queue, &receiver, hp_db_on_replies);
+ * It calls job->on_done for every job in `messages`. */
+void hp_db_on_replies(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages);
+
+/* Statements executed since start, over all connections (for tests and metrics). */
+uint64_t hp_db_query_count(const hp_db_t *db);
+
+#endif

@@ -1,0 +1,97 @@
+/*
+ * What the query planner hands to a database backend, and what the backend hands back:
+ * SQL statements with bound values, how to render result rows, and the rendered result.
+ *
+ * Pure data (no database header): src/query builds an hp_exec_t, src/db/<backend> runs it.
+ * Everything in an hp_exec_t lives in the pool it was built in (the job's pool, see db.h);
+ * the backend only reads it. Rendering rules, shared by every backend:
+ *   - HP_FORMAT_JSON: `[` rows as objects `]`, keys in column order, values by hp_render_t.
+ *   - HP_FORMAT_OBJECT: the single row as an object; any other row count is the error
+ *     SINGULAR (406) with details "The result contains N rows", and a write is rolled back.
+ *   - HP_FORMAT_CSV: a header line of column names, then one line per row, RFC 4180 quoting
+ *     (a field with , " CR or LF is quoted; " doubled); NULL is an empty field; lines end "\n".
+ */
+#ifndef HP_DB_EXEC_H
+#define HP_DB_EXEC_H
+
+#include <stdint.h>
+#include <h2o/memory.h>
+#include "core/buf.h"
+#include "core/error.h"
+
+typedef enum { HP_DIALECT_SQLITE, HP_DIALECT_POSTGRES } hp_dialect_t;
+
+typedef enum { HP_BIND_NULL, HP_BIND_INT, HP_BIND_REAL, HP_BIND_TEXT } hp_bind_kind_t;
+
+typedef struct {
+    hp_bind_kind_t kind;
+    int64_t i;
+    double d;
+    h2o_iovec_t text; /* HP_BIND_TEXT: bytes, not NUL-terminated */
+} hp_bind_t;
+
+/* One SQL statement. Placeholders are numbered from 1 in the backend's dialect (SQLite "?1",
+ * PostgreSQL "$1"); binds[k] is placeholder k+1. sql == NULL means "no statement". */
+typedef struct {
+    const char *sql; /* NUL-terminated */
+    size_t sql_len;
+    hp_bind_t *binds;
+    size_t bind_count;
+} hp_stmt_t;
+
+/* How one result column becomes a JSON value. */
+typedef enum {
+    HP_RENDER_AUTO, /* by the value's storage class: integer/real -> number, text -> string,
+                       NULL -> null, blob -> "\\x<hex>" */
+    HP_RENDER_BOOL, /* integer 0 -> false, other numbers -> true, NULL -> null, else AUTO */
+    HP_RENDER_JSON, /* text that is valid JSON is inlined as is (embedded resources, JSON
+                       columns); NULL -> null; invalid JSON text renders as a string */
+} hp_render_t;
+
+typedef struct {
+    h2o_iovec_t name; /* the key in the output (alias or column name), raw, not escaped */
+    hp_render_t render;
+} hp_outcol_t;
+
+typedef enum { HP_FORMAT_JSON, HP_FORMAT_OBJECT, HP_FORMAT_CSV } hp_format_t;
+
+typedef enum {
+    HP_EXEC_READ,  /* runs on a read connection */
+    HP_EXEC_WRITE, /* runs on the writer connection inside one transaction */
+} hp_exec_kind_t;
+
+typedef struct {
+    hp_exec_kind_t kind;
+    /* READ: the SELECT whose columns are cols[0..col_count) followed by location_col_count
+     * more. WRITE: the INSERT/UPDATE/DELETE; when returns_rows it has a RETURNING clause with
+     * the same column layout, else it returns nothing and the affected count comes from the
+     * database. */
+    hp_stmt_t main;
+    /* Optional (sql == NULL for none): a SELECT returning one integer, the total row count
+     * (Prefer: count=exact). Run in the same transaction / snapshot as main. */
+    hp_stmt_t count;
+    int returns_rows;
+    hp_outcol_t *cols;
+    size_t col_count;
+    /* Columns after cols[] that hold the primary key of each row, named in location_names.
+     * For a write that affects exactly one row the backend renders them into
+     * hp_exec_result_t.location as "k1=eq.v1&k2=eq.v2" (values percent-encoded). */
+    size_t location_col_count;
+    h2o_iovec_t *location_names;
+    hp_format_t format;
+} hp_exec_t;
+
+typedef struct {
+    hp_error_t error;     /* code != HP_OK: nothing else below is meaningful */
+    hp_buf_t body;        /* rendered rows (empty when !returns_rows) */
+    uint64_t row_count;   /* rows rendered, or rows affected by a write */
+    int64_t total;        /* result of exec.count, or -1 when not asked */
+    h2o_iovec_t location; /* see location_col_count; .base is malloc'd, NULL when none */
+    uint64_t db_queries;  /* statements executed for this result (for metrics and tests) */
+} hp_exec_result_t;
+
+void hp_exec_result_init(hp_exec_result_t *r);
+/* Frees body and location. */
+void hp_exec_result_dispose(hp_exec_result_t *r);
+
+#endif

@@ -1,0 +1,14 @@
+/*
+ * The REST API handler: maps an HTTP request to an hp_request_t, plans it (src/query),
+ * submits it to the database as a job, and answers when the job comes back to the loop.
+ * Runs on the event-loop threads only; never blocks.
+ */
+#ifndef HP_HTTP_API_H
+#define HP_HTTP_API_H
+
+#include <h2o.h>
+
+/* Registers the API on `path` ("/") of hostconf. */
+void hp_http_api_register(h2o_hostconf_t *hostconf, const char *path);
+
+#endif

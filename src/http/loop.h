@@ -1,0 +1,33 @@
+/*
+ * One event-loop thread's state (private to src/http). Everything here is touched only by
+ * its own thread, except `control`, which other threads post messages to.
+ */
+#ifndef HP_HTTP_LOOP_H
+#define HP_HTTP_LOOP_H
+
+#include <pthread.h>
+#include <h2o.h>
+#include "config/config.h"
+#include "db/db.h"
+
+typedef struct {
+    h2o_context_t ctx; /* first, so a request's conn->ctx leads back here */
+    h2o_accept_ctx_t accept_ctx;
+    h2o_socket_t *listener;
+    int listen_fd;
+    h2o_multithread_receiver_t db_receiver; /* database jobs come back here */
+    h2o_multithread_receiver_t control;     /* shutdown requests from the signal thread */
+    h2o_multithread_message_t shutdown_message;
+    size_t in_flight; /* requests accepted and not yet disposed */
+    int is_stopping;
+    pthread_t tid;
+    const hp_config_t *conf;
+    hp_db_t *db;
+} hp_http_loop_t;
+
+static inline hp_http_loop_t *hp_http_loop_of(h2o_context_t *ctx)
+{
+    return (hp_http_loop_t *)ctx;
+}
+
+#endif

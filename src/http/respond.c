@@ -1,0 +1,244 @@
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "core/json.h"
+#include "core/version.h"
+#include "http/respond.h"
+
+static const char *reason_of(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 300: return "Multiple Choices";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
+    case 503: return "Service Unavailable";
+    default: return status < 500 ? "Client Error" : "Internal Server Error";
+    }
+}
+
+static void add_header(h2o_req_t *req, const h2o_token_t *token, const char *value, size_t len)
+{
+    h2o_add_header(&req->pool, &req->res.headers, token, NULL, value, len);
+}
+
+static void add_header_str(h2o_req_t *req, const char *name, size_t name_len, const char *value, size_t len)
+{
+    h2o_add_header_by_str(&req->pool, &req->res.headers, name, name_len, 0, NULL, value, len);
+}
+
+static void free_body(void *p)
+{
+    free(*(char **)p);
+}
+
+/* Sends `body` (malloc'd, ownership taken) without copying: it is freed with the request. */
+static void send_owned(h2o_req_t *req, char *body, size_t len)
+{
+    static h2o_generator_t generator = {NULL, NULL};
+    char **slot = h2o_mem_alloc_shared(&req->pool, sizeof(*slot), free_body);
+    *slot = body;
+    h2o_iovec_t chunk = h2o_iovec_init(body, len);
+    h2o_start_response(req, &generator);
+    h2o_send(req, &chunk, body != NULL, 1);
+}
+
+void hp_http_respond_error(h2o_req_t *req, const hp_error_t *err)
+{
+    hp_buf_t body;
+    hp_buf_init(&body);
+    hp_error_render(err, &body);
+    req->res.status = hp_error_status(err->code);
+    req->res.reason = reason_of(req->res.status);
+    add_header(req, H2O_TOKEN_CONTENT_TYPE, H2O_STRLIT("application/json; charset=utf-8"));
+    if (err->code == HP_ERR_DB_BUSY)
+        add_header(req, H2O_TOKEN_RETRY_AFTER, H2O_STRLIT("1"));
+    size_t len;
+    char *p = hp_buf_release(&body, &len);
+    send_owned(req, p, len);
+}
+
+void hp_http_respond_errorf(h2o_req_t *req, hp_errcode_t code, const char *fmt, ...)
+{
+    hp_error_t err = {0};
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    hp_error_set(&err, &req->pool, code, "%s", message);
+    hp_http_respond_error(req, &err);
+}
+
+static h2o_iovec_t content_type_of(hp_format_t format)
+{
+    switch (format) {
+    case HP_FORMAT_OBJECT: return h2o_iovec_init(H2O_STRLIT("application/vnd.pgrst.object+json; charset=utf-8"));
+    case HP_FORMAT_CSV: return h2o_iovec_init(H2O_STRLIT("text/csv; charset=utf-8"));
+    default: return h2o_iovec_init(H2O_STRLIT("application/json; charset=utf-8"));
+    }
+}
+
+/* "first-last/total" or "* /total" (no space), total "*" when unknown. */
+static h2o_iovec_t content_range(h2o_mem_pool_t *pool, uint64_t first, uint64_t rows, int64_t total)
+{
+    char total_text[24] = "*";
+    if (total >= 0)
+        snprintf(total_text, sizeof(total_text), "%" PRId64, total);
+    char *s = h2o_mem_alloc_pool(pool, 64);
+    int n = rows != 0 ? snprintf(s, 64, "%" PRIu64 "-%" PRIu64 "/%s", first, first + rows - 1, total_text)
+                      : snprintf(s, 64, "*/%s", total_text);
+    return h2o_iovec_init(s, (size_t)n);
+}
+
+static void add_preference_applied(h2o_req_t *req, const hp_plan_t *plan)
+{
+    char text[160];
+    size_t len = 0;
+#define APPLIED(s)                                                                                 \
+    do {                                                                                           \
+        len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%s", len ? ", " : "", s);       \
+    } while (0)
+    if (plan->is_write) {
+        if (plan->prefer.ret == HP_RETURN_REPRESENTATION)
+            APPLIED("return=representation");
+        else if (plan->prefer.ret == HP_RETURN_HEADERS_ONLY)
+            APPLIED("return=headers-only");
+        else if (plan->prefer.ret == HP_RETURN_MINIMAL)
+            APPLIED("return=minimal");
+        if (plan->prefer.resolution == HP_RESOLUTION_MERGE)
+            APPLIED("resolution=merge-duplicates");
+        else if (plan->prefer.resolution == HP_RESOLUTION_IGNORE)
+            APPLIED("resolution=ignore-duplicates");
+        if (plan->prefer.missing == HP_MISSING_DEFAULT)
+            APPLIED("missing=default");
+    }
+    if (plan->prefer.count == HP_COUNT_EXACT)
+        APPLIED("count=exact");
+#undef APPLIED
+    if (len != 0)
+        add_header_str(req, H2O_STRLIT("preference-applied"), h2o_strdup(&req->pool, text, len).base, len);
+}
+
+void hp_http_respond_result(h2o_req_t *req, const hp_plan_t *plan, hp_exec_result_t *result, int is_head)
+{
+    int status;
+    int has_body = plan->exec.returns_rows && plan->exec.col_count != 0;
+    h2o_iovec_t range;
+
+    if (!plan->is_write) {
+        uint64_t lower = plan->offset;
+        int64_t total = result->total;
+        /* PostgREST's rule: only a known total makes a range partial or unsatisfiable. */
+        if (total >= 0 && lower > (uint64_t)total) {
+            hp_error_t err = {0};
+            hp_error_set(&err, &req->pool, HP_ERR_RANGE, "Requested range not satisfiable");
+            hp_error_details(&err, &req->pool, "An offset of %" PRIu64 " was requested, but there are only %" PRId64 " rows.",
+                             lower, total);
+            hp_http_respond_error(req, &err);
+            return;
+        }
+        status = total >= 0 && result->row_count < (uint64_t)total ? 206 : 200;
+        range = content_range(&req->pool, lower, result->row_count, total);
+        has_body = 1;
+    } else {
+        int64_t total = plan->prefer.count == HP_COUNT_NONE ? -1 : (int64_t)result->row_count;
+        range = content_range(&req->pool, 0, result->row_count, total);
+        if (req->method.len == 4 && memcmp(req->method.base, "POST", 4) == 0)
+            status = 201;
+        else
+            status = has_body ? 200 : 204;
+        if (result->location.base != NULL) {
+            size_t name_len = plan->table->name_len, len = name_len + result->location.len + 2;
+            char *loc = h2o_mem_alloc_pool(&req->pool, len);
+            loc[0] = '/';
+            memcpy(loc + 1, plan->table->name, name_len);
+            loc[name_len + 1] = '?';
+            memcpy(loc + name_len + 2, result->location.base, result->location.len);
+            add_header(req, H2O_TOKEN_LOCATION, loc, len);
+        }
+    }
+
+    req->res.status = status;
+    req->res.reason = reason_of(status);
+    add_header(req, H2O_TOKEN_CONTENT_RANGE, range.base, range.len);
+    add_preference_applied(req, plan);
+    if (has_body) {
+        h2o_iovec_t type = content_type_of(plan->exec.format);
+        add_header(req, H2O_TOKEN_CONTENT_TYPE, type.base, type.len);
+    }
+    if (!has_body || is_head) {
+        h2o_send_inline(req, NULL, 0);
+        return;
+    }
+    size_t len;
+    char *body = hp_buf_release(&result->body, &len);
+    send_owned(req, body, len);
+}
+
+static const char *openapi_type(hp_coltype_t type)
+{
+    switch (type) {
+    case HP_COLTYPE_INTEGER: return "integer";
+    case HP_COLTYPE_REAL:
+    case HP_COLTYPE_NUMERIC: return "number";
+    case HP_COLTYPE_BOOLEAN: return "boolean";
+    default: return "string";
+    }
+}
+
+void hp_http_respond_root(h2o_req_t *req, const hp_schema_t *schema)
+{
+    hp_buf_t b;
+    hp_buf_init(&b);
+    hp_buf_append_lit(&b, "{\"swagger\":\"2.0\",\"info\":{\"title\":\"hotpath\",\"version\":\"" HP_VERSION "\"},"
+                          "\"consumes\":[\"application/json\"],\"produces\":[\"application/json\",\"text/csv\"],"
+                          "\"paths\":{\"/\":{}");
+    size_t count = hp_schema_table_count(schema);
+    for (size_t i = 0; i != count; ++i) {
+        const hp_table_t *t = hp_schema_table_at(schema, i);
+        hp_buf_putc(&b, ',');
+        hp_buf_putc(&b, '"');
+        hp_buf_putc(&b, '/');
+        hp_json_string_body(&b, t->name, t->name_len);
+        hp_buf_append_lit(&b, "\":{}");
+    }
+    hp_buf_append_lit(&b, "},\"definitions\":{");
+    for (size_t i = 0; i != count; ++i) {
+        const hp_table_t *t = hp_schema_table_at(schema, i);
+        if (i != 0)
+            hp_buf_putc(&b, ',');
+        hp_json_string(&b, t->name, t->name_len);
+        hp_buf_append_lit(&b, ":{\"type\":\"object\",\"properties\":{");
+        for (size_t c = 0; c != t->column_count; ++c) {
+            const hp_column_t *col = t->columns + c;
+            if (c != 0)
+                hp_buf_putc(&b, ',');
+            hp_json_string(&b, col->name, col->name_len);
+            hp_buf_append_lit(&b, ":{\"type\":\"");
+            hp_buf_append(&b, openapi_type(col->type), strlen(openapi_type(col->type)));
+            hp_buf_append_lit(&b, "\",\"format\":");
+            hp_json_string(&b, col->decl_type, strlen(col->decl_type));
+            hp_buf_putc(&b, '}');
+        }
+        hp_buf_append_lit(&b, "}}");
+    }
+    hp_buf_append_lit(&b, "}}");
+    req->res.status = 200;
+    req->res.reason = "OK";
+    add_header(req, H2O_TOKEN_CONTENT_TYPE, H2O_STRLIT("application/openapi+json; charset=utf-8"));
+    size_t len;
+    char *body = hp_buf_release(&b, &len);
+    send_owned(req, body, len);
+}

@@ -1,0 +1,211 @@
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include "core/log.h"
+#include "http/api.h"
+#include "http/loop.h"
+#include "http/server.h"
+
+struct st_hp_server_t {
+    const hp_config_t *conf;
+    hp_db_t *db;
+    h2o_globalconf_t globalconf;
+    size_t loop_count;
+    hp_http_loop_t *loops;
+};
+
+/* Opens one listening socket; SO_REUSEPORT lets every loop have its own on the same port. */
+static int open_listener(const char *host, int port, char *errbuf, size_t errlen)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *res;
+    char portstr[16];
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    int r = getaddrinfo(host, portstr, &hints, &res);
+    if (r != 0) {
+        snprintf(errbuf, errlen, "server-host %s: %s", host, gai_strerror(r));
+        return -1;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
+    if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
+        snprintf(errbuf, errlen, "cannot listen on %s:%d: %s", host, port, strerror(errno));
+        if (fd != -1)
+            close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    if (err != NULL)
+        return;
+    hp_http_loop_t *loop = listener->data;
+    /* Drain the backlog a few at a time so one loop does not starve its other work. */
+    for (int i = 0; i != 16; ++i) {
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (sock == NULL)
+            break;
+        h2o_accept(&loop->accept_ctx, sock);
+    }
+}
+
+/* Runs on the loop's own thread when the signal thread asks for shutdown. */
+static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    hp_http_loop_t *loop = H2O_STRUCT_FROM_MEMBER(hp_http_loop_t, control, receiver);
+    while (!h2o_linklist_is_empty(messages))
+        h2o_linklist_unlink(messages->next);
+    if (loop->is_stopping)
+        return;
+    loop->is_stopping = 1;
+    if (loop->listener != NULL) {
+        h2o_socket_read_stop(loop->listener);
+        h2o_socket_close(loop->listener);
+        loop->listener = NULL;
+    }
+    h2o_context_request_shutdown(&loop->ctx);
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void *run_loop(void *arg)
+{
+    hp_http_loop_t *loop = arg;
+    h2o_evloop_t *evloop = loop->ctx.loop;
+
+    loop->listener = h2o_evloop_socket_create(evloop, loop->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
+    loop->listener->data = loop;
+    h2o_socket_read_start(loop->listener, on_accept);
+
+    while (!loop->is_stopping)
+        h2o_evloop_run(evloop, INT32_MAX);
+
+    /* Stopping: finish what is in flight, within the deadline. */
+    uint64_t deadline = now_ms() + (uint64_t)loop->conf->server_shutdown_timeout_ms;
+    while (loop->in_flight != 0 && now_ms() < deadline)
+        h2o_evloop_run(evloop, 50);
+    return (void *)(uintptr_t)(loop->in_flight != 0);
+}
+
+hp_server_t *hp_server_create(const hp_config_t *conf, hp_db_t *db, char *errbuf, size_t errlen)
+{
+    hp_server_t *s = calloc(1, sizeof(*s));
+    s->conf = conf;
+    s->db = db;
+
+    h2o_config_init(&s->globalconf);
+    s->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("hotpath"));
+    /* h2o itself rejects bodies past this with a plain-text 413 and closes the connection;
+     * between max-body-bytes and this, the API answers with a JSON 413 and keeps the
+     * connection. Twice the limit bounds what one request can make us buffer. */
+    s->globalconf.max_request_entity_size = (size_t)conf->max_body_bytes * 2 + 65536;
+    h2o_hostconf_t *hostconf =
+        h2o_config_register_host(&s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    hp_http_api_register(hostconf, "/");
+
+    s->loop_count = (size_t)conf->server_threads;
+    s->loops = calloc(s->loop_count, sizeof(*s->loops));
+    for (size_t i = 0; i != s->loop_count; ++i)
+        s->loops[i].listen_fd = -1;
+    for (size_t i = 0; i != s->loop_count; ++i) {
+        hp_http_loop_t *loop = s->loops + i;
+        if ((loop->listen_fd = open_listener(conf->server_host, (int)conf->server_port, errbuf, errlen)) == -1) {
+            hp_server_destroy(s);
+            return NULL;
+        }
+        loop->conf = conf;
+        loop->db = db;
+    }
+    return s;
+}
+
+int hp_server_run(hp_server_t *s)
+{
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGUSR1);
+    sigaddset(&signals, SIGHUP);
+    /* Blocked here, so every loop thread inherits the mask and only sigwait below sees them. */
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    for (size_t i = 0; i != s->loop_count; ++i) {
+        hp_http_loop_t *loop = s->loops + i;
+        h2o_context_init(&loop->ctx, h2o_evloop_create(), &s->globalconf);
+        loop->accept_ctx.ctx = &loop->ctx;
+        loop->accept_ctx.hosts = s->globalconf.hosts;
+        h2o_multithread_register_receiver(loop->ctx.queue, &loop->db_receiver, hp_db_on_replies);
+        h2o_multithread_register_receiver(loop->ctx.queue, &loop->control, on_control);
+    }
+    for (size_t i = 0; i != s->loop_count; ++i)
+        h2o_multithread_create_thread(&s->loops[i].tid, NULL, run_loop, s->loops + i);
+    hp_log_info("listening on http://%s:%lld with %zu threads", s->conf->server_host,
+                (long long)s->conf->server_port, s->loop_count);
+
+    for (;;) {
+        int sig;
+        if (sigwait(&signals, &sig) != 0)
+            continue;
+        if (sig == SIGUSR1 || sig == SIGHUP) {
+            char err[256];
+            if (hp_db_reload_schema(s->db, err, sizeof(err)) == 0)
+                hp_log_info("schema cache reloaded");
+            else
+                hp_log_error("schema reload failed, keeping the old one: %s", err);
+            continue;
+        }
+        hp_log_info("%s: shutting down gracefully", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        break;
+    }
+
+    for (size_t i = 0; i != s->loop_count; ++i)
+        h2o_multithread_send_message(&s->loops[i].control, &s->loops[i].shutdown_message);
+    int cut_off = 0;
+    for (size_t i = 0; i != s->loop_count; ++i) {
+        void *ret;
+        pthread_join(s->loops[i].tid, &ret);
+        cut_off |= ret != NULL;
+    }
+    if (cut_off)
+        hp_log_warn("shutdown timeout: some requests were cut off");
+    return cut_off;
+}
+
+void hp_server_destroy(hp_server_t *s)
+{
+    for (size_t i = 0; i != s->loop_count; ++i) {
+        hp_http_loop_t *loop = s->loops + i;
+        if (loop->ctx.loop != NULL) {
+            h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->db_receiver);
+            h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->control);
+            /* The h2o context and its loop are left to process exit: h2o 2.2.5 cannot destroy
+             * an evloop that still has sockets (keep-alive connections cut off by shutdown). */
+        } else if (loop->listen_fd != -1) {
+            close(loop->listen_fd);
+        }
+    }
+    free(s->loops);
+    h2o_config_dispose(&s->globalconf);
+    free(s);
+}

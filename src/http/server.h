@@ -1,0 +1,28 @@
+/*
+ * The HTTP server: h2o event loops, one per thread (server-threads), each with its own
+ * SO_REUSEPORT listener so the kernel spreads connections across loops; keep-alive, HTTP/1.1
+ * and HTTP/2 (h2c upgrade) from h2o.
+ *
+ * The thread that calls hp_server_run handles signals: SIGTERM/SIGINT start a graceful
+ * shutdown (listeners close, idle connections close, in-flight requests finish, then the
+ * loops exit, bounded by server-shutdown-timeout-ms); SIGUSR1 reloads the schema cache.
+ */
+#ifndef HP_HTTP_SERVER_H
+#define HP_HTTP_SERVER_H
+
+#include <stddef.h>
+#include "config/config.h"
+#include "db/db.h"
+
+typedef struct st_hp_server_t hp_server_t;
+
+/* Binds the listening sockets (so a busy port fails here, before any thread starts). The
+ * config and db are borrowed and must outlive the server. NULL with a reason on failure. */
+hp_server_t *hp_server_create(const hp_config_t *conf, hp_db_t *db, char *errbuf, size_t errlen);
+/* Starts the loops and blocks, handling signals, until a shutdown completes. Returns the
+ * process exit code: 0 after a graceful shutdown, 1 if requests were cut off by the timeout. */
+int hp_server_run(hp_server_t *server);
+/* Frees what create made; call after hp_server_run returned. */
+void hp_server_destroy(hp_server_t *server);
+
+#endif

@@ -1,0 +1,98 @@
+/*
+ * The query module: turns one API request (method, resource, query string, the headers that
+ * matter, body) into an hp_exec_t for the database, in PostgREST's grammar, checked against a
+ * schema snapshot. Pure: no sockets, no database headers; everything it allocates comes from
+ * the pool it is given, so it dies with the job. Every identifier in the SQL it writes comes
+ * from the schema snapshot and is double-quoted; every value is a bind.
+ *
+ * Grammar handled (PostgREST):
+ *   select=a,alias:b,c::text,*,rel(cols),alias:rel!hint(cols),rel!inner(cols)   (nested)
+ *   col=op.value  with op in eq neq gt gte lt lte like ilike in is, prefixed by not.
+ *   or=(f,f,and(f,f))  and=(...)  not.or=(...)   (nested)
+ *   order=a.desc.nullslast,b   limit=n   offset=n
+ *   rel.col=op.value  rel.order=...  rel.limit=n  rel.offset=n  rel.or=(...)  (embedded)
+ *   columns=a,b  on_conflict=a,b   (writes)
+ * Thread-safe: no global state.
+ */
+#ifndef HP_QUERY_QUERY_H
+#define HP_QUERY_QUERY_H
+
+#include <stdint.h>
+#include <h2o/memory.h>
+#include "core/error.h"
+#include "db/exec.h"
+#include "db/schema.h"
+
+typedef enum { HP_METHOD_GET, HP_METHOD_HEAD, HP_METHOD_POST, HP_METHOD_PATCH, HP_METHOD_DELETE } hp_method_t;
+
+typedef enum { HP_RETURN_DEFAULT, HP_RETURN_MINIMAL, HP_RETURN_REPRESENTATION, HP_RETURN_HEADERS_ONLY } hp_prefer_return_t;
+typedef enum { HP_COUNT_NONE, HP_COUNT_EXACT, HP_COUNT_PLANNED, HP_COUNT_ESTIMATED } hp_prefer_count_t;
+typedef enum { HP_RESOLUTION_NONE, HP_RESOLUTION_MERGE, HP_RESOLUTION_IGNORE } hp_prefer_resolution_t;
+typedef enum { HP_MISSING_NULL, HP_MISSING_DEFAULT } hp_prefer_missing_t;
+
+/* The Prefer header(s), parsed. Unknown preferences are ignored (PostgREST's lenient mode). */
+typedef struct {
+    hp_prefer_return_t ret;
+    hp_prefer_count_t count;
+    hp_prefer_resolution_t resolution;
+    hp_prefer_missing_t missing;
+} hp_prefer_t;
+
+/* The Range request header, parsed: items first..last inclusive; last == UINT64_MAX for an
+ * open range ("5-"). */
+typedef struct {
+    int is_set;
+    uint64_t first;
+    uint64_t last;
+} hp_range_t;
+
+typedef struct {
+    hp_method_t method;
+    h2o_iovec_t resource; /* the table or view name, already percent-decoded */
+    h2o_iovec_t query;    /* the raw query string without '?', percent-encoded as sent */
+    h2o_iovec_t body;     /* request body (writes) */
+    hp_format_t format;   /* from hp_query_parse_accept */
+    hp_prefer_t prefer;   /* from hp_query_parse_prefer */
+    hp_range_t range;     /* from hp_query_parse_range */
+} hp_request_t;
+
+typedef struct {
+    int64_t max_rows; /* db-max-rows: cap on rows a read returns; -1 for none */
+} hp_query_options_t;
+
+/* What the HTTP layer needs beside the exec to answer. */
+typedef struct {
+    hp_exec_t exec;
+    const hp_table_t *table;
+    uint64_t offset;     /* first row's index, for Content-Range */
+    int has_limit;       /* a limit or Range narrowed the read (for 206 decisions) */
+    int is_write;
+    hp_prefer_t prefer;  /* as applied: e.g. ret resolved from DEFAULT */
+} hp_plan_t;
+
+/* --- headers (each returns 0, or -1 with err set) --- */
+
+/* Accept: picks JSON (application/json, * / *, empty), OBJECT (application/vnd.pgrst.object+json,
+ * with or without ;nulls=stripped) or CSV (text/csv), honouring q-values. None acceptable:
+ * NOT_ACCEPTABLE. */
+int hp_query_parse_accept(h2o_iovec_t value, hp_format_t *out, hp_error_t *err, h2o_mem_pool_t *pool);
+/* Adds the preferences of one Prefer header value (call once per header). */
+void hp_query_parse_prefer(h2o_iovec_t value, hp_prefer_t *out);
+/* Range: "items=0-24" / "0-24" / "5-". Malformed: INVALID_RANGE. */
+int hp_query_parse_range(h2o_iovec_t value, hp_range_t *out, hp_error_t *err, h2o_mem_pool_t *pool);
+
+/* --- planning --- */
+
+/* Builds the plan for `req` against `schema` in `dialect`, allocating in `pool`. Returns 0, or
+ * -1 with err set (UNKNOWN_TABLE, PARSE, UNDEFINED_COLUMN, NO_RELATIONSHIP, INVALID_BODY,
+ * UNKNOWN_BODY_COLUMN, LIMIT, RANGE, METHOD...). Nothing in `req` is kept: what the plan needs
+ * is copied into `pool`. */
+int hp_query_plan(const hp_request_t *req, const hp_schema_t *schema, hp_dialect_t dialect,
+                  const hp_query_options_t *opts, hp_plan_t *plan, hp_error_t *err,
+                  h2o_mem_pool_t *pool);
+
+/* Percent-decodes src into pool; '+' becomes a space (form encoding, as URLSearchParams in
+ * postgrest-js sends it). Returns -1 on a bad escape. */
+int hp_query_percent_decode(h2o_iovec_t src, h2o_iovec_t *out, h2o_mem_pool_t *pool);
+
+#endif

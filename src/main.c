@@ -15,12 +15,13 @@ extern char **environ;
 
 static void print_usage(FILE *out)
 {
-    fprintf(out, "hotpath %s: a PostgREST-compatible REST API over a SQL database\n\n"
-                 "Usage:\n"
-                 "  hotpath [serve] [--config FILE] [--KEY VALUE ...]   serve the API\n"
-                 "  hotpath demo [--scale F] [--out FILE] [--force]    write the demo database\n"
-                 "  hotpath version                                      print the version\n"
-                 "  hotpath help | --help                                this text\n\n",
+    fprintf(out,
+            "hotpath %s: a PostgREST-compatible REST API over a SQL database\n\n"
+            "Usage:\n"
+            "  hotpath [serve] [--config FILE] [--KEY VALUE ...]   serve the API\n"
+            "  hotpath demo [--scale F] [--out FILE] [--force]    write the demo database\n"
+            "  hotpath version                                      print the version\n"
+            "  hotpath help | --help                                this text\n\n",
             HP_VERSION);
     hp_config_print_help(out);
 }
@@ -40,7 +41,8 @@ static int serve(int argc, char **argv)
 
     int status = 1;
     hp_server_t *server = NULL;
-    hp_db_options_t db_opts = {conf.db_uri, (unsigned)conf.db_pool, (unsigned)conf.db_busy_timeout_ms};
+    hp_db_options_t db_opts = {conf.db_uri, (unsigned)conf.db_pool,
+                               (unsigned)conf.db_busy_timeout_ms};
     hp_db_t *db = hp_db_open(&db_opts, err, sizeof(err));
     if (db == NULL) {
         hp_log_error("db-uri %s: %s", conf.db_uri, err);

@@ -16,7 +16,7 @@ typedef struct {
 } key_spec_t;
 
 static const key_spec_t key_specs[] = {
-#define HP__CONFIG_SPEC(field, key, kind, dflt, min, max, help)                                    \
+#define HP__CONFIG_SPEC(field, key, kind, dflt, min, max, help) \
     {key, HP_CONFIG_##kind, dflt, min, max, help, offsetof(hp_config_t, field)},
     HP_CONFIG_KEYS(HP__CONFIG_SPEC)
 #undef HP__CONFIG_SPEC
@@ -62,9 +62,12 @@ static int parse_int(const char *value, int allow_suffix, int64_t *out)
     if (allow_suffix && *end != '\0') {
         int shift;
         switch (*end) {
-        case 'k': case 'K': shift = 10; break;
-        case 'm': case 'M': shift = 20; break;
-        case 'g': case 'G': shift = 30; break;
+        case 'k':
+        case 'K': shift = 10; break;
+        case 'm':
+        case 'M': shift = 20; break;
+        case 'g':
+        case 'G': shift = 30; break;
         default: return -1;
         }
         if (v > (INT64_MAX >> shift) || v < 0)
@@ -97,7 +100,8 @@ static int set_value(hp_config_t *conf, const key_spec_t *spec, const char *valu
         int64_t v;
         if (parse_int(value, spec->kind == HP_CONFIG_BYTES, &v) != 0)
             return fail(errbuf, errlen, "%s: '%s' is not %s", spec->key, value,
-                        spec->kind == HP_CONFIG_BYTES ? "a size (like 512, 64k, 10M)" : "an integer");
+                        spec->kind == HP_CONFIG_BYTES ? "a size (like 512, 64k, 10M)"
+                                                      : "an integer");
         if (v < spec->min || v > spec->max)
             return fail(errbuf, errlen, "%s: %lld is out of range [%lld, %lld]", spec->key,
                         (long long)v, (long long)spec->min, (long long)spec->max);
@@ -192,8 +196,8 @@ static int load_file(hp_config_t *conf, const char *path, char *errbuf, size_t e
     if (r.failed)
         return -1;
     if (line != 0)
-        return fail(errbuf, errlen, "%s:%d: syntax error (expected key = value or [section])",
-                    path, line);
+        return fail(errbuf, errlen, "%s:%d: syntax error (expected key = value or [section])", path,
+                    line);
     return 0;
 }
 
@@ -228,7 +232,8 @@ static int each_flag(int argc, char **argv, flag_cb cb, void *ctx, char *errbuf,
     for (int i = 0; i < argc; ++i) {
         const char *arg = argv[i];
         if (strncmp(arg, "--", 2) != 0)
-            return fail(errbuf, errlen, "unexpected argument '%s' (options look like --key value)", arg);
+            return fail(errbuf, errlen, "unexpected argument '%s' (options look like --key value)",
+                        arg);
         char key[128];
         const char *eq = strchr(arg + 2, '='), *value;
         if (eq != NULL) {
@@ -246,7 +251,8 @@ static int each_flag(int argc, char **argv, flag_cb cb, void *ctx, char *errbuf,
     return 0;
 }
 
-static int find_config_flag(void *ctx, const char *key, const char *value, char *errbuf, size_t errlen)
+static int find_config_flag(void *ctx, const char *key, const char *value, char *errbuf,
+                            size_t errlen)
 {
     (void)errbuf, (void)errlen;
     if (strcmp(key, "config") == 0)
@@ -267,7 +273,8 @@ static int apply_flag(void *ctx, const char *key, const char *value, char *errbu
     return 0;
 }
 
-int hp_config_load(hp_config_t *conf, int argc, char **argv, char **envp, char *errbuf, size_t errlen)
+int hp_config_load(hp_config_t *conf, int argc, char **argv, char **envp, char *errbuf,
+                   size_t errlen)
 {
     set_defaults(conf);
     const char *file = env_lookup(envp, "HOTPATH_CONFIG");

@@ -20,25 +20,22 @@
 /* X(field, "key", kind, "default", min, max, "help") — min/max bound INT and BYTES values;
  * CHOICE keys list their choices in the default's place after a '|': "info|error|warn|...".
  * An INT default of 0 documented as "auto" is resolved by hp_config_resolve_auto(). */
-#define HP_CONFIG_KEYS(X)                                                                          \
-    X(db_uri, "db-uri", STR, "demo.db", 0, 0,                                                      \
-      "database: a SQLite file path or sqlite://PATH")                                             \
-    X(db_pool, "db-pool", INT, "0", 0, 1024,                                                       \
-      "database read connections (SQLite: reader threads); 0 = 2 x cores")                         \
-    X(db_max_rows, "db-max-rows", INT, "0", 0, INT64_MAX,                                          \
-      "most rows a read returns (a hard limit added to every read); 0 = no cap")                   \
-    X(db_busy_timeout_ms, "db-busy-timeout-ms", INT, "5000", 0, 600000,                            \
-      "how long a statement waits for a database lock before answering 503")                       \
+#define HP_CONFIG_KEYS(X)                                                                         \
+    X(db_uri, "db-uri", STR, "demo.db", 0, 0, "database: a SQLite file path or sqlite://PATH")    \
+    X(db_pool, "db-pool", INT, "0", 0, 1024,                                                      \
+      "database read connections (SQLite: reader threads); 0 = 2 x cores")                        \
+    X(db_max_rows, "db-max-rows", INT, "0", 0, INT64_MAX,                                         \
+      "most rows a read returns (a hard limit added to every read); 0 = no cap")                  \
+    X(db_busy_timeout_ms, "db-busy-timeout-ms", INT, "5000", 0, 600000,                           \
+      "how long a statement waits for a database lock before answering 503")                      \
     X(server_host, "server-host", STR, "127.0.0.1", 0, 0, "address to listen on")                 \
     X(server_port, "server-port", INT, "3000", 1, 65535, "port to listen on")                     \
-    X(server_threads, "server-threads", INT, "0", 0, 256,                                          \
-      "event-loop threads; 0 = one per core")                                                      \
-    X(server_shutdown_timeout_ms, "server-shutdown-timeout-ms", INT, "10000", 0, 3600000,          \
-      "on SIGTERM/SIGINT, how long in-flight requests may take before exit")                       \
-    X(max_body_bytes, "max-body-bytes", BYTES, "10M", 1, (int64_t)1 << 40,                         \
-      "largest request body accepted (413 beyond); suffixes k, M, G")                              \
-    X(log_level, "log-level", CHOICE, "info|error|warn|info|debug", 0, 0,                          \
-      "log verbosity")
+    X(server_threads, "server-threads", INT, "0", 0, 256, "event-loop threads; 0 = one per core") \
+    X(server_shutdown_timeout_ms, "server-shutdown-timeout-ms", INT, "10000", 0, 3600000,         \
+      "on SIGTERM/SIGINT, how long in-flight requests may take before exit")                      \
+    X(max_body_bytes, "max-body-bytes", BYTES, "10M", 1, (int64_t)1 << 40,                        \
+      "largest request body accepted (413 beyond); suffixes k, M, G")                             \
+    X(log_level, "log-level", CHOICE, "info|error|warn|info|debug", 0, 0, "log verbosity")
 
 typedef enum { HP_CONFIG_STR, HP_CONFIG_INT, HP_CONFIG_BYTES, HP_CONFIG_CHOICE } hp_config_kind_t;
 
@@ -57,7 +54,8 @@ typedef struct {
  * "NAME=value" strings) and flags (argv[0..argc), the arguments after the subcommand).
  * Returns 0, or -1 with a message "where: key: why" in errbuf; the caller exits 2.
  * Arguments that are not options (no leading "--") are an error. */
-int hp_config_load(hp_config_t *conf, int argc, char **argv, char **envp, char *errbuf, size_t errlen);
+int hp_config_load(hp_config_t *conf, int argc, char **argv, char **envp, char *errbuf,
+                   size_t errlen);
 /* Frees the strings held by conf. */
 void hp_config_dispose(hp_config_t *conf);
 /* Replaces the "auto" zeros (db-pool, server-threads) with values from the core count. */

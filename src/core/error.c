@@ -6,10 +6,9 @@
 static const struct {
     int status;
     const char *code;
-} error_table[] = {
-    {500, "HP501"}, /* HP_OK never renders; keeps indexes aligned */
+} error_table[] = {{500, "HP501"}, /* HP_OK never renders; keeps indexes aligned */
 #define HP__ERROR_ROW(name, status, code) {status, code},
-    HP_ERRORS(HP__ERROR_ROW)
+                   HP_ERRORS(HP__ERROR_ROW)
 #undef HP__ERROR_ROW
 };
 

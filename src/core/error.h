@@ -15,31 +15,31 @@
 #include "core/buf.h"
 
 /* X(name, http status, code) */
-#define HP_ERRORS(X)                                                                               \
-    X(PARSE, 400, "PGRST100")            /* query string grammar */                                \
-    X(INVALID_BODY, 400, "PGRST102")     /* request body is not valid JSON of the right shape */   \
-    X(RANGE, 416, "PGRST103")            /* Range / offset past the end */                         \
-    X(INVALID_RANGE, 400, "PGRST103")    /* Range header malformed */                              \
-    X(NOT_ACCEPTABLE, 406, "PGRST107")   /* no media type in Accept that we can produce */         \
-    X(SINGULAR, 406, "PGRST116")         /* object requested but not exactly one row */            \
-    X(METHOD, 405, "PGRST117")           /* method not supported on this resource */               \
-    X(BAD_PATH, 404, "PGRST125")         /* URL path does not name a resource */                   \
-    X(NO_RELATIONSHIP, 400, "PGRST200")  /* embed names no related table */                        \
-    X(AMBIGUOUS_EMBED, 300, "PGRST201")  /* several relationships match an embed */                \
-    X(UNKNOWN_BODY_COLUMN, 400, "PGRST204") /* a JSON key names no column */                       \
-    X(UNKNOWN_TABLE, 404, "PGRST205")    /* no such table or view */                               \
-    X(UNDEFINED_COLUMN, 400, "42703")    /* select/filter/order names no column */                 \
-    X(NOT_NULL, 400, "23502")                                                                      \
-    X(FOREIGN_KEY, 409, "23503")                                                                   \
-    X(UNIQUE, 409, "23505")                                                                        \
-    X(CHECK, 400, "23514")                                                                         \
-    X(CONSTRAINT, 409, "HP409")          /* another constraint failed */                           \
-    X(BODY_TOO_LARGE, 413, "HP413")                                                                \
-    X(URI_TOO_LONG, 414, "HP414")                                                                  \
-    X(LIMIT, 400, "HP400")               /* a cap in limits.h exceeded */                          \
-    X(UNSUPPORTED_MEDIA, 415, "HP415")   /* request Content-Type we cannot read */                 \
-    X(DB_BUSY, 503, "HP503")             /* database locked or unavailable: retry */               \
-    X(DB, 500, "HP500")                  /* the database failed in a way we did not expect */      \
+#define HP_ERRORS(X)                                                                            \
+    X(PARSE, 400, "PGRST100")           /* query string grammar */                              \
+    X(INVALID_BODY, 400, "PGRST102")    /* request body is not valid JSON of the right shape */ \
+    X(RANGE, 416, "PGRST103")           /* Range / offset past the end */                       \
+    X(INVALID_RANGE, 400, "PGRST103")   /* Range header malformed */                            \
+    X(NOT_ACCEPTABLE, 406, "PGRST107")  /* no media type in Accept that we can produce */       \
+    X(SINGULAR, 406, "PGRST116")        /* object requested but not exactly one row */          \
+    X(METHOD, 405, "PGRST117")          /* method not supported on this resource */             \
+    X(BAD_PATH, 404, "PGRST125")        /* URL path does not name a resource */                 \
+    X(NO_RELATIONSHIP, 400, "PGRST200") /* embed names no related table */                      \
+    X(AMBIGUOUS_EMBED, 300, "PGRST201") /* several relationships match an embed */              \
+    X(UNKNOWN_BODY_COLUMN, 400, "PGRST204") /* a JSON key names no column */                    \
+    X(UNKNOWN_TABLE, 404, "PGRST205")       /* no such table or view */                         \
+    X(UNDEFINED_COLUMN, 400, "42703")       /* select/filter/order names no column */           \
+    X(NOT_NULL, 400, "23502")                                                                   \
+    X(FOREIGN_KEY, 409, "23503")                                                                \
+    X(UNIQUE, 409, "23505")                                                                     \
+    X(CHECK, 400, "23514")                                                                      \
+    X(CONSTRAINT, 409, "HP409") /* another constraint failed */                                 \
+    X(BODY_TOO_LARGE, 413, "HP413")                                                             \
+    X(URI_TOO_LONG, 414, "HP414")                                                               \
+    X(LIMIT, 400, "HP400")             /* a cap in limits.h exceeded */                         \
+    X(UNSUPPORTED_MEDIA, 415, "HP415") /* request Content-Type we cannot read */                \
+    X(DB_BUSY, 503, "HP503")           /* database locked or unavailable: retry */              \
+    X(DB, 500, "HP500")                /* the database failed in a way we did not expect */     \
     X(INTERNAL, 500, "HP501")
 
 typedef enum {

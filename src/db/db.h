@@ -19,8 +19,8 @@
 #include "db/schema.h"
 
 typedef struct {
-    const char *uri;   /* a SQLite file path or sqlite://PATH */
-    unsigned pool;     /* read connections (worker threads for SQLite) */
+    const char *uri;          /* a SQLite file path or sqlite://PATH */
+    unsigned pool;            /* read connections (worker threads for SQLite) */
     unsigned busy_timeout_ms; /* how long a statement waits on a lock before DB_BUSY */
 } hp_db_options_t;
 
@@ -31,10 +31,10 @@ typedef void (*hp_db_job_cb)(hp_db_job_t *job);
 
 struct st_hp_db_job_t {
     /* Filled by the caller before hp_db_submit. */
-    hp_exec_t *exec;                     /* allocated in pool */
+    hp_exec_t *exec;                      /* allocated in pool */
     h2o_multithread_receiver_t *reply_to; /* the submitting loop's receiver (hp_db_on_replies) */
-    hp_db_job_cb on_done;                /* runs on reply_to's loop */
-    void *data;                          /* the caller's; the backend never touches it */
+    hp_db_job_cb on_done;                 /* runs on reply_to's loop */
+    void *data;                           /* the caller's; the backend never touches it */
     /* Owned by the job: everything the exec points to. */
     h2o_mem_pool_t pool;
     /* Filled by the backend. */

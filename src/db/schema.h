@@ -27,11 +27,11 @@ typedef enum {
 } hp_coltype_t;
 
 typedef struct {
-    char *name;      /* as declared; NUL-terminated */
+    char *name; /* as declared; NUL-terminated */
     size_t name_len;
     char *decl_type; /* declared type text, "" when none */
     hp_coltype_t type;
-    int is_pk;       /* part of the primary key */
+    int is_pk; /* part of the primary key */
     int not_null;
     char *default_sql; /* DEFAULT expression as SQL text from the database itself, or NULL */
 } hp_column_t;
@@ -40,22 +40,22 @@ typedef struct st_hp_table_t hp_table_t;
 
 /* A foreign key: from_table(from_cols...) REFERENCES to_table(to_cols...). */
 typedef struct {
-    char *name;            /* constraint name, or "<from>_<col>_fkey" when it has none */
+    char *name; /* constraint name, or "<from>_<col>_fkey" when it has none */
     const hp_table_t *from_table;
     const hp_table_t *to_table;
     size_t col_count;
-    size_t *from_cols;     /* column indexes in from_table */
-    size_t *to_cols;       /* column indexes in to_table */
+    size_t *from_cols; /* column indexes in from_table */
+    size_t *to_cols;   /* column indexes in to_table */
 } hp_fkey_t;
 
 struct st_hp_table_t {
     char *name;
     size_t name_len;
     int is_view;
-    int has_rowid;         /* SQLite: an ordinary rowid table (writes use RETURNING) */
+    int has_rowid; /* SQLite: an ordinary rowid table (writes use RETURNING) */
     hp_column_t *columns;
     size_t column_count;
-    size_t *pk_cols;       /* indexes into columns, in key order */
+    size_t *pk_cols; /* indexes into columns, in key order */
     size_t pk_count;
 };
 

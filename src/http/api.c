@@ -74,9 +74,11 @@ static h2o_iovec_t header_value(h2o_req_t *req, const h2o_token_t *token)
 static int read_headers_or_respond(h2o_req_t *req, hp_request_t *r)
 {
     hp_error_t err = {0};
-    if (hp_query_parse_accept(header_value(req, H2O_TOKEN_ACCEPT), &r->format, &err, &req->pool) != 0)
+    if (hp_query_parse_accept(header_value(req, H2O_TOKEN_ACCEPT), &r->format, &err, &req->pool) !=
+        0)
         goto fail;
-    for (ssize_t i = -1; (i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("prefer"), i)) != -1;)
+    for (ssize_t i = -1;
+         (i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("prefer"), i)) != -1;)
         hp_query_parse_prefer(req->headers.entries[i].value, &r->prefer);
     if (r->method == HP_METHOD_GET || r->method == HP_METHOD_HEAD) {
         h2o_iovec_t range = header_value(req, H2O_TOKEN_RANGE);
@@ -110,7 +112,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     h2o_iovec_t path = h2o_iovec_init(req->path.base, path_len);
     hp_request_t r = {0};
     r.query = req->query_at != SIZE_MAX ? h2o_iovec_init(req->path.base + req->query_at + 1,
-                                                          req->path.len - req->query_at - 1)
+                                                         req->path.len - req->query_at - 1)
                                         : h2o_iovec_init("", 0);
     if (r.query.len > HP_MAX_QUERY_BYTES) {
         hp_http_respond_errorf(req, HP_ERR_URI_TOO_LONG, "The query string is longer than %u bytes",
@@ -139,8 +141,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     if (parse_method(req->method, &r.method) != 0) {
-        hp_http_respond_errorf(req, HP_ERR_METHOD, "Unsupported HTTP method: %.*s", (int)req->method.len,
-                               req->method.base);
+        hp_http_respond_errorf(req, HP_ERR_METHOD, "Unsupported HTTP method: %.*s",
+                               (int)req->method.len, req->method.base);
         return 0;
     }
     call->is_head = r.method == HP_METHOD_HEAD;
@@ -165,12 +167,15 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
 
     hp_db_job_t *job = hp_db_job_create();
-    hp_schema_t **schema_ref = h2o_mem_alloc_shared(&job->pool, sizeof(*schema_ref), on_schema_ref_dispose);
+    hp_schema_t **schema_ref =
+        h2o_mem_alloc_shared(&job->pool, sizeof(*schema_ref), on_schema_ref_dispose);
     *schema_ref = hp_db_schema(loop->db);
     hp_plan_t *plan = h2o_mem_alloc_pool(&job->pool, sizeof(*plan));
-    hp_query_options_t opts = {.max_rows = loop->conf->db_max_rows > 0 ? loop->conf->db_max_rows : -1};
+    hp_query_options_t opts = {.max_rows =
+                                   loop->conf->db_max_rows > 0 ? loop->conf->db_max_rows : -1};
     hp_error_t err = {0};
-    if (hp_query_plan(&r, *schema_ref, hp_db_dialect(loop->db), &opts, plan, &err, &job->pool) != 0) {
+    if (hp_query_plan(&r, *schema_ref, hp_db_dialect(loop->db), &opts, plan, &err, &job->pool) !=
+        0) {
         hp_http_respond_error(req, &err);
         hp_db_job_destroy(job);
         return 0;

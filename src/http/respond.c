@@ -33,7 +33,8 @@ static void add_header(h2o_req_t *req, const h2o_token_t *token, const char *val
     h2o_add_header(&req->pool, &req->res.headers, token, NULL, value, len);
 }
 
-static void add_header_str(h2o_req_t *req, const char *name, size_t name_len, const char *value, size_t len)
+static void add_header_str(h2o_req_t *req, const char *name, size_t name_len, const char *value,
+                           size_t len)
 {
     h2o_add_header_by_str(&req->pool, &req->res.headers, name, name_len, 0, NULL, value, len);
 }
@@ -84,7 +85,8 @@ void hp_http_respond_errorf(h2o_req_t *req, hp_errcode_t code, const char *fmt, 
 static h2o_iovec_t content_type_of(hp_format_t format)
 {
     switch (format) {
-    case HP_FORMAT_OBJECT: return h2o_iovec_init(H2O_STRLIT("application/vnd.pgrst.object+json; charset=utf-8"));
+    case HP_FORMAT_OBJECT:
+        return h2o_iovec_init(H2O_STRLIT("application/vnd.pgrst.object+json; charset=utf-8"));
     case HP_FORMAT_CSV: return h2o_iovec_init(H2O_STRLIT("text/csv; charset=utf-8"));
     default: return h2o_iovec_init(H2O_STRLIT("application/json; charset=utf-8"));
     }
@@ -97,8 +99,9 @@ static h2o_iovec_t content_range(h2o_mem_pool_t *pool, uint64_t first, uint64_t 
     if (total >= 0)
         snprintf(total_text, sizeof(total_text), "%" PRId64, total);
     char *s = h2o_mem_alloc_pool(pool, 64);
-    int n = rows != 0 ? snprintf(s, 64, "%" PRIu64 "-%" PRIu64 "/%s", first, first + rows - 1, total_text)
-                      : snprintf(s, 64, "*/%s", total_text);
+    int n = rows != 0
+                ? snprintf(s, 64, "%" PRIu64 "-%" PRIu64 "/%s", first, first + rows - 1, total_text)
+                : snprintf(s, 64, "*/%s", total_text);
     return h2o_iovec_init(s, (size_t)n);
 }
 
@@ -106,9 +109,9 @@ static void add_preference_applied(h2o_req_t *req, const hp_plan_t *plan)
 {
     char text[160];
     size_t len = 0;
-#define APPLIED(s)                                                                                 \
-    do {                                                                                           \
-        len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%s", len ? ", " : "", s);       \
+#define APPLIED(s)                                                                           \
+    do {                                                                                     \
+        len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%s", len ? ", " : "", s); \
     } while (0)
     if (plan->is_write) {
         if (plan->prefer.ret == HP_RETURN_REPRESENTATION)
@@ -128,10 +131,12 @@ static void add_preference_applied(h2o_req_t *req, const hp_plan_t *plan)
         APPLIED("count=exact");
 #undef APPLIED
     if (len != 0)
-        add_header_str(req, H2O_STRLIT("preference-applied"), h2o_strdup(&req->pool, text, len).base, len);
+        add_header_str(req, H2O_STRLIT("preference-applied"),
+                       h2o_strdup(&req->pool, text, len).base, len);
 }
 
-void hp_http_respond_result(h2o_req_t *req, const hp_plan_t *plan, hp_exec_result_t *result, int is_head)
+void hp_http_respond_result(h2o_req_t *req, const hp_plan_t *plan, hp_exec_result_t *result,
+                            int is_head)
 {
     int status;
     int has_body = plan->exec.returns_rows && plan->exec.col_count != 0;
@@ -144,7 +149,9 @@ void hp_http_respond_result(h2o_req_t *req, const hp_plan_t *plan, hp_exec_resul
         if (total >= 0 && lower > (uint64_t)total) {
             hp_error_t err = {0};
             hp_error_set(&err, &req->pool, HP_ERR_RANGE, "Requested range not satisfiable");
-            hp_error_details(&err, &req->pool, "An offset of %" PRIu64 " was requested, but there are only %" PRId64 " rows.",
+            hp_error_details(&err, &req->pool,
+                             "An offset of %" PRIu64 " was requested, but there are only %" PRId64
+                             " rows.",
                              lower, total);
             hp_http_respond_error(req, &err);
             return;
@@ -202,9 +209,10 @@ void hp_http_respond_root(h2o_req_t *req, const hp_schema_t *schema)
 {
     hp_buf_t b;
     hp_buf_init(&b);
-    hp_buf_append_lit(&b, "{\"swagger\":\"2.0\",\"info\":{\"title\":\"hotpath\",\"version\":\"" HP_VERSION "\"},"
-                          "\"consumes\":[\"application/json\"],\"produces\":[\"application/json\",\"text/csv\"],"
-                          "\"paths\":{\"/\":{}");
+    hp_buf_append_lit(
+        &b, "{\"swagger\":\"2.0\",\"info\":{\"title\":\"hotpath\",\"version\":\"" HP_VERSION "\"},"
+            "\"consumes\":[\"application/json\"],\"produces\":[\"application/json\",\"text/csv\"],"
+            "\"paths\":{\"/\":{}");
     size_t count = hp_schema_table_count(schema);
     for (size_t i = 0; i != count; ++i) {
         const hp_table_t *t = hp_schema_table_at(schema, i);

@@ -26,7 +26,8 @@ struct st_hp_server_t {
 /* Opens one listening socket; SO_REUSEPORT lets every loop have its own on the same port. */
 static int open_listener(const char *host, int port, char *errbuf, size_t errlen)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *res;
     char portstr[16];
     snprintf(portstr, sizeof(portstr), "%d", port);
@@ -128,7 +129,8 @@ hp_server_t *hp_server_create(const hp_config_t *conf, hp_db_t *db, char *errbuf
         s->loops[i].listen_fd = -1;
     for (size_t i = 0; i != s->loop_count; ++i) {
         hp_http_loop_t *loop = s->loops + i;
-        if ((loop->listen_fd = open_listener(conf->server_host, (int)conf->server_port, errbuf, errlen)) == -1) {
+        if ((loop->listen_fd =
+                 open_listener(conf->server_host, (int)conf->server_port, errbuf, errlen)) == -1) {
             hp_server_destroy(s);
             return NULL;
         }

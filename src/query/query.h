@@ -23,11 +23,31 @@
 #include "db/exec.h"
 #include "db/schema.h"
 
-typedef enum { HP_METHOD_GET, HP_METHOD_HEAD, HP_METHOD_POST, HP_METHOD_PATCH, HP_METHOD_DELETE } hp_method_t;
+typedef enum {
+    HP_METHOD_GET,
+    HP_METHOD_HEAD,
+    HP_METHOD_POST,
+    HP_METHOD_PATCH,
+    HP_METHOD_DELETE
+} hp_method_t;
 
-typedef enum { HP_RETURN_DEFAULT, HP_RETURN_MINIMAL, HP_RETURN_REPRESENTATION, HP_RETURN_HEADERS_ONLY } hp_prefer_return_t;
-typedef enum { HP_COUNT_NONE, HP_COUNT_EXACT, HP_COUNT_PLANNED, HP_COUNT_ESTIMATED } hp_prefer_count_t;
-typedef enum { HP_RESOLUTION_NONE, HP_RESOLUTION_MERGE, HP_RESOLUTION_IGNORE } hp_prefer_resolution_t;
+typedef enum {
+    HP_RETURN_DEFAULT,
+    HP_RETURN_MINIMAL,
+    HP_RETURN_REPRESENTATION,
+    HP_RETURN_HEADERS_ONLY
+} hp_prefer_return_t;
+typedef enum {
+    HP_COUNT_NONE,
+    HP_COUNT_EXACT,
+    HP_COUNT_PLANNED,
+    HP_COUNT_ESTIMATED
+} hp_prefer_count_t;
+typedef enum {
+    HP_RESOLUTION_NONE,
+    HP_RESOLUTION_MERGE,
+    HP_RESOLUTION_IGNORE
+} hp_prefer_resolution_t;
 typedef enum { HP_MISSING_NULL, HP_MISSING_DEFAULT } hp_prefer_missing_t;
 
 /* The Prefer header(s), parsed. Unknown preferences are ignored (PostgREST's lenient mode). */
@@ -64,10 +84,10 @@ typedef struct {
 typedef struct {
     hp_exec_t exec;
     const hp_table_t *table;
-    uint64_t offset;     /* first row's index, for Content-Range */
-    int has_limit;       /* a limit or Range narrowed the read (for 206 decisions) */
+    uint64_t offset; /* first row's index, for Content-Range */
+    int has_limit;   /* a limit or Range narrowed the read (for 206 decisions) */
     int is_write;
-    hp_prefer_t prefer;  /* as applied: e.g. ret resolved from DEFAULT */
+    hp_prefer_t prefer; /* as applied: e.g. ret resolved from DEFAULT */
 } hp_plan_t;
 
 /* --- headers (each returns 0, or -1 with err set) --- */
@@ -75,7 +95,8 @@ typedef struct {
 /* Accept: picks JSON (application/json, * / *, empty), OBJECT (application/vnd.pgrst.object+json,
  * with or without ;nulls=stripped) or CSV (text/csv), honouring q-values. None acceptable:
  * NOT_ACCEPTABLE. */
-int hp_query_parse_accept(h2o_iovec_t value, hp_format_t *out, hp_error_t *err, h2o_mem_pool_t *pool);
+int hp_query_parse_accept(h2o_iovec_t value, hp_format_t *out, hp_error_t *err,
+                          h2o_mem_pool_t *pool);
 /* Adds the preferences of one Prefer header value (call once per header). */
 void hp_query_parse_prefer(h2o_iovec_t value, hp_prefer_t *out);
 /* Range: "items=0-24" / "0-24" / "5-". Malformed: INVALID_RANGE. */

@@ -41,7 +41,8 @@ static void test_config_defaults_are_valid(void **state)
 static void test_flags_beat_env_beat_file(void **state)
 {
     (void)state;
-    char *path = write_temp_ini("; comment\nserver-port = 4000\ndb-uri = file.db\n[db]\npool = 3\n");
+    char *path =
+        write_temp_ini("; comment\nserver-port = 4000\ndb-uri = file.db\n[db]\npool = 3\n");
     char file_flag[80];
     snprintf(file_flag, sizeof(file_flag), "--config=%s", path);
     char *argv[] = {file_flag, "--server-port", "6000"};
@@ -65,7 +66,8 @@ static void test_file_error_names_file_line_and_key(void **state)
     hp_config_t conf;
     char err[256] = "", expected[256];
     assert_int_equal(hp_config_load(&conf, 2, argv, env, err, sizeof(err)), -1);
-    snprintf(expected, sizeof(expected), "%s:3: server-port: 70000 is out of range [1, 65535]", path);
+    snprintf(expected, sizeof(expected), "%s:3: server-port: 70000 is out of range [1, 65535]",
+             path);
     assert_string_equal(err, expected);
     hp_config_dispose(&conf);
     unlink(path);

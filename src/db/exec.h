@@ -88,6 +88,8 @@ typedef struct {
     int64_t total;        /* result of exec.count, or -1 when not asked */
     h2o_iovec_t location; /* see location_col_count; .base is malloc'd, NULL when none */
     uint64_t db_queries;  /* statements executed for this result (for metrics and tests) */
+    int inserted_any;     /* a write inserted at least one row (an upsert that only updated
+                             answers 200, not 201) */
 } hp_exec_result_t;
 
 void hp_exec_result_init(hp_exec_result_t *r);

@@ -51,6 +51,7 @@ static void send_owned(h2o_req_t *req, char *body, size_t len)
     char **slot = h2o_mem_alloc_shared(&req->pool, sizeof(*slot), free_body);
     *slot = body;
     h2o_iovec_t chunk = h2o_iovec_init(body, len);
+    req->res.content_length = len;
     h2o_start_response(req, &generator);
     h2o_send(req, &chunk, body != NULL, 1);
 }
@@ -148,6 +149,8 @@ void hp_http_respond_result(h2o_req_t *req, const hp_plan_t *plan, hp_exec_resul
         /* PostgREST's rule: only a known total makes a range partial or unsatisfiable. */
         if (total >= 0 && lower > (uint64_t)total) {
             hp_error_t err = {0};
+            range = content_range(&req->pool, 0, 0, total);
+            add_header(req, H2O_TOKEN_CONTENT_RANGE, range.base, range.len);
             hp_error_set(&err, &req->pool, HP_ERR_RANGE, "Requested range not satisfiable");
             hp_error_details(&err, &req->pool,
                              "An offset of %" PRIu64 " was requested, but there are only %" PRId64
@@ -158,15 +161,20 @@ void hp_http_respond_result(h2o_req_t *req, const hp_plan_t *plan, hp_exec_resul
         }
         status = total >= 0 && result->row_count < (uint64_t)total ? 206 : 200;
         range = content_range(&req->pool, lower, result->row_count, total);
+        add_header(req, H2O_TOKEN_CONTENT_LOCATION, req->path.base, req->path.len);
         has_body = 1;
     } else {
+        /* As PostgREST: an update reports the range it touched, an insert or delete only the
+         * count ("* /n", no space), each with the total only when a count was asked for. */
+        int is_post = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"));
+        int is_patch = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("PATCH"));
         int64_t total = plan->prefer.count == HP_COUNT_NONE ? -1 : (int64_t)result->row_count;
-        range = content_range(&req->pool, 0, result->row_count, total);
-        if (req->method.len == 4 && memcmp(req->method.base, "POST", 4) == 0)
-            status = 201;
+        range = content_range(&req->pool, 0, is_patch ? result->row_count : 0, total);
+        if (is_post)
+            status = plan->prefer.resolution == HP_RESOLUTION_MERGE && !result->inserted_any ? 200 : 201;
         else
             status = has_body ? 200 : 204;
-        if (result->location.base != NULL) {
+        if (result->location.base != NULL && plan->prefer.ret == HP_RETURN_HEADERS_ONLY) {
             size_t name_len = plan->table->name_len, len = name_len + result->location.len + 2;
             char *loc = h2o_mem_alloc_pool(&req->pool, len);
             loc[0] = '/';

@@ -117,8 +117,8 @@ hp_server_t *hp_server_create(const hp_config_t *conf, hp_db_t *db, char *errbuf
     s->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("hotpath"));
     /* h2o itself rejects bodies past this with a plain-text 413 and closes the connection;
      * between max-body-bytes and this, the API answers with a JSON 413 and keeps the
-     * connection. Twice the limit bounds what one request can make us buffer. */
-    s->globalconf.max_request_entity_size = (size_t)conf->max_body_bytes * 2 + 65536;
+     * connection. Twice the limit plus 1 MiB bounds what one request can make us buffer. */
+    s->globalconf.max_request_entity_size = (size_t)conf->max_body_bytes * 2 + (1u << 20);
     h2o_hostconf_t *hostconf =
         h2o_config_register_host(&s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     hp_http_api_register(hostconf, "/");

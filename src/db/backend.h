@@ -1,0 +1,40 @@
+/*
+ * The seam between the backend-neutral front (db.c) and one backend (db/sqlite, later db/pg).
+ * Private to src/db: nothing outside it includes this header.
+ *
+ * A backend opens its connections and threads in open(), runs submitted jobs off the event
+ * loops, and hands each finished job back with hp_db__reply(). The front owns the schema
+ * snapshot pointer and the query counter; a backend only builds snapshots (load_schema) and
+ * reports the statements it ran (hp_db__count_queries). Thread rules are those of db.h.
+ */
+#ifndef HP_DB_BACKEND_H
+#define HP_DB_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "db/db.h"
+
+typedef struct st_hp_db__backend_t {
+    hp_dialect_t dialect;
+    /* Opens the database at `location` (the URI without its scheme) and starts the backend's
+     * threads. Returns the backend's state, or NULL with a one-line reason in errbuf. */
+    void *(*open)(hp_db_t *db, const char *location, const hp_db_options_t *opts, char *errbuf,
+                  size_t errlen);
+    /* Builds and finalizes a new snapshot (reference count 1), or NULL with a reason. Any
+     * thread; may block for the time the catalog queries take. */
+    hp_schema_t *(*load_schema)(void *state, char *errbuf, size_t errlen);
+    /* Takes the job, or returns -1 when the backend is shutting down (the job is untouched). */
+    int (*submit)(void *state, hp_db_job_t *job);
+    /* Finishes every job already taken, stops the threads, frees the state. */
+    void (*close)(void *state);
+} hp_db__backend_t;
+
+extern const hp_db__backend_t hp_db__sqlite_backend;
+
+/* Adds n to the database-wide statement counter (any thread). */
+void hp_db__count_queries(hp_db_t *db, uint64_t n);
+/* Hands a finished job back to the loop that submitted it (any thread). The job must not be
+ * touched afterwards: it belongs to its on_done callback. */
+void hp_db__reply(hp_db_job_t *job);
+
+#endif

@@ -1,0 +1,199 @@
+/*
+ * Running one job on one connection (on that connection's worker thread).
+ *
+ * A read is one statement, or, with a count, BEGIN; main; count; COMMIT so that both see the
+ * same snapshot. A write runs in BEGIN IMMEDIATE ... COMMIT on the writer connection (IMMEDIATE
+ * takes the write lock up front, so the transaction cannot fail half-way on a lock upgrade);
+ * any error, and a singular (OBJECT) request that did not touch exactly one row, rolls it back.
+ *
+ * result.db_queries counts the statements of the plan (main and count), not BEGIN/COMMIT: it
+ * is the figure the N+1 and batching tests pin, and it is the same whichever backend runs it.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include "db/sqlite/sqlite.h"
+
+/* Runs a transaction-control statement (cached like any other). Returns 0 or -1 with err. */
+static int control(hp_sqlite__conn_t *conn, hp_db_job_t *job, const char *sql, size_t len)
+{
+    hp_sqlite__stmt_t st;
+    int rc = hp_sqlite__stmt_acquire(conn, sql, len, &st);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st.stmt);
+        if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_OK)
+        hp_sqlite__set_error(&job->result.error, &job->pool, conn->handle, rc);
+    hp_sqlite__stmt_release(conn, &st);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+#define CONTROL(conn, job, lit) control((conn), (job), (lit), sizeof(lit) - 1)
+
+/* Prepares (or finds) the statement and binds its values. */
+static int prepare_bound(hp_sqlite__conn_t *conn, hp_db_job_t *job, const hp_stmt_t *s,
+                         hp_sqlite__stmt_t *st)
+{
+    size_t len = s->sql_len != 0 ? s->sql_len : strlen(s->sql);
+    int rc = hp_sqlite__stmt_acquire(conn, s->sql, len, st);
+    if (rc == SQLITE_MISUSE)
+        return hp_error_set(&job->result.error, &job->pool, HP_ERR_INTERNAL,
+                            "The planned SQL is not exactly one statement");
+    if (rc != SQLITE_OK)
+        return hp_sqlite__set_error(&job->result.error, &job->pool, conn->handle, rc);
+    for (size_t k = 0; k < s->bind_count; k++) {
+        const hp_bind_t *b = &s->binds[k];
+        int idx = (int)k + 1;
+        switch (b->kind) {
+        case HP_BIND_INT: rc = sqlite3_bind_int64(st->stmt, idx, b->i); break;
+        case HP_BIND_REAL: rc = sqlite3_bind_double(st->stmt, idx, b->d); break;
+        case HP_BIND_TEXT:
+            /* The bytes live in the job's pool until the job is destroyed: no copy. */
+            rc = sqlite3_bind_text64(st->stmt, idx, b->text.base ? b->text.base : "", b->text.len,
+                                     SQLITE_STATIC, SQLITE_UTF8);
+            break;
+        default: rc = sqlite3_bind_null(st->stmt, idx); break;
+        }
+        if (rc != SQLITE_OK) {
+            hp_sqlite__set_error(&job->result.error, &job->pool, conn->handle, rc);
+            hp_sqlite__stmt_release(conn, st);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The main statement: rendered row by row, or (a write without RETURNING) stepped to the end
+ * with the affected count taken from the connection. */
+static int run_main(hp_sqlite__conn_t *conn, hp_db_job_t *job)
+{
+    const hp_exec_t *exec = job->exec;
+    hp_exec_result_t *res = &job->result;
+    hp_sqlite__stmt_t st;
+    int rc;
+
+    if (prepare_bound(conn, job, &exec->main, &st) != 0)
+        return -1;
+    ++res->db_queries;
+    /* An INSERT (also the insert half of an upsert) moves last_insert_rowid; an upsert that
+     * only updated does not. The sentinel tells the two apart (rowid tables only). */
+    if (exec->kind == HP_EXEC_WRITE)
+        sqlite3_set_last_insert_rowid(conn->handle, INT64_MIN);
+    if (exec->kind == HP_EXEC_WRITE && !exec->returns_rows) {
+        while ((rc = sqlite3_step(st.stmt)) == SQLITE_ROW)
+            ;
+        if (rc != SQLITE_DONE)
+            goto db_error;
+        res->row_count = (uint64_t)sqlite3_changes64(conn->handle);
+        res->inserted_any = sqlite3_last_insert_rowid(conn->handle) != INT64_MIN;
+        hp_sqlite__stmt_release(conn, &st);
+        return 0;
+    }
+
+    size_t want = exec->col_count + exec->location_col_count;
+    if ((size_t)sqlite3_column_count(st.stmt) < want) {
+        hp_error_set(&res->error, &job->pool, HP_ERR_INTERNAL,
+                     "The planned statement returns %d columns, %zu expected",
+                     sqlite3_column_count(st.stmt), want);
+        hp_sqlite__stmt_release(conn, &st);
+        return -1;
+    }
+    hp_sqlite__render_t r;
+    hp_sqlite__render_begin(&r, exec, res, &job->pool);
+    while ((rc = sqlite3_step(st.stmt)) == SQLITE_ROW) {
+        if (hp_sqlite__render_row(&r, st.stmt) != 0) {
+            hp_sqlite__render_abort(&r);
+            hp_sqlite__stmt_release(conn, &st);
+            return -1;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        hp_sqlite__render_abort(&r);
+        goto db_error;
+    }
+    hp_sqlite__render_end(&r);
+    if (exec->kind == HP_EXEC_WRITE)
+        res->inserted_any = sqlite3_last_insert_rowid(conn->handle) != INT64_MIN;
+    hp_sqlite__stmt_release(conn, &st);
+    return 0;
+
+db_error:
+    /* Read the message before the reset in release. */
+    hp_sqlite__set_error(&res->error, &job->pool, conn->handle, rc);
+    hp_sqlite__stmt_release(conn, &st);
+    return -1;
+}
+
+/* The count statement: one row, one integer. */
+static int run_count(hp_sqlite__conn_t *conn, hp_db_job_t *job)
+{
+    hp_sqlite__stmt_t st;
+    if (prepare_bound(conn, job, &job->exec->count, &st) != 0)
+        return -1;
+    ++job->result.db_queries;
+    int rc = sqlite3_step(st.stmt);
+    if (rc == SQLITE_ROW) {
+        job->result.total = sqlite3_column_int64(st.stmt, 0);
+    } else if (rc == SQLITE_DONE) {
+        job->result.total = 0;
+    } else {
+        hp_sqlite__set_error(&job->result.error, &job->pool, conn->handle, rc);
+        hp_sqlite__stmt_release(conn, &st);
+        return -1;
+    }
+    hp_sqlite__stmt_release(conn, &st);
+    return 0;
+}
+
+uint64_t hp_sqlite__run(hp_sqlite__conn_t *conn, hp_db_job_t *job)
+{
+    const hp_exec_t *exec = job->exec;
+    hp_exec_result_t *res = &job->result;
+    uint64_t before = res->db_queries;
+    int in_txn = 0;
+
+    if (exec->main.sql == NULL) {
+        hp_error_set(&res->error, &job->pool, HP_ERR_INTERNAL, "The plan has no statement");
+        goto fail;
+    }
+    if (exec->kind == HP_EXEC_WRITE) {
+        if (!conn->is_writer) {
+            hp_error_set(&res->error, &job->pool, HP_ERR_INTERNAL,
+                         "A write reached a read-only connection");
+            goto fail;
+        }
+        if (CONTROL(conn, job, "BEGIN IMMEDIATE") != 0)
+            goto fail;
+        in_txn = 1;
+    } else if (exec->count.sql != NULL) {
+        if (CONTROL(conn, job, "BEGIN") != 0)
+            goto fail;
+        in_txn = 1;
+    }
+    if (run_main(conn, job) != 0)
+        goto fail;
+    if (exec->count.sql != NULL && run_count(conn, job) != 0)
+        goto fail;
+    if (exec->format == HP_FORMAT_OBJECT && res->row_count != 1) {
+        hp_error_set(&res->error, &job->pool, HP_ERR_SINGULAR,
+                     "JSON object requested, multiple (or no) rows returned");
+        hp_error_details(&res->error, &job->pool, "The result contains %" PRIu64 " rows",
+                         res->row_count);
+        goto fail;
+    }
+    if (in_txn && CONTROL(conn, job, "COMMIT") != 0)
+        goto fail;
+    return res->db_queries - before;
+
+fail:
+    /* SQLite may already have rolled back (e.g. on SQLITE_FULL); autocommit says whether. A
+     * failing ROLLBACK leaves the first error in place (the first error wins). */
+    if (in_txn && !sqlite3_get_autocommit(conn->handle))
+        CONTROL(conn, job, "ROLLBACK");
+    hp_buf_dispose(&res->body);
+    free(res->location.base);
+    res->location = h2o_iovec_init(NULL, 0);
+    return res->db_queries - before;
+}

@@ -1,0 +1,240 @@
+/*
+ * The SQLite backend's threads and queues, and its hp_db__backend_t.
+ *
+ * Readers share one FIFO queue: a mutex, a condition variable, and a count of waiting workers
+ * so a submit signals only when someone sleeps (under load the workers never sleep and a
+ * submit costs one uncontended lock). The writer has a queue of its own, so writes are applied
+ * in submission order by the only read-write connection and never queue behind reads.
+ *
+ * Shutdown: the queue is marked closing under its lock, which refuses new jobs (the front
+ * answers those with DB_BUSY) and wakes every worker; workers keep taking jobs until the queue
+ * is empty, then exit. Every job taken before the close is therefore answered.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "db/backend.h"
+#include "db/sqlite/sqlite.h"
+
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t nonempty;
+    hp_db_job_t *head;
+    hp_db_job_t **tail;
+    unsigned waiting; /* workers asleep in pop */
+    int is_closing;
+} job_queue_t;
+
+typedef struct st_sqlite_backend_t sqlite_backend_t;
+
+typedef struct {
+    sqlite_backend_t *backend;
+    job_queue_t *queue;
+    hp_sqlite__conn_t conn;
+    pthread_t thread;
+    int is_started;
+} worker_t;
+
+struct st_sqlite_backend_t {
+    hp_db_t *db;
+    char *path;
+    unsigned busy_timeout_ms;
+    job_queue_t reads;
+    job_queue_t writes;
+    worker_t writer;
+    worker_t *readers;
+    size_t reader_count;
+};
+
+static void queue_init(job_queue_t *q)
+{
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->nonempty, NULL);
+    q->head = NULL;
+    q->tail = &q->head;
+    q->waiting = 0;
+    q->is_closing = 0;
+}
+
+static void queue_dispose(job_queue_t *q)
+{
+    pthread_cond_destroy(&q->nonempty);
+    pthread_mutex_destroy(&q->lock);
+}
+
+static int queue_push(job_queue_t *q, hp_db_job_t *job)
+{
+    job->_next = NULL;
+    pthread_mutex_lock(&q->lock);
+    if (q->is_closing) {
+        pthread_mutex_unlock(&q->lock);
+        return -1;
+    }
+    *q->tail = job;
+    q->tail = &job->_next;
+    int wake = q->waiting != 0;
+    pthread_mutex_unlock(&q->lock);
+    if (wake)
+        pthread_cond_signal(&q->nonempty);
+    return 0;
+}
+
+/* Blocks for the next job; NULL once the queue is closing and empty. */
+static hp_db_job_t *queue_pop(job_queue_t *q)
+{
+    pthread_mutex_lock(&q->lock);
+    while (q->head == NULL && !q->is_closing) {
+        q->waiting++;
+        pthread_cond_wait(&q->nonempty, &q->lock);
+        q->waiting--;
+    }
+    hp_db_job_t *job = q->head;
+    if (job != NULL) {
+        q->head = job->_next;
+        if (q->head == NULL)
+            q->tail = &q->head;
+        job->_next = NULL;
+    }
+    pthread_mutex_unlock(&q->lock);
+    return job;
+}
+
+static void queue_close(job_queue_t *q)
+{
+    pthread_mutex_lock(&q->lock);
+    q->is_closing = 1;
+    pthread_mutex_unlock(&q->lock);
+    pthread_cond_broadcast(&q->nonempty);
+}
+
+static void *worker_main(void *arg)
+{
+    worker_t *w = arg;
+    hp_db_job_t *job;
+    while ((job = queue_pop(w->queue)) != NULL) {
+        uint64_t n = hp_sqlite__run(&w->conn, job);
+        if (n != 0)
+            hp_db__count_queries(w->backend->db, n);
+        hp_db__reply(job);
+    }
+    return NULL;
+}
+
+static void stop_and_free(sqlite_backend_t *b)
+{
+    queue_close(&b->reads);
+    queue_close(&b->writes);
+    for (size_t i = 0; i < b->reader_count; i++)
+        if (b->readers[i].is_started)
+            pthread_join(b->readers[i].thread, NULL);
+    if (b->writer.is_started)
+        pthread_join(b->writer.thread, NULL);
+    /* Readers first: the writer's close, as the last connection, checkpoints the WAL. */
+    for (size_t i = 0; i < b->reader_count; i++)
+        hp_sqlite__conn_close(&b->readers[i].conn);
+    hp_sqlite__conn_close(&b->writer.conn);
+    queue_dispose(&b->reads);
+    queue_dispose(&b->writes);
+    free(b->readers);
+    free(b->path);
+    free(b);
+}
+
+static int start_worker(worker_t *w, char *errbuf, size_t errlen)
+{
+    int rc = pthread_create(&w->thread, NULL, worker_main, w);
+    if (rc != 0) {
+        snprintf(errbuf, errlen, "cannot start a database thread: %s", strerror(rc));
+        return -1;
+    }
+    w->is_started = 1;
+    return 0;
+}
+
+static void *sqlite_open(hp_db_t *db, const char *location, const hp_db_options_t *opts,
+                         char *errbuf, size_t errlen)
+{
+    struct stat st;
+    if (stat(location, &st) != 0) {
+        snprintf(errbuf, errlen, "SQLite database %s: %s (create it first, e.g. hotpath demo)",
+                 location, strerror(errno));
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(errbuf, errlen, "SQLite database %s is not a regular file", location);
+        return NULL;
+    }
+
+    sqlite_backend_t *b = calloc(1, sizeof(*b));
+    if (b == NULL || (b->path = strdup(location)) == NULL)
+        goto oom;
+    b->db = db;
+    b->busy_timeout_ms = opts->busy_timeout_ms;
+    b->reader_count = opts->pool != 0 ? opts->pool : 1;
+    queue_init(&b->reads);
+    queue_init(&b->writes);
+    if ((b->readers = calloc(b->reader_count, sizeof(*b->readers))) == NULL) {
+        queue_dispose(&b->reads);
+        queue_dispose(&b->writes);
+        goto oom;
+    }
+
+    /* The writer first: it switches the file to WAL before any reader opens it. */
+    b->writer.backend = b;
+    b->writer.queue = &b->writes;
+    if (hp_sqlite__conn_open(&b->writer.conn, location, 1, b->busy_timeout_ms, errbuf, errlen) != 0)
+        goto fail;
+    for (size_t i = 0; i < b->reader_count; i++) {
+        worker_t *w = &b->readers[i];
+        w->backend = b;
+        w->queue = &b->reads;
+        if (hp_sqlite__conn_open(&w->conn, location, 0, b->busy_timeout_ms, errbuf, errlen) != 0)
+            goto fail;
+    }
+    if (start_worker(&b->writer, errbuf, errlen) != 0)
+        goto fail;
+    for (size_t i = 0; i < b->reader_count; i++)
+        if (start_worker(&b->readers[i], errbuf, errlen) != 0)
+            goto fail;
+    return b;
+
+fail:
+    stop_and_free(b);
+    return NULL;
+oom:
+    if (b != NULL)
+        free(b->path);
+    free(b);
+    snprintf(errbuf, errlen, "out of memory opening %s", location);
+    return NULL;
+}
+
+/* Loads over a connection of its own, so it neither waits for nor races the workers. */
+static hp_schema_t *sqlite_load_schema(void *state, char *errbuf, size_t errlen)
+{
+    sqlite_backend_t *b = state;
+    hp_sqlite__conn_t conn;
+    if (hp_sqlite__conn_open(&conn, b->path, 0, b->busy_timeout_ms, errbuf, errlen) != 0)
+        return NULL;
+    hp_schema_t *s = hp_sqlite__load_schema(conn.handle, errbuf, errlen);
+    hp_sqlite__conn_close(&conn);
+    return s;
+}
+
+static int sqlite_submit(void *state, hp_db_job_t *job)
+{
+    sqlite_backend_t *b = state;
+    return queue_push(job->exec->kind == HP_EXEC_WRITE ? &b->writes : &b->reads, job);
+}
+
+static void sqlite_close(void *state)
+{
+    stop_and_free(state);
+}
+
+const hp_db__backend_t hp_db__sqlite_backend = {
+    HP_DIALECT_SQLITE, sqlite_open, sqlite_load_schema, sqlite_submit, sqlite_close,
+};

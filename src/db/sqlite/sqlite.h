@@ -1,0 +1,110 @@
+/*
+ * The SQLite backend's internals, shared by the files of src/db/sqlite/ and by nothing else
+ * (the rest of hotpath sees it only through db/backend.h).
+ *
+ * Threads: `pool` reader threads, each owning one read-only connection, take jobs from one
+ * FIFO queue; one writer thread owns the only read-write connection and has its own queue.
+ * A connection (and its statement cache) is used by exactly one thread at a time: the one
+ * that opened it until the threads start, then its worker.
+ *
+ *   pool.c        queues, threads, open/close, the backend vtable
+ *   conn.c        opening a connection with its PRAGMAs; SQLite errors -> hp_error_t
+ *   stmt_cache.c  prepared statements per connection, keyed by SQL text, LRU-bounded
+ *   exec.c        running one job: transaction, binds, count, singular check
+ *   render.c      result rows -> JSON / CSV, and the Location query
+ *   schema_load.c the catalog -> an hp_schema_t snapshot
+ */
+#ifndef HP_DB_SQLITE_SQLITE_H
+#define HP_DB_SQLITE_SQLITE_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "db/db.h"
+
+/* --- statement cache (stmt_cache.c) --- */
+
+/* Statements kept per connection; the least recently used is finalized beyond this. */
+#define HP_SQLITE_STMT_CACHE_CAP 256
+/* Hash buckets per cache (a power of two, about twice the cap). */
+#define HP_SQLITE_STMT_CACHE_BUCKETS 512
+
+typedef struct st_hp_sqlite__stmt_entry_t hp_sqlite__stmt_entry_t;
+
+typedef struct {
+    hp_sqlite__stmt_entry_t *buckets[HP_SQLITE_STMT_CACHE_BUCKETS];
+    hp_sqlite__stmt_entry_t *lru_head; /* most recently used */
+    hp_sqlite__stmt_entry_t *lru_tail; /* least recently used: evicted first */
+    size_t count;
+} hp_sqlite__stmt_cache_t;
+
+/* A statement lent out by the cache; give it back with hp_sqlite__stmt_release. */
+typedef struct {
+    sqlite3_stmt *stmt;
+    hp_sqlite__stmt_entry_t *entry; /* NULL for a one-off statement (finalized on release) */
+} hp_sqlite__stmt_t;
+
+/* --- a connection (conn.c) --- */
+
+typedef struct {
+    sqlite3 *handle;
+    hp_sqlite__stmt_cache_t cache;
+    int is_writer;
+} hp_sqlite__conn_t;
+
+/* Opens `path` (which must exist) read-only, or read-write for the writer, and sets the
+ * connection's PRAGMAs (see conn.c). Returns 0, or -1 with a reason in errbuf. */
+int hp_sqlite__conn_open(hp_sqlite__conn_t *conn, const char *path, int is_writer,
+                         unsigned busy_timeout_ms, char *errbuf, size_t errlen);
+/* Finalizes the cached statements and closes the connection. */
+void hp_sqlite__conn_close(hp_sqlite__conn_t *conn);
+
+/* Sets `err` (text in pool) from the connection's last error: constraint kinds, busy, or DB.
+ * `rc` is the result code the failing call returned. Returns -1. */
+int hp_sqlite__set_error(hp_error_t *err, h2o_mem_pool_t *pool, sqlite3 *handle, int rc);
+
+/* --- statement cache --- */
+
+void hp_sqlite__stmt_cache_init(hp_sqlite__stmt_cache_t *cache);
+/* Finalizes every cached statement. */
+void hp_sqlite__stmt_cache_dispose(hp_sqlite__stmt_cache_t *cache);
+/* Looks up or prepares `sql` (NUL-terminated, sql_len bytes). Returns SQLITE_OK, or the
+ * SQLite error code (the connection's errmsg says why; out->stmt is NULL). */
+int hp_sqlite__stmt_acquire(hp_sqlite__conn_t *conn, const char *sql, size_t sql_len,
+                            hp_sqlite__stmt_t *out);
+/* Resets the statement, clears its bindings and gives it back (or finalizes a one-off). */
+void hp_sqlite__stmt_release(hp_sqlite__conn_t *conn, hp_sqlite__stmt_t *st);
+
+/* --- running jobs (exec.c) --- */
+
+/* Runs job->exec on the connection and fills job->result. Returns the number of statements
+ * executed (for the database-wide counter). */
+uint64_t hp_sqlite__run(hp_sqlite__conn_t *conn, hp_db_job_t *job);
+
+/* --- rendering (render.c) --- */
+
+/* Renders the rows of one statement into job->result while stepping it. */
+typedef struct {
+    const hp_exec_t *exec;
+    hp_exec_result_t *result;
+    h2o_mem_pool_t *pool;
+    h2o_iovec_t *keys; /* JSON: `{"k0":`, `,"k1":`, ... pre-escaped once per job */
+    hp_buf_t location; /* the first row's location query, kept while it is the only row */
+} hp_sqlite__render_t;
+
+void hp_sqlite__render_begin(hp_sqlite__render_t *r, const hp_exec_t *exec,
+                             hp_exec_result_t *result, h2o_mem_pool_t *pool);
+/* Renders the statement's current row. Returns 0, or -1 with result->error set (a cap). */
+int hp_sqlite__render_row(hp_sqlite__render_t *r, sqlite3_stmt *stmt);
+/* Closes the body (`]` for JSON, nothing for CSV; OBJECT unwraps to the one object) and moves
+ * the location to the result when exactly one row was rendered. Frees what begin allocated. */
+void hp_sqlite__render_end(hp_sqlite__render_t *r);
+/* Frees what begin allocated without finishing the body (after an error). */
+void hp_sqlite__render_abort(hp_sqlite__render_t *r);
+
+/* --- schema (schema_load.c) --- */
+
+/* Builds a finalized snapshot of the main schema over `handle`. NULL with a reason on error. */
+hp_schema_t *hp_sqlite__load_schema(sqlite3 *handle, char *errbuf, size_t errlen);
+
+#endif

@@ -4,6 +4,7 @@ set -u
 cd "$(dirname "$0")/.."
 flavor=${1:-release}
 bin=build/$flavor/hotpath
+export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
 passed=0; failed=0; failed_names=()
 run() {
   local name=$1; shift

@@ -26,6 +26,9 @@
       "database read connections (SQLite: reader threads); 0 = 2 x cores")                        \
     X(db_max_rows, "db-max-rows", INT, "0", 0, INT64_MAX,                                         \
       "most rows a read returns (a hard limit added to every read); 0 = no cap")                  \
+    X(db_inline_budget_us, "db-inline-budget-us", INT, "500", 0, 1000000,                         \
+      "reads run on the event loop when they finish within this (microseconds); slower ones "   \
+      "move to the db-pool threads; 0 = always use the pool")                                   \
     X(db_busy_timeout_ms, "db-busy-timeout-ms", INT, "5000", 0, 600000,                           \
       "how long a statement waits for a database lock before answering 503")                      \
     X(server_host, "server-host", STR, "127.0.0.1", 0, 0, "address to listen on")                 \

@@ -23,7 +23,7 @@ const char *hp_error_code_text(hp_errcode_t code)
 }
 
 /* Formats into the pool; the result is NUL-terminated. */
-static const char *format_in_pool(h2o_mem_pool_t *pool, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static const char *format_in_pool(h2o_mem_pool_t *pool, const char *fmt, va_list ap)
 {
     va_list copy;
     va_copy(copy, ap);

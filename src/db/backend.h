@@ -23,8 +23,13 @@ typedef struct st_hp_db__backend_t {
     /* Builds and finalizes a new snapshot (reference count 1), or NULL with a reason. Any
      * thread; may block for the time the catalog queries take. */
     hp_schema_t *(*load_schema)(void *state, char *errbuf, size_t errlen);
-    /* Takes the job, or returns -1 when the backend is shutting down (the job is untouched). */
+    /* Takes the job, or returns -1 when the backend is shutting down (the job is untouched).
+     * It may run the job at once on the calling thread and call job->on_done before it
+     * returns 0 (see hp_db_attach_thread). */
     int (*submit)(void *state, hp_db_job_t *job);
+    /* hp_db_attach_thread / hp_db_detach_thread for the calling thread. */
+    int (*attach_thread)(void *state, char *errbuf, size_t errlen);
+    void (*detach_thread)(void *state);
     /* Finishes every job already taken, stops the threads, frees the state. */
     void (*close)(void *state);
 } hp_db__backend_t;

@@ -134,6 +134,16 @@ void hp_db_job_destroy(hp_db_job_t *job)
     free(job);
 }
 
+int hp_db_attach_thread(hp_db_t *db, char *errbuf, size_t errlen)
+{
+    return db->backend->attach_thread(db->state, errbuf, errlen);
+}
+
+void hp_db_detach_thread(hp_db_t *db)
+{
+    db->backend->detach_thread(db->state);
+}
+
 void hp_db_submit(hp_db_t *db, hp_db_job_t *job)
 {
     assert(job->exec != NULL && job->reply_to != NULL && job->on_done != NULL);

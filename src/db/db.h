@@ -22,6 +22,8 @@ typedef struct {
     const char *uri;          /* a SQLite file path or sqlite://PATH */
     unsigned pool;            /* read connections (worker threads for SQLite) */
     unsigned busy_timeout_ms; /* how long a statement waits on a lock before DB_BUSY */
+    unsigned inline_budget_us; /* reads may run on the submitting loop for this long (see
+                                  hp_db_attach_thread); 0 sends every read to the pool */
 } hp_db_options_t;
 
 typedef struct st_hp_db_t hp_db_t;
@@ -58,10 +60,22 @@ hp_schema_t *hp_db_schema(hp_db_t *db);
  * Returns 0, or -1 with a reason in errbuf (the old snapshot stays). */
 int hp_db_reload_schema(hp_db_t *db, char *errbuf, size_t errlen);
 
+/* Gives the calling thread (an event loop) a read connection of its own, so reads submitted
+ * from it run right there, with no thread hand-off, when they finish within
+ * opts.inline_budget_us. A read still running at the budget is interrupted and handed to the
+ * reader threads, and its statement then runs there for a while before it is tried inline
+ * again: a loop never stalls behind a slow query for longer than the budget. Without this call
+ * (or with a budget of 0) every read goes to the reader threads. Returns 0, or -1 with a
+ * reason. Detach on the same thread before it exits. */
+int hp_db_attach_thread(hp_db_t *db, char *errbuf, size_t errlen);
+void hp_db_detach_thread(hp_db_t *db);
+
 /* Job lifecycle: create (malloc + pool init), submit, and destroy in on_done. */
 hp_db_job_t *hp_db_job_create(void);
 void hp_db_job_destroy(hp_db_job_t *job);
-/* Queues the job (READ jobs to the readers, WRITE jobs to the writer). Never blocks on I/O. */
+/* Queues the job (READ jobs to the readers, WRITE jobs to the writer), or runs a READ inline
+ * (see hp_db_attach_thread), in which case job->on_done runs before this returns. Never
+ * blocks on I/O for longer than the inline budget. */
 void hp_db_submit(hp_db_t *db, hp_db_job_t *job);
 
 /* The receiver callback each loop registers on its h2o_context_t queue for db replies:

@@ -33,6 +33,8 @@ static void on_schema_ref_dispose(void *p)
 /* Runs on the loop that submitted the job. */
 static void on_job_done(hp_db_job_t *job)
 {
+    hp_http_loop_t *loop = H2O_STRUCT_FROM_MEMBER(hp_http_loop_t, db_receiver, job->reply_to);
+    --loop->jobs_in_flight;
     api_call_t *call = job->data;
     if (call != NULL) {
         call->job = NULL;
@@ -188,6 +190,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     job->data = call;
     call->job = job;
     call->plan = plan;
+    ++loop->jobs_in_flight;
     hp_db_submit(loop->db, job);
     return 0;
 }

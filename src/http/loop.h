@@ -18,7 +18,9 @@ typedef struct {
     h2o_multithread_receiver_t db_receiver; /* database jobs come back here */
     h2o_multithread_receiver_t control;     /* shutdown requests from the signal thread */
     h2o_multithread_message_t shutdown_message;
-    size_t in_flight; /* requests accepted and not yet disposed */
+    size_t in_flight;      /* requests accepted and not yet disposed */
+    size_t jobs_in_flight; /* database jobs submitted and not yet back (their replies come to
+                              db_receiver, so the loop outlives them) */
     int is_stopping;
     pthread_t tid;
     const hp_config_t *conf;

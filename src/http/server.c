@@ -79,6 +79,10 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
         loop->listener = NULL;
     }
     h2o_context_request_shutdown(&loop->ctx);
+    /* h2o 2.2.5 has no shutdown hook for HTTP/1 idle connections; a zero request timeout makes
+     * its own timer close each of them properly (responses in progress finish first, and
+     * request_shutdown above turned keep-alive off for them). */
+    loop->ctx.http1.req_timeout.timeout = 0;
 }
 
 static uint64_t now_ms(void)
@@ -88,10 +92,18 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static int has_connections(h2o_context_t *ctx)
+{
+    return !h2o_linklist_is_empty(&ctx->http1._conns) || !h2o_linklist_is_empty(&ctx->http2._conns);
+}
+
 static void *run_loop(void *arg)
 {
     hp_http_loop_t *loop = arg;
     h2o_evloop_t *evloop = loop->ctx.loop;
+    char err[256];
+    if (hp_db_attach_thread(loop->db, err, sizeof(err)) != 0)
+        hp_log_warn("reads from this loop go to the db-pool threads: %s", err);
 
     loop->listener = h2o_evloop_socket_create(evloop, loop->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     loop->listener->data = loop;
@@ -100,11 +112,28 @@ static void *run_loop(void *arg)
     while (!loop->is_stopping)
         h2o_evloop_run(evloop, INT32_MAX);
 
-    /* Stopping: finish what is in flight, within the deadline. */
+    /* Stopping: finish the requests in flight and let the connections close, within the
+     * deadline. Database jobs always come back (the database answers every job it took), and
+     * the loop must outlive them because their replies are posted to it. */
     uint64_t deadline = now_ms() + (uint64_t)loop->conf->server_shutdown_timeout_ms;
-    while (loop->in_flight != 0 && now_ms() < deadline)
-        h2o_evloop_run(evloop, 50);
-    return (void *)(uintptr_t)(loop->in_flight != 0);
+    while ((loop->in_flight != 0 || has_connections(&loop->ctx)) && now_ms() < deadline)
+        h2o_evloop_run(evloop, 10);
+    int is_cut_off = loop->in_flight != 0;
+    while (loop->jobs_in_flight != 0)
+        h2o_evloop_run(evloop, 10);
+    hp_db_detach_thread(loop->db);
+    h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->db_receiver);
+    h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->control);
+    if (!has_connections(&loop->ctx)) {
+        /* request_shutdown armed HTTP/2's one-second GOAWAY timer even with no HTTP/2
+         * connection; with none left it has nothing to do. */
+        if (h2o_timeout_is_linked(&loop->ctx.http2._graceful_shutdown_timeout))
+            h2o_timeout_unlink(&loop->ctx.http2._graceful_shutdown_timeout);
+        h2o_context_dispose(&loop->ctx);
+        h2o_evloop_destroy(evloop);
+        loop->ctx.loop = NULL;
+    }
+    return (void *)(uintptr_t)is_cut_off;
 }
 
 hp_server_t *hp_server_create(const hp_config_t *conf, hp_db_t *db, char *errbuf, size_t errlen)
@@ -198,14 +227,10 @@ void hp_server_destroy(hp_server_t *s)
 {
     for (size_t i = 0; i != s->loop_count; ++i) {
         hp_http_loop_t *loop = s->loops + i;
-        if (loop->ctx.loop != NULL) {
-            h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->db_receiver);
-            h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->control);
-            /* The h2o context and its loop are left to process exit: h2o 2.2.5 cannot destroy
-             * an evloop that still has sockets (keep-alive connections cut off by shutdown). */
-        } else if (loop->listen_fd != -1) {
+        /* A loop that never ran still owns its listening socket. A loop whose connections
+         * outlived the shutdown deadline keeps its context: process exit reclaims it. */
+        if (loop->listener == NULL && loop->ctx.queue == NULL && loop->listen_fd != -1)
             close(loop->listen_fd);
-        }
     }
     free(s->loops);
     h2o_config_dispose(&s->globalconf);

@@ -78,7 +78,7 @@ static int setup(void **state)
     h2o_multithread_register_receiver(f->queue, &f->receiver, hp_db_on_replies);
 
     char err[256] = "";
-    hp_db_options_t opts = {f->path, 2, 1000};
+    hp_db_options_t opts = {.uri = f->path, .pool = 2, .busy_timeout_ms = 1000};
     f->db = hp_db_open(&opts, err, sizeof(err));
     if (f->db == NULL)
         fail_msg("hp_db_open: %s", err);
@@ -637,7 +637,7 @@ static void test_open_refuses_missing_file_and_postgres(void **state)
 {
     (void)state;
     char err[256] = "";
-    hp_db_options_t opts = {"/nonexistent/dir/none.db", 1, 100};
+    hp_db_options_t opts = {.uri = "/nonexistent/dir/none.db", .pool = 1, .busy_timeout_ms = 100};
     assert_null(hp_db_open(&opts, err, sizeof(err)));
     assert_non_null(strstr(err, "/nonexistent/dir/none.db"));
     assert_non_null(strstr(err, "No such file"));
@@ -665,7 +665,7 @@ static void test_open_with_sqlite_scheme(void **state)
     fixture_t *f = *state;
     char uri[128], err[256] = "";
     snprintf(uri, sizeof(uri), "sqlite://%s", f->path);
-    hp_db_options_t opts = {uri, 1, 100};
+    hp_db_options_t opts = {.uri = uri, .pool = 1, .busy_timeout_ms = 100};
     hp_db_t *db = hp_db_open(&opts, err, sizeof(err));
     if (db == NULL)
         fail_msg("%s", err);

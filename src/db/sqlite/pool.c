@@ -42,6 +42,7 @@ struct st_sqlite_backend_t {
     hp_db_t *db;
     char *path;
     unsigned busy_timeout_ms;
+    uint64_t inline_budget_ns;
     job_queue_t reads;
     job_queue_t writes;
     worker_t writer;
@@ -173,6 +174,7 @@ static void *sqlite_open(hp_db_t *db, const char *location, const hp_db_options_
         goto oom;
     b->db = db;
     b->busy_timeout_ms = opts->busy_timeout_ms;
+    b->inline_budget_ns = (uint64_t)opts->inline_budget_us * 1000;
     b->reader_count = opts->pool != 0 ? opts->pool : 1;
     queue_init(&b->reads);
     queue_init(&b->writes);
@@ -224,10 +226,88 @@ static hp_schema_t *sqlite_load_schema(void *state, char *errbuf, size_t errlen)
     return s;
 }
 
+/* A loop thread's own read connection (hp_db_attach_thread). Reads run on it first, under
+ * the time budget; the hand-off to a reader thread and back costs two wake-ups, which for a
+ * point lookup is far more than the query itself. */
+typedef struct {
+    sqlite_backend_t *owner;
+    hp_sqlite__conn_t conn;
+} inline_conn_t;
+
+static __thread inline_conn_t *tls_inline;
+
+/* After a statement overran the budget, this many of its next runs go to the reader threads
+ * before it is tried inline again (its cost depends on the values bound, which change). */
+#define OFFLOAD_RUNS 64
+
+static int sqlite_attach_thread(void *state, char *errbuf, size_t errlen)
+{
+    sqlite_backend_t *b = state;
+    if (b->inline_budget_ns == 0 || tls_inline != NULL)
+        return 0;
+    inline_conn_t *ic = calloc(1, sizeof(*ic));
+    if (ic == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        return -1;
+    }
+    ic->owner = b;
+    if (hp_sqlite__conn_open(&ic->conn, b->path, 0, b->busy_timeout_ms, errbuf, errlen) != 0) {
+        free(ic);
+        return -1;
+    }
+    hp_sqlite__conn_enable_budget(&ic->conn);
+    tls_inline = ic;
+    return 0;
+}
+
+static void sqlite_detach_thread(void *state)
+{
+    inline_conn_t *ic = tls_inline;
+    if (ic == NULL || ic->owner != state)
+        return;
+    hp_sqlite__conn_close(&ic->conn);
+    free(ic);
+    tls_inline = NULL;
+}
+
+/* Runs a read on the calling thread's connection. Returns 1 when the job is finished, 0 when
+ * it must go to the reader threads instead (its result is then reset). */
+static int run_inline(sqlite_backend_t *b, inline_conn_t *ic, hp_db_job_t *job)
+{
+    const hp_stmt_t *main = &job->exec->main;
+    size_t sql_len = main->sql_len != 0 ? main->sql_len : strlen(main->sql);
+    unsigned *offload = hp_sqlite__stmt_offload_hint(&ic->conn, main->sql, sql_len);
+    if (offload != NULL && *offload != 0) {
+        --*offload;
+        return 0;
+    }
+    ic->conn.is_over_budget = 0;
+    ic->conn.deadline_ns = hp_sqlite__now_ns() + b->inline_budget_ns;
+    uint64_t n = hp_sqlite__run(&ic->conn, job);
+    ic->conn.deadline_ns = 0;
+    if (ic->conn.is_over_budget) {
+        hp_exec_result_dispose(&job->result);
+        hp_exec_result_init(&job->result);
+        if ((offload = hp_sqlite__stmt_offload_hint(&ic->conn, main->sql, sql_len)) != NULL)
+            *offload = OFFLOAD_RUNS;
+        return 0;
+    }
+    if (n != 0)
+        hp_db__count_queries(b->db, n);
+    return 1;
+}
+
 static int sqlite_submit(void *state, hp_db_job_t *job)
 {
     sqlite_backend_t *b = state;
-    return queue_push(job->exec->kind == HP_EXEC_WRITE ? &b->writes : &b->reads, job);
+    if (job->exec->kind == HP_EXEC_WRITE)
+        return queue_push(&b->writes, job);
+    inline_conn_t *ic = tls_inline;
+    if (ic != NULL && ic->owner == b && run_inline(b, ic, job)) {
+        job->on_done(job);
+        return 0;
+    }
+    return queue_push(&b->reads, job);
 }
 
 static void sqlite_close(void *state)
@@ -236,5 +316,11 @@ static void sqlite_close(void *state)
 }
 
 const hp_db__backend_t hp_db__sqlite_backend = {
-    HP_DIALECT_SQLITE, sqlite_open, sqlite_load_schema, sqlite_submit, sqlite_close,
+    .dialect = HP_DIALECT_SQLITE,
+    .open = sqlite_open,
+    .load_schema = sqlite_load_schema,
+    .submit = sqlite_submit,
+    .attach_thread = sqlite_attach_thread,
+    .detach_thread = sqlite_detach_thread,
+    .close = sqlite_close,
 };

@@ -50,6 +50,11 @@ typedef struct {
     sqlite3 *handle;
     hp_sqlite__stmt_cache_t cache;
     int is_writer;
+    /* Time budget (inline connections, see pool.c): while deadline_ns is non-zero, a
+     * statement still running at that CLOCK_MONOTONIC time is interrupted and
+     * is_over_budget set. */
+    uint64_t deadline_ns;
+    int is_over_budget;
 } hp_sqlite__conn_t;
 
 /* Opens `path` (which must exist) read-only, or read-write for the writer, and sets the
@@ -58,6 +63,10 @@ int hp_sqlite__conn_open(hp_sqlite__conn_t *conn, const char *path, int is_write
                          unsigned busy_timeout_ms, char *errbuf, size_t errlen);
 /* Finalizes the cached statements and closes the connection. */
 void hp_sqlite__conn_close(hp_sqlite__conn_t *conn);
+/* Installs the progress handler that enforces conn->deadline_ns. */
+void hp_sqlite__conn_enable_budget(hp_sqlite__conn_t *conn);
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t hp_sqlite__now_ns(void);
 
 /* Sets `err` (text in pool) from the connection's last error: constraint kinds, busy, or DB.
  * `rc` is the result code the failing call returned. Returns -1. */
@@ -72,6 +81,9 @@ void hp_sqlite__stmt_cache_dispose(hp_sqlite__stmt_cache_t *cache);
  * SQLite error code (the connection's errmsg says why; out->stmt is NULL). */
 int hp_sqlite__stmt_acquire(hp_sqlite__conn_t *conn, const char *sql, size_t sql_len,
                             hp_sqlite__stmt_t *out);
+/* The cached statement's offload counter for `sql` (inline connections: how many more runs
+ * go to the reader threads before trying inline again), or NULL when it is not cached. */
+unsigned *hp_sqlite__stmt_offload_hint(hp_sqlite__conn_t *conn, const char *sql, size_t sql_len);
 /* Resets the statement, clears its bindings and gives it back (or finalizes a one-off). */
 void hp_sqlite__stmt_release(hp_sqlite__conn_t *conn, hp_sqlite__stmt_t *st);
 

@@ -21,6 +21,7 @@ struct st_hp_sqlite__stmt_entry_t {
     hp_sqlite__stmt_entry_t *lru_prev;
     hp_sqlite__stmt_entry_t *lru_next;
     int is_busy;
+    unsigned offload_left; /* inline connections: run this many more on the pool first */
 };
 
 void hp_sqlite__stmt_cache_init(hp_sqlite__stmt_cache_t *cache)
@@ -107,6 +108,22 @@ static int prepare(sqlite3 *h, const char *sql, size_t sql_len, unsigned flags, 
     return SQLITE_OK;
 }
 
+static hp_sqlite__stmt_entry_t *find_entry(hp_sqlite__stmt_cache_t *c, const char *sql,
+                                           size_t sql_len, uint64_t hash)
+{
+    for (hp_sqlite__stmt_entry_t *e = *bucket_of(c, hash); e != NULL; e = e->bucket_next)
+        if (e->hash == hash && e->sql_len == sql_len &&
+            memcmp(sqlite3_sql(e->stmt), sql, sql_len) == 0)
+            return e;
+    return NULL;
+}
+
+unsigned *hp_sqlite__stmt_offload_hint(hp_sqlite__conn_t *conn, const char *sql, size_t sql_len)
+{
+    hp_sqlite__stmt_entry_t *e = find_entry(&conn->cache, sql, sql_len, XXH3_64bits(sql, sql_len));
+    return e != NULL ? &e->offload_left : NULL;
+}
+
 int hp_sqlite__stmt_acquire(hp_sqlite__conn_t *conn, const char *sql, size_t sql_len,
                             hp_sqlite__stmt_t *out)
 {
@@ -114,10 +131,8 @@ int hp_sqlite__stmt_acquire(hp_sqlite__conn_t *conn, const char *sql, size_t sql
     uint64_t hash = XXH3_64bits(sql, sql_len);
     out->stmt = NULL;
     out->entry = NULL;
-    for (hp_sqlite__stmt_entry_t *e = *bucket_of(c, hash); e != NULL; e = e->bucket_next) {
-        if (e->hash != hash || e->sql_len != sql_len ||
-            memcmp(sqlite3_sql(e->stmt), sql, sql_len) != 0)
-            continue;
+    hp_sqlite__stmt_entry_t *e = find_entry(c, sql, sql_len, hash);
+    if (e != NULL) {
         if (e->is_busy)
             return prepare(conn->handle, sql, sql_len, 0, &out->stmt);
         e->is_busy = 1;
@@ -132,7 +147,7 @@ int hp_sqlite__stmt_acquire(hp_sqlite__conn_t *conn, const char *sql, size_t sql
     if (rc != SQLITE_OK)
         return rc;
     make_room(c);
-    hp_sqlite__stmt_entry_t *e = malloc(sizeof(*e));
+    e = malloc(sizeof(*e));
     if (e == NULL) {
         /* Serve it uncached rather than fail the request. */
         out->stmt = stmt;
@@ -140,7 +155,7 @@ int hp_sqlite__stmt_acquire(hp_sqlite__conn_t *conn, const char *sql, size_t sql
     }
     /* The key is the text SQLite kept (it may drop trailing blanks): comparing sql_len bytes of
      * it is then always in bounds, and such text merely never hits. */
-    *e = (hp_sqlite__stmt_entry_t){hash, strlen(sqlite3_sql(stmt)), stmt, NULL, NULL, NULL, 1};
+    *e = (hp_sqlite__stmt_entry_t){hash, strlen(sqlite3_sql(stmt)), stmt, NULL, NULL, NULL, 1, 0};
     hp_sqlite__stmt_entry_t **b = bucket_of(c, hash);
     e->bucket_next = *b;
     *b = e;

@@ -1,0 +1,18 @@
+/*
+ * The `hotpath demo` command: writes the shopiot demo data set (WORKLOAD.md) into a new SQLite
+ * file, for `make run`, `make bench` and the docs.
+ *
+ *     hotpath demo [--scale F] [--out FILE] [--force] [--seed N]
+ *
+ * Called from main() on the main thread before anything else starts.
+ */
+#ifndef HP_DEMO_DEMO_H
+#define HP_DEMO_DEMO_H
+
+/* Runs the command; argv[0] is "demo". Prints each table's row count and the time taken to
+ * stdout, errors to stderr. Returns the process exit code: 0 on success, 1 when the database
+ * could not be written (an existing file without --force included), 2 for bad arguments, 130
+ * after SIGINT/SIGTERM (handled while loading: the partial file is removed). */
+int hp_demo_command(int argc, char **argv);
+
+#endif

@@ -1,0 +1,376 @@
+/*
+ * Writes: POST (insert, optionally upsert), PATCH (update), DELETE.
+ *
+ * The body is parsed with jansson only to check its shape and learn its keys; the database
+ * reads the values itself from the same text, bound once:
+ *   INSERT INTO "t" ("a", "b") SELECT json_extract(value, ?2), json_extract(value, ?3)
+ *     FROM json_each(?1) WHERE true [ON CONFLICT (...) DO UPDATE SET ... | DO NOTHING]
+ *     [RETURNING <select list>, <primary key>]
+ *   UPDATE "t" SET "a" = json_extract(?1, ?2), ... WHERE <filters> [RETURNING ...]
+ *   DELETE FROM "t" WHERE <filters> [RETURNING ...]
+ * ("WHERE true" keeps SQLite from reading ON CONFLICT as a join constraint.) Paths are binds
+ * ('$."a"'), so body keys never reach the SQL text; they are matched to schema columns first.
+ *
+ * Decisions where PostgREST leaves room:
+ *   - PATCH with {} (and no columns=) updates nothing: the statement is kept, with WHERE false,
+ *     so it answers like a PATCH that matched no row.
+ *   - limit/offset on a write are refused (PARSE): a limit silently ignored would update or
+ *     delete more rows than asked.
+ *   - Writes on a view are passed through: SQLite refuses them unless the view has INSTEAD OF
+ *     triggers, and that error is the database's to report.
+ *   - !inner embeds and embedded filters shape only the returned representation, never which
+ *     rows are written.
+ *   - A POST of [] or of {} objects inserts through the table's first column with its default,
+ *     so [{}, {}] inserts two rows of defaults.
+ */
+#include <string.h>
+#include <jansson.h>
+#include "core/limits.h"
+#include "query/ast.h"
+
+typedef struct {
+    const hp_column_t **cols;
+    size_t count;
+    int use_default; /* a key missing from an object takes the column's default, not NULL */
+} target_t;
+
+/* '$."name"': the JSON path of a key. A name with '"' cannot be written in SQLite's path
+ * syntax; such columns are refused rather than misread. */
+static int path_of(const hp_column_t *c, h2o_iovec_t *out, hp_error_t *err, h2o_mem_pool_t *pool)
+{
+    if (memchr(c->name, '"', c->name_len) != NULL)
+        return hp_error_set(err, pool, HP_ERR_INVALID_BODY,
+                            "The column '%s' cannot be written from JSON (its name has a '\"')",
+                            c->name);
+    char *p = h2o_mem_alloc_pool(pool, c->name_len + 4);
+    p[0] = '$';
+    p[1] = '.';
+    p[2] = '"';
+    memcpy(p + 3, c->name, c->name_len);
+    p[c->name_len + 3] = '"';
+    *out = h2o_iovec_init(p, c->name_len + 4);
+    return 0;
+}
+
+static int invalid_body(hp_error_t *err, h2o_mem_pool_t *pool, const char *details)
+{
+    hp_error_set(err, pool, HP_ERR_INVALID_BODY, "Empty or invalid json");
+    hp_error_details(err, pool, "%s", details);
+    return -1;
+}
+
+/* The columns a body writes: columns= when given, else the keys of the first object, which
+ * every other object must repeat exactly. */
+static int plan_target(const hp_query__parsed_t *q, const hp_table_t *t, json_t *const *objects,
+                       size_t object_count, target_t *out, hp_error_t *err, h2o_mem_pool_t *pool)
+{
+    if (q->columns.base != NULL) {
+        int count = hp_query__parse_column_list(q->columns, t, 1, &out->cols, err, pool);
+        if (count < 0)
+            return -1;
+        out->count = (size_t)count;
+        return 0;
+    }
+    if (object_count == 0)
+        return 0;
+    size_t key_count = json_object_size(objects[0]);
+    out->cols = h2o_mem_alloc_pool(pool, (key_count + 1) * sizeof(*out->cols));
+    const char *key;
+    size_t len;
+    json_t *value;
+    json_object_keylen_foreach(objects[0], key, len, value)
+    {
+        int index = hp_table_find_column(t, key, len);
+        if (index < 0)
+            return hp_error_set(err, pool, HP_ERR_UNKNOWN_BODY_COLUMN,
+                                "Could not find the '%.*s' column of '%s' in the schema cache",
+                                (int)(len > HP_MAX_IDENT_BYTES ? HP_MAX_IDENT_BYTES : len), key,
+                                t->name);
+        out->cols[out->count++] = &t->columns[index];
+    }
+    for (size_t i = 1; i != object_count; ++i) {
+        int same = json_object_size(objects[i]) == out->count;
+        for (size_t k = 0; same && k != out->count; ++k)
+            same = json_object_getn(objects[i], out->cols[k]->name, out->cols[k]->name_len) != NULL;
+        if (!same)
+            return hp_error_set(err, pool, HP_ERR_INVALID_BODY, "All object keys must match");
+    }
+    return 0;
+}
+
+/* RETURNING: the select list for return=representation, then (POST) the primary key, which the
+ * backend turns into the Location header. */
+static void append_returning(hp_query__gen_t *g, const hp_query__parsed_t *q, hp_plan_t *plan,
+                             int with_location, h2o_mem_pool_t *pool)
+{
+    hp_exec_t *exec = &plan->exec;
+    const hp_table_t *t = plan->table;
+    int representation = plan->prefer.ret == HP_RETURN_REPRESENTATION;
+    with_location = with_location && t->pk_count != 0;
+    if (!representation && !with_location)
+        return;
+    exec->returns_rows = 1;
+    hp_query__gen_lit(g, " RETURNING ");
+    if (representation) {
+        exec->col_count = q->root->sel_count;
+        exec->cols = h2o_mem_alloc_pool(pool, (q->root->sel_count + 1) * sizeof(*exec->cols));
+        hp_query__gen_select_list(g, q->root, exec->cols);
+    }
+    if (with_location) {
+        exec->location_col_count = t->pk_count;
+        exec->location_names = h2o_mem_alloc_pool(pool, t->pk_count * sizeof(h2o_iovec_t));
+        for (size_t i = 0; i != t->pk_count; ++i) {
+            const hp_column_t *c = &t->columns[t->pk_cols[i]];
+            if (i != 0 || representation)
+                hp_query__gen_lit(g, ", ");
+            hp_query__gen_ident(g, c->name, c->name_len);
+            exec->location_names[i] = h2o_iovec_init(c->name, c->name_len);
+        }
+    }
+}
+
+/* The value inserted into column c from json_each's `value`, its path bound as `path_bind`. */
+static void append_insert_value(hp_query__gen_t *g, const hp_column_t *c, size_t path_bind,
+                                int use_default)
+{
+    if (!use_default) {
+        hp_query__gen_lit(g, "json_extract(value, ");
+        hp_query__gen_placeholder(g, path_bind);
+        hp_query__gen_lit(g, ")");
+        return;
+    }
+    hp_query__gen_lit(g, "CASE WHEN json_type(value, ");
+    hp_query__gen_placeholder(g, path_bind);
+    hp_query__gen_lit(g, ") IS NULL THEN ");
+    if (c->default_sql != NULL) {
+        /* SQL text from the database's own schema, not from the client. */
+        hp_query__gen_lit(g, "(");
+        hp_query__gen_append(g, c->default_sql, strlen(c->default_sql));
+        hp_query__gen_lit(g, ")");
+    } else {
+        hp_query__gen_lit(g, "NULL");
+    }
+    hp_query__gen_lit(g, " ELSE json_extract(value, ");
+    hp_query__gen_placeholder(g, path_bind);
+    hp_query__gen_lit(g, ") END");
+}
+
+static int append_on_conflict(hp_query__gen_t *g, const hp_request_t *req,
+                              const hp_query__parsed_t *q, const hp_table_t *t,
+                              const target_t *target, hp_error_t *err, h2o_mem_pool_t *pool)
+{
+    const hp_column_t **keys = NULL;
+    size_t key_count = 0;
+    if (q->on_conflict.base != NULL) {
+        int count = hp_query__parse_column_list(q->on_conflict, t, 0, &keys, err, pool);
+        if (count < 0)
+            return -1;
+        key_count = (size_t)count;
+    } else if (t->pk_count != 0) {
+        keys = h2o_mem_alloc_pool(pool, t->pk_count * sizeof(*keys));
+        for (size_t i = 0; i != t->pk_count; ++i)
+            keys[i] = &t->columns[t->pk_cols[i]];
+        key_count = t->pk_count;
+    } else if (req->prefer.resolution == HP_RESOLUTION_MERGE) {
+        return hp_error_set(err, pool, HP_ERR_PARSE,
+                            "resolution=merge-duplicates needs on_conflict when '%s' has no "
+                            "primary key",
+                            t->name);
+    }
+    hp_query__gen_lit(g, " ON CONFLICT");
+    if (key_count != 0) {
+        hp_query__gen_lit(g, " (");
+        for (size_t i = 0; i != key_count; ++i) {
+            if (i != 0)
+                hp_query__gen_lit(g, ", ");
+            hp_query__gen_ident(g, keys[i]->name, keys[i]->name_len);
+        }
+        hp_query__gen_lit(g, ")");
+    }
+    if (req->prefer.resolution == HP_RESOLUTION_IGNORE) {
+        hp_query__gen_lit(g, " DO NOTHING");
+        return 0;
+    }
+    hp_query__gen_lit(g, " DO UPDATE SET ");
+    for (size_t i = 0; i != target->count; ++i) {
+        const hp_column_t *c = target->cols[i];
+        if (i != 0)
+            hp_query__gen_lit(g, ", ");
+        hp_query__gen_ident(g, c->name, c->name_len);
+        hp_query__gen_lit(g, " = excluded.");
+        hp_query__gen_ident(g, c->name, c->name_len);
+    }
+    return 0;
+}
+
+/* Copies the body into the pool (a single object wrapped as "[...]" for json_each). */
+static h2o_iovec_t copy_body(h2o_iovec_t body, int wrap, h2o_mem_pool_t *pool)
+{
+    size_t len = body.len + (wrap ? 2 : 0);
+    char *p = h2o_mem_alloc_pool(pool, len + 1), *d = p;
+    if (wrap)
+        *d++ = '[';
+    memcpy(d, body.base, body.len);
+    d += body.len;
+    if (wrap)
+        *d++ = ']';
+    *d = '\0';
+    return h2o_iovec_init(p, len);
+}
+
+static int plan_insert(const hp_request_t *req, const hp_query__parsed_t *q, json_t *doc,
+                       hp_query__gen_t *g, hp_plan_t *plan, hp_error_t *err, h2o_mem_pool_t *pool)
+{
+    const hp_table_t *t = plan->table;
+    size_t object_count;
+    json_t *const *objects;
+    json_t *single = doc;
+    if (json_is_object(doc)) {
+        objects = &single;
+        object_count = 1;
+    } else if (json_is_array(doc)) {
+        object_count = json_array_size(doc);
+        json_t **list = h2o_mem_alloc_pool(pool, (object_count + 1) * sizeof(*list));
+        for (size_t i = 0; i != object_count; ++i) {
+            list[i] = json_array_get(doc, i);
+            if (!json_is_object(list[i]))
+                return invalid_body(err, pool, "expected an object or an array of objects");
+        }
+        objects = list;
+    } else {
+        return invalid_body(err, pool, "expected an object or an array of objects");
+    }
+
+    target_t target = {NULL, 0, req->prefer.missing == HP_MISSING_DEFAULT};
+    if (plan_target(q, t, objects, object_count, &target, err, pool) != 0)
+        return -1;
+    if (target.count == 0) {
+        if (t->column_count == 0)
+            return invalid_body(err, pool, "the table has no columns");
+        target.cols = h2o_mem_alloc_pool(pool, sizeof(*target.cols));
+        target.cols[0] = &t->columns[0];
+        target.count = 1;
+        target.use_default = 1;
+    }
+
+    hp_query__gen_add_text(g, copy_body(req->body, json_is_object(doc), pool));
+    hp_query__gen_lit(g, "INSERT INTO ");
+    hp_query__gen_ident(g, t->name, t->name_len);
+    hp_query__gen_lit(g, " (");
+    for (size_t i = 0; i != target.count; ++i) {
+        if (i != 0)
+            hp_query__gen_lit(g, ", ");
+        hp_query__gen_ident(g, target.cols[i]->name, target.cols[i]->name_len);
+    }
+    hp_query__gen_lit(g, ") SELECT ");
+    for (size_t i = 0; i != target.count; ++i) {
+        h2o_iovec_t path;
+        if (path_of(target.cols[i], &path, err, pool) != 0)
+            return -1;
+        if (i != 0)
+            hp_query__gen_lit(g, ", ");
+        append_insert_value(g, target.cols[i], hp_query__gen_add_text(g, path), target.use_default);
+    }
+    hp_query__gen_lit(g, " FROM json_each(");
+    hp_query__gen_placeholder(g, 1);
+    hp_query__gen_lit(g, ") WHERE true");
+    if (req->prefer.resolution != HP_RESOLUTION_NONE &&
+        append_on_conflict(g, req, q, t, &target, err, pool) != 0)
+        return -1;
+    append_returning(g, q, plan, 1, pool);
+    return 0;
+}
+
+static int plan_update(const hp_request_t *req, const hp_query__parsed_t *q, json_t *doc,
+                       hp_query__gen_t *g, hp_plan_t *plan, hp_error_t *err, h2o_mem_pool_t *pool)
+{
+    const hp_table_t *t = plan->table;
+    if (!json_is_object(doc))
+        return invalid_body(err, pool, "expected a JSON object");
+    target_t target = {NULL, 0, 0};
+    if (plan_target(q, t, &doc, 1, &target, err, pool) != 0)
+        return -1;
+
+    hp_query__gen_lit(g, "UPDATE ");
+    hp_query__gen_ident(g, t->name, t->name_len);
+    hp_query__gen_lit(g, " SET ");
+    if (target.count == 0) {
+        if (t->column_count == 0)
+            return invalid_body(err, pool, "the table has no columns");
+        const hp_column_t *c = &t->columns[0];
+        hp_query__gen_ident(g, c->name, c->name_len);
+        hp_query__gen_lit(g, " = ");
+        hp_query__gen_ident(g, c->name, c->name_len);
+        hp_query__gen_lit(g, " WHERE false");
+    } else {
+        size_t body_bind = hp_query__gen_add_text(g, copy_body(req->body, 0, pool));
+        for (size_t i = 0; i != target.count; ++i) {
+            const hp_column_t *c = target.cols[i];
+            h2o_iovec_t path;
+            if (path_of(c, &path, err, pool) != 0)
+                return -1;
+            if (i != 0)
+                hp_query__gen_lit(g, ", ");
+            hp_query__gen_ident(g, c->name, c->name_len);
+            hp_query__gen_lit(g, " = json_extract(");
+            hp_query__gen_placeholder(g, body_bind);
+            hp_query__gen_lit(g, ", ");
+            hp_query__gen_bind_text(g, path);
+            hp_query__gen_lit(g, ")");
+        }
+        hp_query__gen_where(g, q->root, 0);
+    }
+    append_returning(g, q, plan, 0, pool);
+    return 0;
+}
+
+int hp_query__plan_write(const hp_request_t *req, const hp_query__parsed_t *q,
+                         hp_dialect_t dialect, hp_plan_t *plan, hp_error_t *err,
+                         h2o_mem_pool_t *pool)
+{
+    hp_exec_t *exec = &plan->exec;
+    if (plan->prefer.ret == HP_RETURN_DEFAULT)
+        plan->prefer.ret = HP_RETURN_MINIMAL;
+    if (req->method != HP_METHOD_POST)
+        plan->prefer.resolution = HP_RESOLUTION_NONE;
+    exec->kind = HP_EXEC_WRITE;
+    if (q->root->has_limit || q->root->offset != 0)
+        return hp_error_set(err, pool, HP_ERR_PARSE,
+                            "limit and offset are not supported on writes");
+
+    hp_query__gen_t g;
+    hp_query__gen_init(&g, dialect, pool);
+    if (req->method == HP_METHOD_DELETE) {
+        hp_query__gen_lit(&g, "DELETE FROM ");
+        hp_query__gen_ident(&g, plan->table->name, plan->table->name_len);
+        hp_query__gen_where(&g, q->root, 0);
+        append_returning(&g, q, plan, 0, pool);
+        hp_query__gen_finish(&g, &exec->main);
+        return 0;
+    }
+
+    json_error_t jerr;
+    json_t *doc = NULL;
+    int rc = -1;
+    if (req->body.len == 0) {
+        invalid_body(err, pool, "the request body is empty");
+        goto done;
+    }
+    doc = json_loadb(req->body.base, req->body.len,
+                     JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &jerr);
+    if (doc == NULL) {
+        invalid_body(err, pool, jerr.text);
+        goto done;
+    }
+    if (req->method == HP_METHOD_POST)
+        rc = plan_insert(req, q, doc, &g, plan, err, pool);
+    else
+        rc = plan_update(req, q, doc, &g, plan, err, pool);
+    if (rc == 0)
+        hp_query__gen_finish(&g, &exec->main);
+
+done:
+    if (doc != NULL)
+        json_decref(doc);
+    return rc;
+}

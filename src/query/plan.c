@@ -1,0 +1,124 @@
+/*
+ * hp_query_plan: the resource is looked up, the query string parsed into a resolved tree
+ * (parse.c), then a read is written here and a write in body.c. The read's window of rows is
+ * PostgREST's: limit/offset and the Range header intersected, then capped by db-max-rows.
+ */
+#include <string.h>
+#include "core/limits.h"
+#include "query/ast.h"
+
+/* Rows [offset, offset + count) with count UINT64_MAX for "no end". */
+typedef struct {
+    uint64_t offset;
+    uint64_t count;
+} window_t;
+
+static uint64_t end_of(window_t w)
+{
+    return w.count == UINT64_MAX || w.count > UINT64_MAX - w.offset ? UINT64_MAX
+                                                                     : w.offset + w.count;
+}
+
+static window_t intersect(window_t a, window_t b)
+{
+    uint64_t start = a.offset > b.offset ? a.offset : b.offset;
+    uint64_t end_a = end_of(a), end_b = end_of(b);
+    uint64_t end = end_a < end_b ? end_a : end_b;
+    window_t w = {start, 0};
+    if (end == UINT64_MAX)
+        w.count = UINT64_MAX;
+    else if (end > start)
+        w.count = end - start;
+    return w;
+}
+
+static void plan_window(const hp_request_t *req, const hp_query__node_t *root,
+                        const hp_query_options_t *opts, window_t *out)
+{
+    window_t w = {root->offset, root->has_limit ? root->limit : UINT64_MAX};
+    if (req->range.is_set) {
+        window_t r = {req->range.first, req->range.last == UINT64_MAX
+                                            ? UINT64_MAX
+                                            : req->range.last - req->range.first + 1};
+        w = intersect(w, r);
+    }
+    if (opts != NULL && opts->max_rows >= 0 && (uint64_t)opts->max_rows < w.count)
+        w.count = (uint64_t)opts->max_rows;
+    *out = w;
+}
+
+static int plan_read(const hp_request_t *req, const hp_query__parsed_t *q,
+                     const hp_query_options_t *opts, hp_dialect_t dialect, hp_plan_t *plan,
+                     h2o_mem_pool_t *pool)
+{
+    const hp_query__node_t *root = q->root;
+    const hp_table_t *t = plan->table;
+    hp_exec_t *exec = &plan->exec;
+    window_t w;
+    plan_window(req, root, opts, &w);
+    plan->offset = w.offset;
+    plan->has_limit = w.count != UINT64_MAX || w.offset != 0;
+    plan->prefer.ret = HP_RETURN_REPRESENTATION;
+
+    hp_query__gen_t g;
+    hp_query__gen_init(&g, dialect, pool);
+    exec->kind = HP_EXEC_READ;
+    exec->returns_rows = 1;
+    exec->col_count = root->sel_count;
+    exec->cols = h2o_mem_alloc_pool(pool, (root->sel_count + 1) * sizeof(*exec->cols));
+    hp_query__gen_lit(&g, "SELECT ");
+    hp_query__gen_select_list(&g, root, exec->cols);
+    hp_query__gen_lit(&g, " FROM ");
+    hp_query__gen_ident(&g, t->name, t->name_len);
+    hp_query__gen_where(&g, root, 1);
+    hp_query__gen_order(&g, root);
+    hp_query__gen_limit(&g, w.count != UINT64_MAX, w.count, w.offset);
+    hp_query__gen_finish(&g, &exec->main);
+
+    if (req->prefer.count != HP_COUNT_NONE) {
+        hp_query__gen_lit(&g, "SELECT count(*) FROM ");
+        hp_query__gen_ident(&g, t->name, t->name_len);
+        hp_query__gen_where(&g, root, 1);
+        hp_query__gen_finish(&g, &exec->count);
+    }
+    return 0;
+}
+
+int hp_query_plan(const hp_request_t *req, const hp_schema_t *schema, hp_dialect_t dialect,
+                  const hp_query_options_t *opts, hp_plan_t *plan, hp_error_t *err,
+                  h2o_mem_pool_t *pool)
+{
+    memset(plan, 0, sizeof(*plan));
+    plan->prefer = req->prefer;
+    plan->exec.format = req->format;
+    if (dialect != HP_DIALECT_SQLITE)
+        return hp_error_set(err, pool, HP_ERR_INTERNAL,
+                            "the PostgreSQL dialect is not implemented in the planner yet");
+
+    const hp_table_t *t = NULL;
+    if (req->resource.len <= HP_MAX_IDENT_BYTES)
+        t = hp_schema_find_table(schema, req->resource.base, req->resource.len);
+    if (t == NULL)
+        return hp_error_set(err, pool, HP_ERR_UNKNOWN_TABLE,
+                            "Could not find the table '%.*s' in the schema cache",
+                            (int)(req->resource.len > HP_MAX_IDENT_BYTES ? HP_MAX_IDENT_BYTES
+                                                                         : req->resource.len),
+                            req->resource.base);
+    plan->table = t;
+
+    hp_query__parsed_t q;
+    if (hp_query__parse(req, schema, t, &q, err, pool) != 0)
+        return -1;
+
+    switch (req->method) {
+    case HP_METHOD_GET:
+    case HP_METHOD_HEAD:
+        return plan_read(req, &q, opts, dialect, plan, pool);
+    case HP_METHOD_POST:
+    case HP_METHOD_PATCH:
+    case HP_METHOD_DELETE:
+        plan->is_write = 1;
+        return hp_query__plan_write(req, &q, dialect, plan, err, pool);
+    }
+    return hp_error_set(err, pool, HP_ERR_METHOD, "method not supported");
+}

@@ -30,6 +30,7 @@ typedef struct st_hp_db__backend_t {
     /* hp_db_attach_thread / hp_db_detach_thread for the calling thread. */
     int (*attach_thread)(void *state, char *errbuf, size_t errlen);
     void (*detach_thread)(void *state);
+    void (*thread_tick)(void *state);
     /* Finishes every job already taken, stops the threads, frees the state. */
     void (*close)(void *state);
 } hp_db__backend_t;

@@ -144,6 +144,11 @@ void hp_db_detach_thread(hp_db_t *db)
     db->backend->detach_thread(db->state);
 }
 
+void hp_db_thread_tick(hp_db_t *db)
+{
+    db->backend->thread_tick(db->state);
+}
+
 void hp_db_submit(hp_db_t *db, hp_db_job_t *job)
 {
     assert(job->exec != NULL && job->reply_to != NULL && job->on_done != NULL);

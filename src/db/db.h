@@ -24,6 +24,9 @@ typedef struct {
     unsigned busy_timeout_ms; /* how long a statement waits on a lock before DB_BUSY */
     unsigned inline_budget_us; /* reads may run on the submitting loop for this long (see
                                   hp_db_attach_thread); 0 sends every read to the pool */
+    unsigned snapshot_ms;      /* a read connection may keep its snapshot of the database this
+                                  long between reads (0: a new one for every read); writes
+                                  made through this handle are seen at once regardless */
 } hp_db_options_t;
 
 typedef struct st_hp_db_t hp_db_t;
@@ -69,6 +72,9 @@ int hp_db_reload_schema(hp_db_t *db, char *errbuf, size_t errlen);
  * reason. Detach on the same thread before it exits. */
 int hp_db_attach_thread(hp_db_t *db, char *errbuf, size_t errlen);
 void hp_db_detach_thread(hp_db_t *db);
+/* Call every few milliseconds on an attached thread: lets its connection drop a snapshot that
+ * has grown stale while the thread was idle (an old snapshot holds back WAL checkpoints). */
+void hp_db_thread_tick(hp_db_t *db);
 
 /* Job lifecycle: create (malloc + pool init), submit, and destroy in on_done. */
 hp_db_job_t *hp_db_job_create(void);

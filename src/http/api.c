@@ -83,11 +83,15 @@ static int read_headers_or_respond(h2o_req_t *req, hp_request_t *r)
          (i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("prefer"), i)) != -1;)
         hp_query_parse_prefer(req->headers.entries[i].value, &r->prefer);
     if (r->method == HP_METHOD_GET || r->method == HP_METHOD_HEAD) {
-        /* PostgREST ignores a Range header it cannot read (RFC 9110 allows that). */
+        /* PostgREST ignores a Range header it cannot read (RFC 9110 allows that), but answers
+         * 416 to one it can read whose end is before its start. */
         h2o_iovec_t range = header_value(req, H2O_TOKEN_RANGE);
-        hp_error_t ignored = {0};
-        if (range.base != NULL && hp_query_parse_range(range, &r->range, &ignored, &req->pool) != 0)
+        if (range.base != NULL && hp_query_parse_range(range, &r->range, &err, &req->pool) != 0) {
+            if (err.code != HP_ERR_INVALID_RANGE)
+                goto fail;
+            err = (hp_error_t){0};
             r->range.is_set = 0;
+        }
     } else {
         h2o_iovec_t type = header_value(req, H2O_TOKEN_CONTENT_TYPE);
         if (type.base != NULL && req->entity.len != 0 &&

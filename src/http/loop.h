@@ -10,6 +10,9 @@
 #include "config/config.h"
 #include "db/db.h"
 
+/* How often a loop lets its database connection drop a stale read snapshot. */
+#define HP_HTTP_TICK_MS 10
+
 typedef struct {
     h2o_context_t ctx; /* first, so a request's conn->ctx leads back here */
     h2o_accept_ctx_t accept_ctx;
@@ -18,6 +21,8 @@ typedef struct {
     h2o_multithread_receiver_t db_receiver; /* database jobs come back here */
     h2o_multithread_receiver_t control;     /* shutdown requests from the signal thread */
     h2o_multithread_message_t shutdown_message;
+    h2o_timeout_t tick_timeout; /* every HP_HTTP_TICK_MS: database housekeeping */
+    h2o_timeout_entry_t tick;
     size_t in_flight;      /* requests accepted and not yet disposed */
     size_t jobs_in_flight; /* database jobs submitted and not yet back (their replies come to
                               db_receiver, so the loop outlives them) */

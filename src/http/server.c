@@ -97,6 +97,13 @@ static int has_connections(h2o_context_t *ctx)
     return !h2o_linklist_is_empty(&ctx->http1._conns) || !h2o_linklist_is_empty(&ctx->http2._conns);
 }
 
+static void on_tick(h2o_timeout_entry_t *entry)
+{
+    hp_http_loop_t *loop = H2O_STRUCT_FROM_MEMBER(hp_http_loop_t, tick, entry);
+    hp_db_thread_tick(loop->db);
+    h2o_timeout_link(loop->ctx.loop, &loop->tick_timeout, &loop->tick);
+}
+
 static void *run_loop(void *arg)
 {
     hp_http_loop_t *loop = arg;
@@ -104,6 +111,9 @@ static void *run_loop(void *arg)
     char err[256];
     if (hp_db_attach_thread(loop->db, err, sizeof(err)) != 0)
         hp_log_warn("reads from this loop go to the db-pool threads: %s", err);
+    h2o_timeout_init(evloop, &loop->tick_timeout, HP_HTTP_TICK_MS);
+    loop->tick.cb = on_tick;
+    h2o_timeout_link(evloop, &loop->tick_timeout, &loop->tick);
 
     loop->listener = h2o_evloop_socket_create(evloop, loop->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     loop->listener->data = loop;
@@ -121,6 +131,8 @@ static void *run_loop(void *arg)
     int is_cut_off = loop->in_flight != 0;
     while (loop->jobs_in_flight != 0)
         h2o_evloop_run(evloop, 10);
+    h2o_timeout_unlink(&loop->tick);
+    h2o_timeout_dispose(evloop, &loop->tick_timeout);
     hp_db_detach_thread(loop->db);
     h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->db_receiver);
     h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->control);

@@ -1,8 +1,9 @@
 /*
  * Running one job on one connection (on that connection's worker thread).
  *
- * A read is one statement, or, with a count, BEGIN; main; count; COMMIT so that both see the
- * same snapshot. A write runs in BEGIN IMMEDIATE ... COMMIT on the writer connection (IMMEDIATE
+ * A read runs in the connection's open read snapshot (see hp_sqlite__shared_t), so main and
+ * count see the same data; without snapshot reuse it is one statement, or, with a count,
+ * BEGIN; main; count; COMMIT. A write runs in BEGIN IMMEDIATE ... COMMIT on the writer connection (IMMEDIATE
  * takes the write lock up front, so the transaction cannot fail half-way on a lock upgrade);
  * any error, and a singular (OBJECT) request that did not touch exactly one row, rolls it back.
  *
@@ -147,12 +148,51 @@ static int run_count(hp_sqlite__conn_t *conn, hp_db_job_t *job)
     return 0;
 }
 
+/* Ends the read transaction; a read-only transaction has nothing to undo, so ROLLBACK and
+ * COMMIT are the same and ROLLBACK cannot fail on a busy database. */
+static void end_snapshot(hp_sqlite__conn_t *conn)
+{
+    if (!sqlite3_get_autocommit(conn->handle))
+        sqlite3_exec(conn->handle, "ROLLBACK", NULL, NULL, NULL);
+    conn->has_snapshot = 0;
+}
+
+void hp_sqlite__end_snapshot(hp_sqlite__conn_t *conn, int only_if_stale)
+{
+    if (!conn->has_snapshot)
+        return;
+    if (only_if_stale &&
+        hp_sqlite__now_ns() - conn->snapshot_taken_ns < conn->shared->snapshot_max_age_ns)
+        return;
+    end_snapshot(conn);
+}
+
+/* Makes sure a fresh read snapshot is open (see hp_sqlite__shared_t). The generation is read
+ * before BEGIN: the snapshot SQLite takes at the first read is then at least that recent. */
+static int use_snapshot(hp_sqlite__conn_t *conn, hp_db_job_t *job)
+{
+    uint64_t generation =
+        atomic_load_explicit(&conn->shared->write_generation, memory_order_acquire);
+    uint64_t now = hp_sqlite__now_ns();
+    if (conn->has_snapshot && (generation != conn->snapshot_generation ||
+                               now - conn->snapshot_taken_ns >= conn->shared->snapshot_max_age_ns))
+        end_snapshot(conn);
+    if (conn->has_snapshot)
+        return 0;
+    if (CONTROL(conn, job, "BEGIN") != 0)
+        return -1;
+    conn->has_snapshot = 1;
+    conn->snapshot_generation = generation;
+    conn->snapshot_taken_ns = now;
+    return 0;
+}
+
 uint64_t hp_sqlite__run(hp_sqlite__conn_t *conn, hp_db_job_t *job)
 {
     const hp_exec_t *exec = job->exec;
     hp_exec_result_t *res = &job->result;
     uint64_t before = res->db_queries;
-    int in_txn = 0;
+    int in_txn = 0, in_snapshot = 0;
 
     if (exec->main.sql == NULL) {
         hp_error_set(&res->error, &job->pool, HP_ERR_INTERNAL, "The plan has no statement");
@@ -167,6 +207,10 @@ uint64_t hp_sqlite__run(hp_sqlite__conn_t *conn, hp_db_job_t *job)
         if (CONTROL(conn, job, "BEGIN IMMEDIATE") != 0)
             goto fail;
         in_txn = 1;
+    } else if (conn->shared != NULL && conn->shared->snapshot_max_age_ns != 0) {
+        if (use_snapshot(conn, job) != 0)
+            goto fail;
+        in_snapshot = 1;
     } else if (exec->count.sql != NULL) {
         if (CONTROL(conn, job, "BEGIN") != 0)
             goto fail;
@@ -185,6 +229,8 @@ uint64_t hp_sqlite__run(hp_sqlite__conn_t *conn, hp_db_job_t *job)
     }
     if (in_txn && CONTROL(conn, job, "COMMIT") != 0)
         goto fail;
+    if (exec->kind == HP_EXEC_WRITE && conn->shared != NULL)
+        atomic_fetch_add_explicit(&conn->shared->write_generation, 1, memory_order_release);
     return res->db_queries - before;
 
 fail:
@@ -192,6 +238,8 @@ fail:
      * failing ROLLBACK leaves the first error in place (the first error wins). */
     if (in_txn && !sqlite3_get_autocommit(conn->handle))
         CONTROL(conn, job, "ROLLBACK");
+    if (in_snapshot)
+        end_snapshot(conn);
     hp_buf_dispose(&res->body);
     free(res->location.base);
     res->location = h2o_iovec_init(NULL, 0);

@@ -43,6 +43,7 @@ struct st_sqlite_backend_t {
     char *path;
     unsigned busy_timeout_ms;
     uint64_t inline_budget_ns;
+    hp_sqlite__shared_t shared;
     job_queue_t reads;
     job_queue_t writes;
     worker_t writer;
@@ -83,10 +84,16 @@ static int queue_push(job_queue_t *q, hp_db_job_t *job)
     return 0;
 }
 
-/* Blocks for the next job; NULL once the queue is closing and empty. */
-static hp_db_job_t *queue_pop(job_queue_t *q)
+/* Blocks for the next job; NULL once the queue is closing and empty. Before sleeping, the
+ * worker's read snapshot is dropped (an idle snapshot would hold back WAL checkpoints). */
+static hp_db_job_t *queue_pop(job_queue_t *q, hp_sqlite__conn_t *conn)
 {
     pthread_mutex_lock(&q->lock);
+    if (q->head == NULL && conn->has_snapshot) {
+        pthread_mutex_unlock(&q->lock);
+        hp_sqlite__end_snapshot(conn, 0);
+        pthread_mutex_lock(&q->lock);
+    }
     while (q->head == NULL && !q->is_closing) {
         q->waiting++;
         pthread_cond_wait(&q->nonempty, &q->lock);
@@ -115,7 +122,7 @@ static void *worker_main(void *arg)
 {
     worker_t *w = arg;
     hp_db_job_t *job;
-    while ((job = queue_pop(w->queue)) != NULL) {
+    while ((job = queue_pop(w->queue, &w->conn)) != NULL) {
         uint64_t n = hp_sqlite__run(&w->conn, job);
         if (n != 0)
             hp_db__count_queries(w->backend->db, n);
@@ -175,6 +182,8 @@ static void *sqlite_open(hp_db_t *db, const char *location, const hp_db_options_
     b->db = db;
     b->busy_timeout_ms = opts->busy_timeout_ms;
     b->inline_budget_ns = (uint64_t)opts->inline_budget_us * 1000;
+    atomic_init(&b->shared.write_generation, 0);
+    b->shared.snapshot_max_age_ns = (uint64_t)opts->snapshot_ms * 1000000;
     b->reader_count = opts->pool != 0 ? opts->pool : 1;
     queue_init(&b->reads);
     queue_init(&b->writes);
@@ -189,12 +198,14 @@ static void *sqlite_open(hp_db_t *db, const char *location, const hp_db_options_
     b->writer.queue = &b->writes;
     if (hp_sqlite__conn_open(&b->writer.conn, location, 1, b->busy_timeout_ms, errbuf, errlen) != 0)
         goto fail;
+    b->writer.conn.shared = &b->shared;
     for (size_t i = 0; i < b->reader_count; i++) {
         worker_t *w = &b->readers[i];
         w->backend = b;
         w->queue = &b->reads;
         if (hp_sqlite__conn_open(&w->conn, location, 0, b->busy_timeout_ms, errbuf, errlen) != 0)
             goto fail;
+        w->conn.shared = &b->shared;
     }
     if (start_worker(&b->writer, errbuf, errlen) != 0)
         goto fail;
@@ -255,9 +266,17 @@ static int sqlite_attach_thread(void *state, char *errbuf, size_t errlen)
         free(ic);
         return -1;
     }
+    ic->conn.shared = &b->shared;
     hp_sqlite__conn_enable_budget(&ic->conn);
     tls_inline = ic;
     return 0;
+}
+
+static void sqlite_thread_tick(void *state)
+{
+    inline_conn_t *ic = tls_inline;
+    if (ic != NULL && ic->owner == state)
+        hp_sqlite__end_snapshot(&ic->conn, 1);
 }
 
 static void sqlite_detach_thread(void *state)
@@ -322,5 +341,6 @@ const hp_db__backend_t hp_db__sqlite_backend = {
     .submit = sqlite_submit,
     .attach_thread = sqlite_attach_thread,
     .detach_thread = sqlite_detach_thread,
+    .thread_tick = sqlite_thread_tick,
     .close = sqlite_close,
 };

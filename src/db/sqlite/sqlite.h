@@ -18,6 +18,7 @@
 #define HP_DB_SQLITE_SQLITE_H
 
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "db/db.h"
@@ -44,6 +45,20 @@ typedef struct {
     hp_sqlite__stmt_entry_t *entry; /* NULL for a one-off statement (finalized on release) */
 } hp_sqlite__stmt_t;
 
+/* --- read snapshots (exec.c) --- */
+
+/* What every connection of one database shares. Reads keep their read transaction (their
+ * snapshot of the database) open from one job to the next, which saves the lock and file
+ * checks SQLite does at every transaction start (about 3.7 us of a 5.6 us point lookup). A
+ * snapshot is dropped before the next read when the writer has committed since it was taken
+ * (so a client always reads its own writes, on any thread), when it is older than
+ * snapshot_max_age_ns (so writes by other programs show within that time), and when its
+ * thread goes idle (so it never holds back WAL checkpoints). */
+typedef struct {
+    _Atomic uint64_t write_generation; /* bumped by the writer after each COMMIT */
+    uint64_t snapshot_max_age_ns;      /* 0: a transaction per read, no reuse */
+} hp_sqlite__shared_t;
+
 /* --- a connection (conn.c) --- */
 
 typedef struct {
@@ -55,6 +70,11 @@ typedef struct {
      * is_over_budget set. */
     uint64_t deadline_ns;
     int is_over_budget;
+    /* Read snapshot kept open between jobs (see hp_sqlite__shared_t). */
+    hp_sqlite__shared_t *shared;
+    int has_snapshot;
+    uint64_t snapshot_generation;
+    uint64_t snapshot_taken_ns;
 } hp_sqlite__conn_t;
 
 /* Opens `path` (which must exist) read-only, or read-write for the writer, and sets the
@@ -92,6 +112,9 @@ void hp_sqlite__stmt_release(hp_sqlite__conn_t *conn, hp_sqlite__stmt_t *st);
 /* Runs job->exec on the connection and fills job->result. Returns the number of statements
  * executed (for the database-wide counter). */
 uint64_t hp_sqlite__run(hp_sqlite__conn_t *conn, hp_db_job_t *job);
+/* Ends the connection's open read snapshot, if any (when its thread goes idle); with
+ * only_if_stale, only when it is older than the maximum age. */
+void hp_sqlite__end_snapshot(hp_sqlite__conn_t *conn, int only_if_stale);
 
 /* --- rendering (render.c) --- */
 

@@ -17,6 +17,7 @@ run lint scripts/lint.sh
 run unit scripts/test-unit.sh build/$flavor/tests/test_*
 run spec scripts/test-spec.sh "$bin"
 run compat scripts/test-compat.sh "$bin"
+run consistency python3 tests/consistency/run.py "$bin"
 if [ "$flavor" = release ]; then run fuzz scripts/fuzz.sh smoke; fi
 [ $failed -eq 0 ] || echo "failed suites: ${failed_names[*]}"
 echo "suites: $passed passed, $failed failed"

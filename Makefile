@@ -36,7 +36,7 @@ BIN := $(BUILD)/hotpath
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test bench fuzz deps unit spec compat fuzz-smoke lint fmt-check clean demo
+.PHONY: all run test bench fuzz deps unit spec compat fuzz-smoke lint fmt-check clean demo docs
 
 all: $(BIN)
 
@@ -93,6 +93,10 @@ test: deps
 bench: deps
 	@$(MAKE) --no-print-directory FLAVOR=release SANITIZE=0 all
 	@bench/run.sh build/release/hotpath
+
+docs: $(BIN)
+	$(BIN) docs config > docs/config.md
+	$(BIN) docs errors > docs/errors.md
 
 clean:
 	rm -rf build

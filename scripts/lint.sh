@@ -8,6 +8,16 @@ if grep -rnE "$banned" src tests/unit fuzz --include='*.c' --include='*.h'; then
   echo "lint: banned function used (see above); use snprintf, memcpy with lengths, strtoll" >&2
   status=1
 fi
+# The generated docs must match the tables they come from (make docs regenerates them).
+bin=${HOTPATH_BIN:-build/release/hotpath}
+if [ -x "$bin" ]; then
+  for what in config errors; do
+    if ! "$bin" docs "$what" | diff -q - "docs/$what.md" >/dev/null; then
+      echo "lint: docs/$what.md is out of date: run make docs" >&2
+      status=1
+    fi
+  done
+fi
 if [ "${1:-}" = "--format" ]; then
   files=$(git ls-files 'src/*.c' 'src/*.h' 'tests/unit/*.c' 'fuzz/*.c')
   if ! clang-format --dry-run -Werror $files; then

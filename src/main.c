@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "config/config.h"
+#include "core/error.h"
 #include "core/log.h"
 #include "core/version.h"
 #include "db/db.h"
@@ -74,6 +75,18 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         print_usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "docs") == 0) {
+        const char *what = argc > 2 ? argv[2] : "";
+        if (strcmp(what, "config") == 0)
+            hp_config_print_markdown(stdout);
+        else if (strcmp(what, "errors") == 0)
+            hp_error_print_markdown(stdout);
+        else {
+            fprintf(stderr, "hotpath docs: say which: config | errors\n");
+            return 2;
+        }
         return 0;
     }
     if (strcmp(cmd, "demo") == 0)

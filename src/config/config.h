@@ -68,5 +68,7 @@ void hp_config_dispose(hp_config_t *conf);
 void hp_config_resolve_auto(hp_config_t *conf, unsigned cores);
 /* Writes the option list (key, env name, default, help) for --help. */
 void hp_config_print_help(FILE *out);
+/* Writes the same list as a Markdown table (docs/config.md is generated from it). */
+void hp_config_print_markdown(FILE *out);
 
 #endif

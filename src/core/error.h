@@ -11,6 +11,7 @@
 #ifndef HP_CORE_ERROR_H
 #define HP_CORE_ERROR_H
 
+#include <stdio.h>
 #include <h2o/memory.h>
 #include "core/buf.h"
 
@@ -69,6 +70,9 @@ void hp_error_details(hp_error_t *err, h2o_mem_pool_t *pool, const char *fmt, ..
     __attribute__((format(printf, 3, 4)));
 void hp_error_hint(hp_error_t *err, h2o_mem_pool_t *pool, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Writes the error table (name, status, code) as Markdown (docs/errors.md). */
+void hp_error_print_markdown(FILE *out);
 
 /* Appends {"code":...,"details":...,"hint":...,"message":...} (PostgREST's shape). */
 void hp_error_render(const hp_error_t *err, hp_buf_t *out);

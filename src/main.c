@@ -46,7 +46,8 @@ static int serve(int argc, char **argv)
                                .pool = (unsigned)conf.db_pool,
                                .busy_timeout_ms = (unsigned)conf.db_busy_timeout_ms,
                                .inline_budget_us = (unsigned)conf.db_inline_budget_us,
-                               .snapshot_ms = (unsigned)conf.db_snapshot_ms};
+                               .snapshot_ms = (unsigned)conf.db_snapshot_ms,
+                               .watch_ms = (unsigned)conf.db_watch_ms};
     hp_db_t *db = hp_db_open(&db_opts, err, sizeof(err));
     if (db == NULL) {
         hp_log_error("db-uri %s: %s", conf.db_uri, err);

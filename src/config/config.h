@@ -32,6 +32,9 @@
     X(db_snapshot_ms, "db-snapshot-ms", INT, "20", 0, 60000,                                     \
       "a read connection reuses its database snapshot for up to this long; writes through "     \
       "hotpath are seen at once, writes by other programs within this time; 0 = never reuse") \
+    X(db_watch_ms, "db-watch-ms", INT, "10", 0, 60000,                                          \
+      "how often to look for writes made by other programs (they invalidate snapshots and "   \
+      "cached responses); 0 = never")                                                          \
     X(db_busy_timeout_ms, "db-busy-timeout-ms", INT, "5000", 0, 600000,                           \
       "how long a statement waits for a database lock before answering 503")                      \
     X(server_host, "server-host", STR, "127.0.0.1", 0, 0, "address to listen on")                 \

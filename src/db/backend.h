@@ -39,6 +39,8 @@ extern const hp_db__backend_t hp_db__sqlite_backend;
 
 /* Adds n to the database-wide statement counter (any thread). */
 void hp_db__count_queries(hp_db_t *db, uint64_t n);
+/* Reports a write by another program (any thread): calls the change listener. */
+void hp_db__external_change(hp_db_t *db);
 /* Hands a finished job back to the loop that submitted it (any thread). The job must not be
  * touched afterwards: it belongs to its on_done callback. */
 void hp_db__reply(hp_db_job_t *job);

@@ -21,6 +21,10 @@ struct st_hp_db_t {
     hp_schema_t *schema; /* guarded by schema_lock */
     atomic_uint_fast64_t queries;
     atomic_int is_closing;
+    /* The change listener: arg is written before cb is published (release), read after cb
+     * (acquire), so a database thread never sees a callback without its argument. */
+    void *_Atomic change_arg;
+    void (*_Atomic change_cb)(void *arg);
 };
 
 static int has_prefix(const char *s, const char *prefix)
@@ -187,4 +191,17 @@ void hp_db__count_queries(hp_db_t *db, uint64_t n)
 void hp_db__reply(hp_db_job_t *job)
 {
     h2o_multithread_send_message(job->reply_to, &job->_message);
+}
+
+void hp_db_set_change_listener(hp_db_t *db, void (*cb)(void *arg), void *arg)
+{
+    atomic_store_explicit(&db->change_arg, arg, memory_order_relaxed);
+    atomic_store_explicit(&db->change_cb, cb, memory_order_release);
+}
+
+void hp_db__external_change(hp_db_t *db)
+{
+    void (*cb)(void *) = atomic_load_explicit(&db->change_cb, memory_order_acquire);
+    if (cb != NULL)
+        cb(atomic_load_explicit(&db->change_arg, memory_order_relaxed));
 }

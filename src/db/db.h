@@ -27,6 +27,7 @@ typedef struct {
     unsigned snapshot_ms;      /* a read connection may keep its snapshot of the database this
                                   long between reads (0: a new one for every read); writes
                                   made through this handle are seen at once regardless */
+    unsigned watch_ms;         /* how often to look for writes by other programs (0: never) */
 } hp_db_options_t;
 
 typedef struct st_hp_db_t hp_db_t;
@@ -75,6 +76,10 @@ void hp_db_detach_thread(hp_db_t *db);
 /* Call every few milliseconds on an attached thread: lets its connection drop a snapshot that
  * has grown stale while the thread was idle (an old snapshot holds back WAL checkpoints). */
 void hp_db_thread_tick(hp_db_t *db);
+
+/* Registers the one function called when another program wrote to the database (seen
+ * within opts.watch_ms). It runs on a database thread: it must be quick and thread-safe. */
+void hp_db_set_change_listener(hp_db_t *db, void (*cb)(void *arg), void *arg);
 
 /* Job lifecycle: create (malloc + pool init), submit, and destroy in on_done. */
 hp_db_job_t *hp_db_job_create(void);

@@ -32,6 +32,8 @@ typedef struct {
     size_t col_mask;
     size_t *fkeys_from; /* indexes into schema->fkeys of keys whose from_table is this */
     size_t fkeys_from_count;
+    size_t *fkeys_to; /* indexes into schema->fkeys of keys whose to_table is this */
+    size_t fkeys_to_count;
 } table_impl_t;
 
 struct st_hp_schema_t {
@@ -305,9 +307,12 @@ void hp_schema_finalize(hp_schema_t *s)
     }
     for (size_t i = 0; i < s->fkey_count; i++) {
         table_impl_t *from = impl_of(s->fkeys[i].from_table);
+        table_impl_t *to = impl_of(s->fkeys[i].to_table);
         from->fkeys_from =
             xrealloc(from->fkeys_from, (from->fkeys_from_count + 1) * sizeof(size_t));
         from->fkeys_from[from->fkeys_from_count++] = i;
+        to->fkeys_to = xrealloc(to->fkeys_to, (to->fkeys_to_count + 1) * sizeof(size_t));
+        to->fkeys_to[to->fkeys_to_count++] = i;
     }
     s->is_final = 1;
 }
@@ -392,6 +397,7 @@ static void free_schema(hp_schema_t *s)
         free(t->pk_positions);
         free(t->col_slots);
         free(t->fkeys_from);
+        free(t->fkeys_to);
         free(t);
     }
     for (size_t i = 0; i < s->fkey_count; i++) {
@@ -454,23 +460,6 @@ static int name_eq(const char *a, size_t alen, const char *b, size_t blen)
     return alen == blen && memcmp(a, b, alen) == 0;
 }
 
-/* A hint names the constraint, or a column the key uses on either side. */
-static int fkey_matches_hint(const hp_fkey_t *k, const char *hint, size_t hint_len)
-{
-    if (hint_len == 0)
-        return 1;
-    if (name_eq(k->name, strlen(k->name), hint, hint_len))
-        return 1;
-    for (size_t i = 0; i < k->col_count; i++) {
-        const hp_column_t *fc = &k->from_table->columns[k->from_cols[i]];
-        const hp_column_t *tc = &k->to_table->columns[k->to_cols[i]];
-        if (name_eq(fc->name, fc->name_len, hint, hint_len) ||
-            name_eq(tc->name, tc->name_len, hint, hint_len))
-            return 1;
-    }
-    return 0;
-}
-
 /* True when the key's columns are exactly the child's primary key (as a set). */
 static int fkey_is_child_pk(const hp_fkey_t *k)
 {
@@ -488,33 +477,83 @@ static int fkey_is_child_pk(const hp_fkey_t *k)
     return 1;
 }
 
+/* The key has one column, named `name`, on the side given by `cols` (from_cols or to_cols) of
+ * table t. PostgREST matches embed targets and hints against single-column keys only. */
+static int single_column_is(const hp_fkey_t *k, const hp_table_t *t, const size_t *cols,
+                            const char *name, size_t len)
+{
+    if (k->col_count != 1)
+        return 0;
+    const hp_column_t *c = &t->columns[cols[0]];
+    return name_eq(c->name, c->name_len, name, len);
+}
+
+/*
+ * Whether key k, seen from the parent as a relationship, is the one `target!hint` names. These
+ * are PostgREST's rules (findRel in src/PostgREST/Plan.hs). "origin" is the parent's side of
+ * the key, "foreign" the embedded table's side: for a many-to-one the parent holds the key
+ * (origin = from), otherwise the embedded table does (origin = to).
+ *   Without a hint, the target names the embedded table; or, unless the embedded table is a
+ *   view, the key's constraint name or the parent's column of a single-column key
+ *   (/orders?select=users(*), orders_user_id_fkey(*), user_id(*)).
+ *   With a hint, the target must name the embedded table and the hint the constraint or the
+ *   column of a single-column key on either side (users!orders_user_id_fkey, users!user_id,
+ *   users!id).
+ *   A self-referencing key gives two relationships that the rules above would always find
+ *   together, so it has its own: the table's name (with no hint, or with the referencing
+ *   column as the hint) means the referencing rows, one-to-many (children:items(*),
+ *   children:items!parent_id(*)); the referencing column as the target means the referenced
+ *   row, many-to-one (parent:parent_id(*)).
+ */
+static int relationship_matches(const hp_fkey_t *k, int parent_holds_key, const char *target,
+                                size_t target_len, const char *hint, size_t hint_len)
+{
+    const hp_table_t *origin = parent_holds_key ? k->from_table : k->to_table;
+    const hp_table_t *foreign = parent_holds_key ? k->to_table : k->from_table;
+    const size_t *origin_cols = parent_holds_key ? k->from_cols : k->to_cols;
+    const size_t *foreign_cols = parent_holds_key ? k->to_cols : k->from_cols;
+    int names_table = name_eq(foreign->name, foreign->name_len, target, target_len);
+    if (k->from_table == k->to_table) {
+        if (parent_holds_key)
+            return hint_len == 0 && single_column_is(k, origin, origin_cols, target, target_len);
+        return names_table &&
+               (hint_len == 0 || single_column_is(k, foreign, foreign_cols, hint, hint_len));
+    }
+    if (hint_len == 0)
+        return names_table ||
+               (!foreign->is_view &&
+                (name_eq(k->name, strlen(k->name), target, target_len) ||
+                 single_column_is(k, origin, origin_cols, target, target_len)));
+    return names_table && (name_eq(k->name, strlen(k->name), hint, hint_len) ||
+                           single_column_is(k, origin, origin_cols, hint, hint_len) ||
+                           single_column_is(k, foreign, foreign_cols, hint, hint_len));
+}
+
 size_t hp_schema_find_relationships(const hp_schema_t *s, const hp_table_t *parent,
                                     const char *target, size_t target_len, const char *hint,
                                     size_t hint_len, hp_relationship_t *out, size_t cap)
 {
-    const hp_table_t *child = hp_schema_find_table(s, target, target_len);
-    if (child == NULL || parent == NULL)
+    if (parent == NULL || target_len == 0)
         return 0;
     const table_impl_t *p = impl_of(parent);
-    const table_impl_t *c = impl_of(child);
     size_t found = 0;
-    /* Many-to-one: the parent references the target. */
+    /* Many-to-one: the parent holds the key. */
     for (size_t i = 0; i < p->fkeys_from_count; i++) {
         const hp_fkey_t *k = &s->fkeys[p->fkeys_from[i]];
-        if (k->to_table != child || !fkey_matches_hint(k, hint, hint_len))
+        if (!relationship_matches(k, 1, target, target_len, hint, hint_len))
             continue;
         if (found < cap)
-            out[found] = (hp_relationship_t){HP_REL_MANY_TO_ONE, k, parent, child};
+            out[found] = (hp_relationship_t){HP_REL_MANY_TO_ONE, k, parent, k->to_table};
         found++;
     }
-    /* One-to-many / one-to-one: the target references the parent. */
-    for (size_t i = 0; i < c->fkeys_from_count; i++) {
-        const hp_fkey_t *k = &s->fkeys[c->fkeys_from[i]];
-        if (k->to_table != parent || !fkey_matches_hint(k, hint, hint_len))
+    /* One-to-many / one-to-one: the embedded table holds a key to the parent. */
+    for (size_t i = 0; i < p->fkeys_to_count; i++) {
+        const hp_fkey_t *k = &s->fkeys[p->fkeys_to[i]];
+        if (!relationship_matches(k, 0, target, target_len, hint, hint_len))
             continue;
         hp_rel_kind_t kind = fkey_is_child_pk(k) ? HP_REL_ONE_TO_ONE : HP_REL_ONE_TO_MANY;
         if (found < cap)
-            out[found] = (hp_relationship_t){kind, k, parent, child};
+            out[found] = (hp_relationship_t){kind, k, parent, k->from_table};
         found++;
     }
     return found;

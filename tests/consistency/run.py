@@ -12,7 +12,7 @@ Usage: run.py BIN
    read snapshots between requests: a stale snapshot would show here). Any stale read fails.
 2. external writes: a write made with the sqlite3 CLI (another process) must be visible to a
    GET within EXTERNAL_BOUND_MS (db-snapshot-ms is 20 by default).
-Ends with the line `N passed, N failed`.
+Ends with the line `N passed, N failed`. HP_SERVER_ARGS adds arguments to `serve`.
 """
 import http.client
 import json
@@ -118,7 +118,8 @@ def main(argv):
     try:
         db = os.path.join(tmp, "c.db")
         subprocess.run(["sqlite3", db], input=SCHEMA, text=True, check=True)
-        server = Server(os.path.abspath(argv[1]), db, ["--server-threads", "3", "--db-pool", "2"],
+        extra = os.environ.get("HP_SERVER_ARGS", "").split()
+        server = Server(os.path.abspath(argv[1]), db, ["--server-threads", "3", "--db-pool", "2"] + extra,
                         os.path.join(tmp, "server.log"))
         reason = server.start()
         if reason is not None:

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include "db/backend.h"
 #include "db/sqlite/sqlite.h"
 
@@ -44,6 +45,8 @@ struct st_sqlite_backend_t {
     unsigned busy_timeout_ms;
     uint64_t inline_budget_ns;
     hp_sqlite__shared_t shared;
+    uint64_t watch_ns;    /* how often the writer looks for external writes; 0: never */
+    int64_t data_version; /* the writer connection's last PRAGMA data_version */
     job_queue_t reads;
     job_queue_t writes;
     worker_t writer;
@@ -53,8 +56,12 @@ struct st_sqlite_backend_t {
 
 static void queue_init(job_queue_t *q)
 {
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* timed waits use hp_sqlite__now_ns */
     pthread_mutex_init(&q->lock, NULL);
-    pthread_cond_init(&q->nonempty, NULL);
+    pthread_cond_init(&q->nonempty, &attr);
+    pthread_condattr_destroy(&attr);
     q->head = NULL;
     q->tail = &q->head;
     q->waiting = 0;
@@ -84,9 +91,10 @@ static int queue_push(job_queue_t *q, hp_db_job_t *job)
     return 0;
 }
 
-/* Blocks for the next job; NULL once the queue is closing and empty. Before sleeping, the
- * worker's read snapshot is dropped (an idle snapshot would hold back WAL checkpoints). */
-static hp_db_job_t *queue_pop(job_queue_t *q, hp_sqlite__conn_t *conn)
+/* Blocks for the next job; NULL once the queue is closing and empty, or (wake_at_ns != 0)
+ * when CLOCK_MONOTONIC reaches wake_at_ns first. Before sleeping, the worker's read snapshot
+ * is dropped (an idle snapshot would hold back WAL checkpoints). */
+static hp_db_job_t *queue_pop(job_queue_t *q, hp_sqlite__conn_t *conn, uint64_t wake_at_ns)
 {
     pthread_mutex_lock(&q->lock);
     if (q->head == NULL && conn->has_snapshot) {
@@ -96,7 +104,16 @@ static hp_db_job_t *queue_pop(job_queue_t *q, hp_sqlite__conn_t *conn)
     }
     while (q->head == NULL && !q->is_closing) {
         q->waiting++;
-        pthread_cond_wait(&q->nonempty, &q->lock);
+        if (wake_at_ns == 0) {
+            pthread_cond_wait(&q->nonempty, &q->lock);
+        } else {
+            struct timespec at = {(time_t)(wake_at_ns / 1000000000u), (long)(wake_at_ns % 1000000000u)};
+            int rc = pthread_cond_timedwait(&q->nonempty, &q->lock, &at);
+            if (rc == ETIMEDOUT) {
+                q->waiting--;
+                break;
+            }
+        }
         q->waiting--;
     }
     hp_db_job_t *job = q->head;
@@ -118,15 +135,61 @@ static void queue_close(job_queue_t *q)
     pthread_cond_broadcast(&q->nonempty);
 }
 
-static void *worker_main(void *arg)
+static void run_job(worker_t *w, hp_db_job_t *job)
+{
+    uint64_t n = hp_sqlite__run(&w->conn, job);
+    if (n != 0)
+        hp_db__count_queries(w->backend->db, n);
+    hp_db__reply(job);
+}
+
+static void *reader_main(void *arg)
 {
     worker_t *w = arg;
     hp_db_job_t *job;
-    while ((job = queue_pop(w->queue, &w->conn)) != NULL) {
-        uint64_t n = hp_sqlite__run(&w->conn, job);
-        if (n != 0)
-            hp_db__count_queries(w->backend->db, n);
-        hp_db__reply(job);
+    while ((job = queue_pop(w->queue, &w->conn, 0)) != NULL)
+        run_job(w, job);
+    return NULL;
+}
+
+/* Commits by other programs: PRAGMA data_version on the writer's connection changes exactly
+ * when another connection committed, and only our writer writes in this process, so a change
+ * is an external write. It then counts as a write of ours would: every read snapshot is
+ * refreshed before its next read, and the front is told (the cache drops what it holds). */
+static void watch_external_writes(sqlite_backend_t *b)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(b->writer.conn.handle, "PRAGMA data_version", -1, &st, NULL) != SQLITE_OK)
+        return;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        int64_t version = sqlite3_column_int64(st, 0);
+        if (b->data_version != 0 && version != b->data_version) {
+            atomic_fetch_add_explicit(&b->shared.write_generation, 1, memory_order_release);
+            hp_db__external_change(b->db);
+        }
+        b->data_version = version;
+    }
+    sqlite3_finalize(st);
+}
+
+static void *writer_main(void *arg)
+{
+    worker_t *w = arg;
+    sqlite_backend_t *b = w->backend;
+    uint64_t next_watch = 0;
+    for (;;) {
+        hp_db_job_t *job = queue_pop(w->queue, &w->conn, next_watch);
+        if (job != NULL)
+            run_job(w, job);
+        else if (next_watch == 0 || w->queue->is_closing)
+            break;
+        if (b->watch_ns != 0) {
+            uint64_t now = hp_sqlite__now_ns();
+            if (now >= next_watch) {
+                watch_external_writes(b);
+                next_watch = now + b->watch_ns;
+            }
+        }
     }
     return NULL;
 }
@@ -151,9 +214,9 @@ static void stop_and_free(sqlite_backend_t *b)
     free(b);
 }
 
-static int start_worker(worker_t *w, char *errbuf, size_t errlen)
+static int start_worker(worker_t *w, void *(*main)(void *), char *errbuf, size_t errlen)
 {
-    int rc = pthread_create(&w->thread, NULL, worker_main, w);
+    int rc = pthread_create(&w->thread, NULL, main, w);
     if (rc != 0) {
         snprintf(errbuf, errlen, "cannot start a database thread: %s", strerror(rc));
         return -1;
@@ -184,6 +247,7 @@ static void *sqlite_open(hp_db_t *db, const char *location, const hp_db_options_
     b->inline_budget_ns = (uint64_t)opts->inline_budget_us * 1000;
     atomic_init(&b->shared.write_generation, 0);
     b->shared.snapshot_max_age_ns = (uint64_t)opts->snapshot_ms * 1000000;
+    b->watch_ns = (uint64_t)opts->watch_ms * 1000000;
     b->reader_count = opts->pool != 0 ? opts->pool : 1;
     queue_init(&b->reads);
     queue_init(&b->writes);
@@ -207,10 +271,10 @@ static void *sqlite_open(hp_db_t *db, const char *location, const hp_db_options_
             goto fail;
         w->conn.shared = &b->shared;
     }
-    if (start_worker(&b->writer, errbuf, errlen) != 0)
+    if (start_worker(&b->writer, writer_main, errbuf, errlen) != 0)
         goto fail;
     for (size_t i = 0; i < b->reader_count; i++)
-        if (start_worker(&b->readers[i], errbuf, errlen) != 0)
+        if (start_worker(&b->readers[i], reader_main, errbuf, errlen) != 0)
             goto fail;
     return b;
 

@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         req.prefer.missing = HP_MISSING_DEFAULT;
     req.prefer.count = (selector & 0x10) ? HP_COUNT_EXACT : HP_COUNT_NONE;
 
-    hp_error_t err = {HP_OK, NULL, NULL, NULL};
+    hp_error_t err = {0};
     hp_format_t format;
     hp_range_t range = {0, 0, 0};
     hp_prefer_t prefer = req.prefer;

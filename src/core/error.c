@@ -1,5 +1,6 @@
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include "core/error.h"
 #include "core/json.h"
 
@@ -46,6 +47,7 @@ int hp_error_set(hp_error_t *err, h2o_mem_pool_t *pool, hp_errcode_t code, const
     err->message = format_in_pool(pool, fmt, ap);
     err->details = NULL;
     err->hint = NULL;
+    err->details_is_json = 0;
     va_end(ap);
     return -1;
 }
@@ -70,6 +72,17 @@ void hp_error_hint(hp_error_t *err, h2o_mem_pool_t *pool, const char *fmt, ...)
     va_end(ap);
 }
 
+void hp_error_details_json(hp_error_t *err, h2o_mem_pool_t *pool, const char *json, size_t len)
+{
+    if (err->code == HP_OK || err->details != NULL)
+        return;
+    char *copy = h2o_mem_alloc_pool(pool, len + 1);
+    memcpy(copy, json, len);
+    copy[len] = '\0';
+    err->details = copy;
+    err->details_is_json = 1;
+}
+
 static void render_nullable(hp_buf_t *out, const char *s)
 {
     if (s == NULL)
@@ -84,7 +97,10 @@ void hp_error_render(const hp_error_t *err, hp_buf_t *out)
     hp_buf_append_lit(out, "{\"code\":");
     hp_json_string(out, code, strlen(code));
     hp_buf_append_lit(out, ",\"details\":");
-    render_nullable(out, err->details);
+    if (err->details != NULL && err->details_is_json)
+        hp_buf_append(out, err->details, strlen(err->details));
+    else
+        render_nullable(out, err->details);
     hp_buf_append_lit(out, ",\"hint\":");
     render_nullable(out, err->hint);
     hp_buf_append_lit(out, ",\"message\":");

@@ -56,6 +56,7 @@ typedef struct {
     const char *message; /* always set with code */
     const char *details; /* NULL renders as null */
     const char *hint;    /* NULL renders as null */
+    int details_is_json; /* details is one JSON value, rendered as it is (not as a string) */
 } hp_error_t;
 
 int hp_error_status(hp_errcode_t code);
@@ -70,6 +71,10 @@ void hp_error_details(hp_error_t *err, h2o_mem_pool_t *pool, const char *fmt, ..
     __attribute__((format(printf, 3, 4)));
 void hp_error_hint(hp_error_t *err, h2o_mem_pool_t *pool, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Sets details to a structured value (PostgREST gives some errors an array of objects there):
+ * `json` must be one valid JSON value; it is copied into `pool` and rendered verbatim. Same
+ * rules as hp_error_details otherwise. */
+void hp_error_details_json(hp_error_t *err, h2o_mem_pool_t *pool, const char *json, size_t len);
 
 /* Writes the error table (name, status, code) as Markdown (docs/errors.md). */
 void hp_error_print_markdown(FILE *out);

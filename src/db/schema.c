@@ -520,10 +520,9 @@ static int relationship_matches(const hp_fkey_t *k, int parent_holds_key, const 
                (hint_len == 0 || single_column_is(k, foreign, foreign_cols, hint, hint_len));
     }
     if (hint_len == 0)
-        return names_table ||
-               (!foreign->is_view &&
-                (name_eq(k->name, strlen(k->name), target, target_len) ||
-                 single_column_is(k, origin, origin_cols, target, target_len)));
+        return names_table || (!foreign->is_view &&
+                               (name_eq(k->name, strlen(k->name), target, target_len) ||
+                                single_column_is(k, origin, origin_cols, target, target_len)));
     return names_table && (name_eq(k->name, strlen(k->name), hint, hint_len) ||
                            single_column_is(k, origin, origin_cols, hint, hint_len) ||
                            single_column_is(k, foreign, foreign_cols, hint, hint_len));

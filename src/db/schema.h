@@ -109,10 +109,12 @@ const hp_table_t *hp_schema_find_table(const hp_schema_t *s, const char *name, s
 /* Column index, or -1 when absent. */
 int hp_table_find_column(const hp_table_t *t, const char *name, size_t len);
 
-/* Finds the relationships by which `parent` can embed the resource named `target` (a table
- * name), optionally narrowed by `hint` (a foreign key name or a column name on either side,
- * as PostgREST's `table!hint`; hint_len 0 for none). Writes up to `cap` matches to `out` and
- * returns how many exist (which may exceed cap: the embed is then ambiguous). */
+/* Finds the relationships by which `parent` can embed `target`, following PostgREST's rules
+ * (see schema.c): target is a table name, a foreign key name, or the parent's column of a
+ * single-column key; hint (hint_len 0 for none) is a constraint name or a single-column key's
+ * column on either side; for a self-referencing key the table name means the children and the
+ * referencing column means the parent. Writes up to `cap` matches to `out` and returns how
+ * many exist (which may exceed cap: the embed is then ambiguous). */
 size_t hp_schema_find_relationships(const hp_schema_t *s, const hp_table_t *parent,
                                     const char *target, size_t target_len, const char *hint,
                                     size_t hint_len, hp_relationship_t *out, size_t cap);

@@ -1,12 +1,15 @@
 /*
  * The query module's private parts, shared by its files and by nothing else.
  *
- * parse.c reads the query string into a tree of hp_query__node_t (one per resource level: the
- * table being read, then one per embed), resolving every name against the schema as it goes,
- * so the tree holds column pointers, never client identifiers. sql.c writes SQL from that
- * tree; plan.c decides limits, ranges and the read statement; body.c plans writes. Everything
- * here lives in the request's pool and is never freed by hand. Not thread-affine: one request
- * at a time per tree.
+ * Two steps turn the query string into a tree of hp_query__node_t (one per resource level: the
+ * table being read, then one per embed), as PostgREST does (QueryParams, then Plan):
+ * parse.c reads the whole query string by the grammar alone, leaving names as the client
+ * wrote them, so every grammar error (PGRST100) comes before any schema error; resolve.c then
+ * resolves every name against the schema (columns, '*', relationships), so after it the tree
+ * holds column pointers and the SQL writer never sees a client identifier. sql.c writes SQL
+ * from the resolved tree; plan.c decides limits, ranges and the read statement; body.c plans
+ * writes. Everything here lives in the request's pool and is never freed by hand. Not
+ * thread-affine: one request at a time per tree.
  */
 #ifndef HP_QUERY_AST_H
 #define HP_QUERY_AST_H
@@ -23,21 +26,25 @@
 /* A value position on a column: the column itself, or a JSON path into it (`data->a->>b`),
  * optionally cast (`::text`). */
 typedef struct {
-    const hp_column_t *col;
+    h2o_iovec_t name;       /* the column as the client wrote it (parse) */
+    const hp_column_t *col; /* the column it names (resolve); NULL before */
     h2o_iovec_t path;    /* SQLite JSON path text ('$."a"[0]'), bound as a value; len 0: none */
     int path_is_text;    /* the last arrow was ->> (an SQL value), not -> (JSON) */
     const char *cast;    /* SQL type for CAST(... AS type), NULL for none */
     int cast_is_bool;    /* ::boolean: render as a boolean */
-    h2o_iovec_t key;     /* default output key: the column name, or the last path element */
+    h2o_iovec_t key;     /* default output key: the column name (set by resolve), or the last
+                            path element (set by parse) */
 } hp_query__field_t;
 
-typedef enum { HP_QUERY__SEL_FIELD, HP_QUERY__SEL_EMBED } hp_query__sel_kind_t;
+/* A select item. STAR ('*') exists only between parse and resolve, which replaces it by one
+ * FIELD per column. */
+typedef enum { HP_QUERY__SEL_FIELD, HP_QUERY__SEL_EMBED, HP_QUERY__SEL_STAR } hp_query__sel_kind_t;
 
 typedef struct st_hp_query__node_t hp_query__node_t;
 
 typedef struct st_hp_query__sel_t {
     hp_query__sel_kind_t kind;
-    h2o_iovec_t name;  /* output key */
+    h2o_iovec_t name;  /* output key: the alias (parse), else set by resolve */
     int name_is_client; /* the key is client text (an alias or path element): bind it in SQL */
     hp_query__field_t field;
     hp_query__node_t *embed;
@@ -93,11 +100,16 @@ typedef struct st_hp_query__order_t {
 } hp_query__order_t;
 
 /* One resource level. The root is the table of the URL (alias_no 0, referenced by its name);
- * every embed gets alias "_hp<alias_no>" in SQL, numbered in select order. */
+ * every embed gets alias "_hp<alias_no>" in SQL, numbered in select order. table, rel and
+ * is_to_many are set by resolve. */
 struct st_hp_query__node_t {
     const hp_table_t *table;
     hp_relationship_t rel;  /* embeds only */
-    h2o_iovec_t ref_name;   /* alias, else relation name: what `ref.col=` filters name */
+    /* Embeds only, as written in `target!hint(...)`: the target names a table, a foreign key or
+     * a column; the hint (base NULL when none) narrows it. */
+    h2o_iovec_t target;
+    h2o_iovec_t hint;
+    h2o_iovec_t ref_name;   /* alias, else target: what `ref.col=` filters name */
     int is_inner;           /* !inner: the parent keeps only rows that have a match */
     int is_to_many;         /* embeds as an array */
     unsigned alias_no;
@@ -119,10 +131,16 @@ typedef struct {
     h2o_iovec_t on_conflict; /* on_conflict= (decoded), base NULL when absent */
 } hp_query__parsed_t;
 
-/* Parses req->query against `table` into `out` (see parse.c for the grammar). Returns 0, or -1
- * with err set. */
-int hp_query__parse(const hp_request_t *req, const hp_schema_t *schema, const hp_table_t *table,
-                    hp_query__parsed_t *out, hp_error_t *err, h2o_mem_pool_t *pool);
+/* Parses req->query into `out` by the grammar alone (see parse.c): names stay unresolved.
+ * Returns 0, or -1 with err set (PARSE, LIMIT, URI_TOO_LONG). */
+int hp_query__parse(const hp_request_t *req, hp_query__parsed_t *out, hp_error_t *err,
+                    h2o_mem_pool_t *pool);
+
+/* Resolves the names in a parsed tree against `schema`, its root reading `table` (see
+ * resolve.c): columns, '*', embeds. Returns 0, or -1 with err set (UNDEFINED_COLUMN,
+ * NO_RELATIONSHIP, AMBIGUOUS_EMBED, LIMIT). */
+int hp_query__resolve(const hp_schema_t *schema, const hp_table_t *table, hp_query__parsed_t *q,
+                      hp_error_t *err, h2o_mem_pool_t *pool);
 
 /* Splits a comma-separated list of column names of `table` (columns=, on_conflict=) into
  * column pointers. Unknown names: UNKNOWN_BODY_COLUMN when is_body, else UNDEFINED_COLUMN.

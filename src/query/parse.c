@@ -1,12 +1,15 @@
 /*
- * The query string, read into a tree of resolved nodes (see ast.h).
+ * The query string, read into a tree of unresolved nodes (see ast.h) by the grammar alone.
  *
  * The string is split on '&' into key=value pairs and each side is percent-decoded once, into
  * one pool buffer, so every slice of it below is pool-owned text. `select` is read first
- * (filters on embeds need to know the embeds), then every other pair in order. Names are
- * resolved against the schema as soon as they are read: the tree holds column pointers, and
- * the SQL writer never sees a client identifier. Caps from limits.h are checked before the
- * allocation they guard.
+ * (filters on embeds need to know the embeds, which only takes their names), then every other
+ * pair in order. hp_query__parse looks nothing up in the schema: names are kept as written and
+ * resolve.c resolves them once the whole query string has parsed, so a grammar error in any of
+ * these parameters is a PGRST100 whatever the names are (PostgREST parses every parameter
+ * before it plans). columns= and on_conflict= are only kept here; body.c reads them later with
+ * hp_query__parse_column_list, which parses and resolves in one go. Caps from limits.h are
+ * checked before the allocation they guard.
  */
 #include <string.h>
 #include <strings.h>
@@ -20,11 +23,9 @@ typedef struct {
 } pair_t;
 
 typedef struct {
-    const hp_schema_t *schema;
     hp_error_t *err;
     h2o_mem_pool_t *pool;
-    size_t terms;      /* filters, order terms, select items so far (HP_MAX_QUERY_TERMS) */
-    size_t sel_items;  /* select items after expanding '*' */
+    size_t terms; /* filters, order terms, select items so far (HP_MAX_QUERY_TERMS) */
     unsigned next_alias;
 } parser_t;
 
@@ -34,8 +35,6 @@ typedef struct {
     const char *end;
     const char *expect;
 } scan_t;
-
-#define SEL_ITEMS_CAP (HP_MAX_QUERY_TERMS * 16)
 
 /* --- percent-decoding --- */
 
@@ -150,40 +149,75 @@ static void *alloc_zero(parser_t *ps, size_t size)
 
 /* --- names and fields --- */
 
+/* quoted := '"' ([^"\\] | '\\' any)* '"'   The text without quotes and escapes (PostgREST's
+ * pQuotedValue: a backslash takes the next byte as it is). Copies only when there are
+ * escapes. Returns 0, or -1 with s->expect set. */
+static int scan_quoted(parser_t *ps, scan_t *s, h2o_iovec_t *out)
+{
+    const char *start = ++s->p;
+    size_t escapes = 0;
+    while (s->p < s->end && *s->p != '"') {
+        if (*s->p == '\\' && s->p + 1 < s->end) {
+            ++s->p;
+            ++escapes;
+        }
+        ++s->p;
+    }
+    if (s->p == s->end) {
+        s->expect = "closing quote";
+        return -1;
+    }
+    size_t len = (size_t)(s->p - start);
+    ++s->p;
+    if (escapes == 0) {
+        *out = h2o_iovec_init(start, len);
+        return 0;
+    }
+    char *dst = h2o_mem_alloc_pool(ps->pool, len - escapes), *d = dst;
+    for (size_t i = 0; i != len; ++i) {
+        if (start[i] == '\\')
+            ++i;
+        *d++ = start[i];
+    }
+    *out = h2o_iovec_init(dst, (size_t)(d - dst));
+    return 0;
+}
+
+/* PostgREST's identifier characters (pIdentifier: letters, digits, '_', '$' and the space;
+ * here every byte of a multi-byte UTF-8 sequence counts as a letter), plus '-' which joins
+ * words ("first-name") unless it starts an arrow. */
 static int is_ident_byte(const scan_t *s, const char *p)
 {
     unsigned char c = (unsigned char)*p;
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-        c == '$' || c >= 0x80)
+        c == '$' || c == ' ' || c >= 0x80)
         return 1;
-    /* '-' joins words ("first-name") unless it starts an arrow. */
     return c == '-' && !(p + 1 < s->end && p[1] == '>');
 }
 
-/* name := '"' [^"]* '"' | identbyte+     Returns 0, -1 for a grammar error (s->expect set), or
- * -2 with err set (LIMIT). */
+/* name := quoted | identbyte+   An unquoted name loses its leading and trailing spaces, as
+ * PostgREST strips them ("display name" and " id " are names; "x;y" is not). Returns 0, -1
+ * for a grammar error (s->expect set), or -2 with err set (LIMIT). */
 static int scan_name(parser_t *ps, scan_t *s, h2o_iovec_t *out)
 {
-    const char *start;
     if (at(s, '"')) {
-        start = ++s->p;
-        while (s->p < s->end && *s->p != '"')
-            ++s->p;
-        if (s->p == s->end) {
-            s->expect = "closing quote";
+        if (scan_quoted(ps, s, out) != 0)
             return -1;
-        }
-        *out = h2o_iovec_init(start, (size_t)(s->p - start));
-        ++s->p;
     } else {
-        start = s->p;
+        const char *start = s->p;
         while (s->p < s->end && is_ident_byte(s, s->p))
             ++s->p;
-        if (s->p == start) {
+        const char *first = start, *last = s->p;
+        while (first < last && *first == ' ')
+            ++first;
+        while (last > first && last[-1] == ' ')
+            --last;
+        if (first == last) {
+            s->p = first;
             s->expect = "a name ([a-z0-9_$] or a \"quoted name\")";
             return -1;
         }
-        *out = h2o_iovec_init(start, (size_t)(s->p - start));
+        *out = h2o_iovec_init(first, (size_t)(last - first));
     }
     if (out->len > HP_MAX_IDENT_BYTES) {
         hp_error_set(ps->err, ps->pool, HP_ERR_LIMIT, "identifier longer than %d bytes",
@@ -191,13 +225,6 @@ static int scan_name(parser_t *ps, scan_t *s, h2o_iovec_t *out)
         return -2;
     }
     return 0;
-}
-
-static int undefined_column(parser_t *ps, const hp_table_t *t, h2o_iovec_t name)
-{
-    hp_error_set(ps->err, ps->pool, HP_ERR_UNDEFINED_COLUMN, "column %s.%.*s does not exist",
-                 t->name, (int)name.len, name.base);
-    return -2;
 }
 
 static int is_index(h2o_iovec_t key)
@@ -265,33 +292,14 @@ static int scan_path(parser_t *ps, scan_t *s, hp_query__field_t *f)
     return 0;
 }
 
-static int resolve_column(parser_t *ps, const hp_table_t *t, h2o_iovec_t name,
-                          hp_query__field_t *f)
+/* field := name path   (the name is resolved later, against the node's table) */
+static int scan_field(parser_t *ps, scan_t *s, hp_query__field_t *f)
 {
-    int index = hp_table_find_column(t, name.base, name.len);
-    if (index < 0)
-        return undefined_column(ps, t, name);
-    f->col = &t->columns[index];
-    f->key = h2o_iovec_init(f->col->name, f->col->name_len);
-    return 0;
-}
-
-/* field := name path   (resolved against t) */
-static int scan_field(parser_t *ps, scan_t *s, const hp_table_t *t, hp_query__field_t *f)
-{
-    h2o_iovec_t name;
     int rc;
     memset(f, 0, sizeof(*f));
-    if ((rc = scan_name(ps, s, &name)) != 0)
+    if ((rc = scan_name(ps, s, &f->name)) != 0)
         return rc;
-    if ((rc = scan_path(ps, s, f)) != 0)
-        return rc;
-    h2o_iovec_t key = f->key;
-    if ((rc = resolve_column(ps, t, name, f)) != 0)
-        return rc;
-    if (f->path.len != 0)
-        f->key = key;
-    return 0;
+    return scan_path(ps, s, f);
 }
 
 /* --- select --- */
@@ -303,27 +311,6 @@ static hp_query__sel_t *add_sel(parser_t *ps, hp_query__node_t *n, hp_query__sel
     *tail = &sel->next;
     ++n->sel_count;
     return sel;
-}
-
-static int expand_star(parser_t *ps, hp_query__node_t *n, hp_query__sel_t ***tail)
-{
-    const hp_table_t *t = n->table;
-    ps->sel_items += t->column_count;
-    if (ps->sel_items > SEL_ITEMS_CAP)
-        return hp_error_set(ps->err, ps->pool, HP_ERR_LIMIT,
-                            "too many selected columns (more than %d)", SEL_ITEMS_CAP);
-    hp_query__sel_t *sels = alloc_zero(ps, t->column_count * sizeof(*sels));
-    for (size_t i = 0; i != t->column_count; ++i) {
-        hp_query__sel_t *sel = sels + i;
-        sel->kind = HP_QUERY__SEL_FIELD;
-        sel->field.col = &t->columns[i];
-        sel->field.key = h2o_iovec_init(t->columns[i].name, t->columns[i].name_len);
-        sel->name = sel->field.key;
-        **tail = sel;
-        *tail = &sel->next;
-    }
-    n->sel_count += t->column_count;
-    return 0;
 }
 
 /* The whitelist of casts: PostgreSQL type names to SQLite storage types. */
@@ -352,73 +339,12 @@ static int resolve_cast(h2o_iovec_t type, hp_query__field_t *f)
     return -1;
 }
 
-static int parse_select_list(parser_t *ps, scan_t *s, h2o_iovec_t whole, hp_query__node_t *n,
-                             int nested);
+static int parse_select_list(parser_t *ps, scan_t *s, hp_query__node_t *n, int nested);
 
-static int ambiguous_embed(parser_t *ps, const hp_table_t *parent, h2o_iovec_t target,
-                           const hp_relationship_t *rels, size_t count, size_t shown)
-{
-    static const char *const kinds[] = {[HP_REL_MANY_TO_ONE] = "many-to-one",
-                                        [HP_REL_ONE_TO_MANY] = "one-to-many",
-                                        [HP_REL_ONE_TO_ONE] = "one-to-one"};
-    hp_error_set(ps->err, ps->pool, HP_ERR_AMBIGUOUS_EMBED,
-                 "Could not embed because more than one relationship was found for '%s' and "
-                 "'%.*s'",
-                 parent->name, (int)target.len, target.base);
-    size_t cap = 64;
-    for (size_t i = 0; i != shown; ++i)
-        cap += target.len * 2 + strlen(rels[i].fkey->name) * 2 + strlen(rels[i].parent->name) +
-               strlen(rels[i].child->name) + 48;
-    char *hint = h2o_mem_alloc_pool(ps->pool, cap), *details = h2o_mem_alloc_pool(ps->pool, cap);
-    size_t hlen = 0, dlen = 0;
-    for (size_t i = 0; i != shown; ++i) {
-        hlen += (size_t)snprintf(hint + hlen, cap - hlen, "%s'%.*s!%s'", i != 0 ? ", " : "",
-                                 (int)target.len, target.base, rels[i].fkey->name);
-        dlen += (size_t)snprintf(details + dlen, cap - dlen, "%s%s: %s -> %s (%s)",
-                                 i != 0 ? "; " : "", rels[i].fkey->name, rels[i].parent->name,
-                                 rels[i].child->name, kinds[rels[i].kind]);
-    }
-    hp_error_hint(ps->err, ps->pool,
-                  "Try changing '%.*s' to one of the following: %s%s. Find the desired "
-                  "relationship in the 'details' key.",
-                  (int)target.len, target.base, hint, count > shown ? ", ..." : "");
-    hp_error_details(ps->err, ps->pool, "%s", details);
-    return -2;
-}
-
-static int fkey_names_column(const hp_fkey_t *fk, int from_side, h2o_iovec_t name)
-{
-    const hp_table_t *t = from_side ? fk->from_table : fk->to_table;
-    const size_t *cols = from_side ? fk->from_cols : fk->to_cols;
-    for (size_t i = 0; i != fk->col_count; ++i) {
-        const hp_column_t *c = &t->columns[cols[i]];
-        if (c->name_len == name.len && memcmp(c->name, name.base, name.len) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-/* A self-referencing key (users.manager_id -> users.id) is found both ways. A hint naming its
- * referencing column (users!manager_id) means the referenced row, many-to-one; a hint naming
- * the referenced column (users!id) means the referencing rows, one-to-many. Moves the choice
- * to rels[0] and returns 1, or returns 2 when the hint names neither or both. */
-static size_t pick_self_reference(hp_relationship_t *rels, h2o_iovec_t hint)
-{
-    int on_from = fkey_names_column(rels[0].fkey, 1, hint);
-    int on_to = fkey_names_column(rels[0].fkey, 0, hint);
-    if (on_from == on_to)
-        return 2;
-    hp_rel_kind_t want = on_from ? HP_REL_MANY_TO_ONE : HP_REL_ONE_TO_MANY;
-    if (rels[0].kind != want)
-        rels[0] = rels[1];
-    return rels[0].kind == want || (want == HP_REL_ONE_TO_MANY && rels[0].kind == HP_REL_ONE_TO_ONE)
-               ? 1
-               : 2;
-}
-
-/* embed := name ("!" hint | "!inner" | "!left")* "(" select? ")"     (name already read) */
-static int parse_embed(parser_t *ps, scan_t *s, h2o_iovec_t whole, hp_query__node_t *parent,
-                       hp_query__sel_t *sel, h2o_iovec_t alias, h2o_iovec_t target)
+/* embed := target ("!" hint | "!inner" | "!left")* "(" [select] ")"     (target already read;
+ * at most one hint) */
+static int parse_embed(parser_t *ps, scan_t *s, hp_query__node_t *parent, hp_query__sel_t *sel,
+                       h2o_iovec_t alias, h2o_iovec_t target)
 {
     h2o_iovec_t hint = {NULL, 0};
     int is_inner = 0, rc;
@@ -449,38 +375,10 @@ static int parse_embed(parser_t *ps, scan_t *s, h2o_iovec_t whole, hp_query__nod
         return -2;
     }
 
-    enum { SHOWN = 16 };
-    hp_relationship_t rels[SHOWN];
-    size_t count = hp_schema_find_relationships(ps->schema, parent->table, target.base,
-                                                target.len, hint.base, hint.len, rels, SHOWN);
-    if (count == 0) {
-        hp_error_set(ps->err, ps->pool, HP_ERR_NO_RELATIONSHIP,
-                     "Could not find a relationship between '%s' and '%.*s' in the schema cache",
-                     parent->table->name, (int)target.len, target.base);
-        if (hint.base != NULL)
-            hp_error_details(ps->err, ps->pool,
-                             "Searched for a foreign key relationship between '%s' and '%.*s' "
-                             "using the hint '%.*s', but no matches were found.",
-                             parent->table->name, (int)target.len, target.base, (int)hint.len,
-                             hint.base);
-        else
-            hp_error_details(ps->err, ps->pool,
-                             "Searched for a foreign key relationship between '%s' and '%.*s', "
-                             "but no matches were found.",
-                             parent->table->name, (int)target.len, target.base);
-        return -2;
-    }
-    if (count == 2 && hint.base != NULL && rels[0].fkey == rels[1].fkey)
-        count = pick_self_reference(rels, hint);
-    if (count > 1)
-        return ambiguous_embed(ps, parent->table, target, rels, count,
-                               count < SHOWN ? count : SHOWN);
-
     hp_query__node_t *child = alloc_zero(ps, sizeof(*child));
-    child->rel = rels[0];
-    child->table = rels[0].child;
+    child->target = target;
+    child->hint = hint;
     child->is_inner = is_inner;
-    child->is_to_many = rels[0].kind == HP_REL_ONE_TO_MANY;
     child->alias_no = ++ps->next_alias;
     child->depth = parent->depth + 1;
     child->ref_name = alias.base != NULL ? alias : target;
@@ -489,13 +387,10 @@ static int parse_embed(parser_t *ps, scan_t *s, h2o_iovec_t whole, hp_query__nod
     if (alias.base != NULL) {
         sel->name = alias;
         sel->name_is_client = 1;
-    } else {
-        /* The target names the child table exactly: use the schema's copy of the name. */
-        sel->name = h2o_iovec_init(child->table->name, child->table->name_len);
     }
 
     skip_spaces(s);
-    if (!at(s, ')') && (rc = parse_select_list(ps, s, whole, child, 1)) != 0)
+    if (!at(s, ')') && (rc = parse_select_list(ps, s, child, 1)) != 0)
         return rc;
     if (!at(s, ')')) {
         s->expect = "\",\" or \")\"";
@@ -506,8 +401,8 @@ static int parse_embed(parser_t *ps, scan_t *s, h2o_iovec_t whole, hp_query__nod
 }
 
 /* item := "*" | [alias ":"] name path ["::" type] | [alias ":"] embed */
-static int parse_select_item(parser_t *ps, scan_t *s, h2o_iovec_t whole, hp_query__node_t *n,
-                             hp_query__sel_t ***tail, int *has_star)
+static int parse_select_item(parser_t *ps, scan_t *s, hp_query__node_t *n, hp_query__sel_t ***tail,
+                             int *has_star)
 {
     int rc;
     if (at(s, '*')) {
@@ -517,15 +412,11 @@ static int parse_select_item(parser_t *ps, scan_t *s, h2o_iovec_t whole, hp_quer
         *has_star = 1;
         if (count_term(ps) != 0)
             return -2;
-        return expand_star(ps, n, tail) != 0 ? -2 : 0;
+        add_sel(ps, n, tail)->kind = HP_QUERY__SEL_STAR;
+        return 0;
     }
     if (count_term(ps) != 0)
         return -2;
-    if (++ps->sel_items > SEL_ITEMS_CAP) {
-        hp_error_set(ps->err, ps->pool, HP_ERR_LIMIT, "too many selected columns (more than %d)",
-                     SEL_ITEMS_CAP);
-        return -2;
-    }
     h2o_iovec_t alias = {NULL, 0}, name;
     if ((rc = scan_name(ps, s, &name)) != 0)
         return rc;
@@ -537,16 +428,12 @@ static int parse_select_item(parser_t *ps, scan_t *s, h2o_iovec_t whole, hp_quer
     }
     hp_query__sel_t *sel = add_sel(ps, n, tail);
     if (at(s, '!') || at(s, '('))
-        return parse_embed(ps, s, whole, n, sel, alias, name);
+        return parse_embed(ps, s, n, sel, alias, name);
 
     sel->kind = HP_QUERY__SEL_FIELD;
     if ((rc = scan_path(ps, s, &sel->field)) != 0)
         return rc;
-    h2o_iovec_t path_key = sel->field.key;
-    if ((rc = resolve_column(ps, n->table, name, &sel->field)) != 0)
-        return rc;
-    if (sel->field.path.len != 0)
-        sel->field.key = path_key;
+    sel->field.name = name;
     if (at_str(s, "::")) {
         s->p += 2;
         const char *start = s->p;
@@ -554,6 +441,10 @@ static int parse_select_item(parser_t *ps, scan_t *s, h2o_iovec_t whole, hp_quer
                                  (*s->p >= '0' && *s->p <= '9') || *s->p == ' '))
             ++s->p;
         h2o_iovec_t type = h2o_iovec_init(start, (size_t)(s->p - start));
+        while (type.len != 0 && type.base[0] == ' ') {
+            ++type.base;
+            --type.len;
+        }
         while (type.len != 0 && type.base[type.len - 1] == ' ')
             --type.len;
         if (resolve_cast(type, &sel->field) != 0) {
@@ -566,24 +457,18 @@ static int parse_select_item(parser_t *ps, scan_t *s, h2o_iovec_t whole, hp_quer
     if (alias.base != NULL) {
         sel->name = alias;
         sel->name_is_client = 1;
-    } else {
-        sel->name = sel->field.key;
-        sel->name_is_client = sel->field.path.len != 0;
     }
     return 0;
 }
 
 /* select := item ("," item)*     (inside an embed, ends at ")") */
-static int parse_select_list(parser_t *ps, scan_t *s, h2o_iovec_t whole, hp_query__node_t *n,
-                             int nested)
+static int parse_select_list(parser_t *ps, scan_t *s, hp_query__node_t *n, int nested)
 {
     hp_query__sel_t **tail = &n->sel;
     int has_star = 0, rc;
-    while (*tail != NULL)
-        tail = &(*tail)->next;
     for (;;) {
         skip_spaces(s);
-        if ((rc = parse_select_item(ps, s, whole, n, &tail, &has_star)) != 0)
+        if ((rc = parse_select_item(ps, s, n, &tail, &has_star)) != 0)
             return rc;
         skip_spaces(s);
         if (at(s, ',')) {
@@ -597,15 +482,17 @@ static int parse_select_list(parser_t *ps, scan_t *s, h2o_iovec_t whole, hp_quer
     }
 }
 
+/* An empty or absent select is "*". */
 static int parse_select(parser_t *ps, h2o_iovec_t value, hp_query__node_t *root)
 {
     scan_t s = {value.base, value.base + value.len, NULL};
     skip_spaces(&s);
     if (s.p == s.end) {
         hp_query__sel_t **tail = &root->sel;
-        return expand_star(ps, root, &tail);
+        add_sel(ps, root, &tail)->kind = HP_QUERY__SEL_STAR;
+        return 0;
     }
-    int rc = parse_select_list(ps, &s, value, root, 0);
+    int rc = parse_select_list(ps, &s, root, 0);
     if (rc == -1)
         return grammar_error(ps, "select parameter", value, &s);
     return rc == 0 ? 0 : -1;
@@ -648,38 +535,6 @@ static int scan_operator(scan_t *s, hp_query__cond_t *c)
     s->p = start;
     s->expect = OPERATOR_EXPECT;
     return -1;
-}
-
-/* quoted := '"' ([^"\\] | '\\' any)* '"'   The value without quotes and escapes. */
-static int scan_quoted(parser_t *ps, scan_t *s, h2o_iovec_t *out)
-{
-    const char *start = ++s->p;
-    size_t escapes = 0;
-    while (s->p < s->end && *s->p != '"') {
-        if (*s->p == '\\' && s->p + 1 < s->end) {
-            ++s->p;
-            ++escapes;
-        }
-        ++s->p;
-    }
-    if (s->p == s->end) {
-        s->expect = "closing quote";
-        return -1;
-    }
-    size_t len = (size_t)(s->p - start);
-    ++s->p;
-    if (escapes == 0) {
-        *out = h2o_iovec_init(start, len);
-        return 0;
-    }
-    char *dst = h2o_mem_alloc_pool(ps->pool, len - escapes), *d = dst;
-    for (size_t i = 0; i != len; ++i) {
-        if (start[i] == '\\')
-            ++i;
-        *d++ = start[i];
-    }
-    *out = h2o_iovec_init(dst, (size_t)(d - dst));
-    return 0;
 }
 
 /* list := "(" [item ("," item)*] ")"    item := quoted | [^,)]* */
@@ -797,7 +652,7 @@ static int parse_filter(parser_t *ps, hp_query__node_t *n, h2o_iovec_t field_tex
     hp_query__cond_t *c = alloc_zero(ps, sizeof(*c));
     c->kind = HP_QUERY__COND_FILTER;
     scan_t fs = {field_text.base, field_text.base + field_text.len, NULL};
-    int rc = scan_field(ps, &fs, n->table, &c->field);
+    int rc = scan_field(ps, &fs, &c->field);
     if (rc == 0 && fs.p != fs.end) {
         fs.expect = "\"->\", \"->>\" or \"=\"";
         rc = -1;
@@ -856,7 +711,7 @@ static int scan_logic(parser_t *ps, scan_t *s, hp_query__node_t *n, hp_query__co
                 return rc;
         } else {
             c->kind = HP_QUERY__COND_FILTER;
-            if ((rc = scan_field(ps, s, n->table, &c->field)) != 0)
+            if ((rc = scan_field(ps, s, &c->field)) != 0)
                 return rc;
             if (!at(s, '.')) {
                 s->expect = "\".\" after the column";
@@ -917,7 +772,7 @@ static int parse_order(parser_t *ps, hp_query__node_t *n, h2o_iovec_t value)
         if (count_term(ps) != 0)
             return -1;
         hp_query__order_t *o = alloc_zero(ps, sizeof(*o));
-        if ((rc = scan_field(ps, &s, n->table, &o->field)) != 0)
+        if ((rc = scan_field(ps, &s, &o->field)) != 0)
             goto fail;
         int has_dir = 0;
         while (at(&s, '.')) {
@@ -1033,10 +888,10 @@ static int parse_pair(parser_t *ps, hp_query__node_t *root, const pair_t *pair)
     return parse_filter(ps, n, last, pair);
 }
 
-int hp_query__parse(const hp_request_t *req, const hp_schema_t *schema, const hp_table_t *table,
-                    hp_query__parsed_t *out, hp_error_t *err, h2o_mem_pool_t *pool)
+int hp_query__parse(const hp_request_t *req, hp_query__parsed_t *out, hp_error_t *err,
+                    h2o_mem_pool_t *pool)
 {
-    parser_t ps = {schema, err, pool, 0, 0, 0};
+    parser_t ps = {err, pool, 0, 0};
     h2o_iovec_t q = req->query;
     memset(out, 0, sizeof(*out));
     if (q.len > HP_MAX_QUERY_BYTES)
@@ -1078,21 +933,14 @@ int hp_query__parse(const hp_request_t *req, const hp_schema_t *schema, const hp
     }
 
     hp_query__node_t *root = alloc_zero(&ps, sizeof(*root));
-    root->table = table;
     out->root = root;
 
     const pair_t *select = NULL;
     for (size_t i = 0; i != pair_count && select == NULL; ++i)
         if (equals(pairs[i].key, "select"))
             select = pairs + i;
-    if (select != NULL) {
-        if (parse_select(&ps, select->value, root) != 0)
-            return -1;
-    } else {
-        hp_query__sel_t **tail = &root->sel;
-        if (expand_star(&ps, root, &tail) != 0)
-            return -1;
-    }
+    if (parse_select(&ps, select != NULL ? select->value : h2o_iovec_init("", 0), root) != 0)
+        return -1;
 
     for (size_t i = 0; i != pair_count; ++i) {
         const pair_t *p = pairs + i;
@@ -1123,7 +971,7 @@ bad_escape:
 int hp_query__parse_column_list(h2o_iovec_t list, const hp_table_t *table, int is_body,
                                 const hp_column_t ***out, hp_error_t *err, h2o_mem_pool_t *pool)
 {
-    parser_t ps = {NULL, err, pool, 0, 0, 0};
+    parser_t ps = {err, pool, 0, 0};
     size_t cap = 1;
     for (size_t i = 0; i != list.len; ++i)
         cap += list.base[i] == ',';
@@ -1148,8 +996,8 @@ int hp_query__parse_column_list(h2o_iovec_t list, const hp_table_t *table, int i
                 return hp_error_set(err, pool, HP_ERR_UNKNOWN_BODY_COLUMN,
                                     "Could not find the '%.*s' column of '%s' in the schema cache",
                                     (int)name.len, name.base, table->name);
-            undefined_column(&ps, table, name);
-            return -1;
+            return hp_error_set(err, pool, HP_ERR_UNDEFINED_COLUMN, "column %s.%.*s does not exist",
+                                table->name, (int)name.len, name.base);
         }
         cols[count++] = &table->columns[index];
         skip_spaces(&s);

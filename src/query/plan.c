@@ -1,7 +1,9 @@
 /*
- * hp_query_plan: the resource is looked up, the query string parsed into a resolved tree
- * (parse.c), then a read is written here and a write in body.c. The read's window of rows is
- * PostgREST's: limit/offset and the Range header intersected, then capped by db-max-rows.
+ * hp_query_plan: the query string is parsed (parse.c), the resource looked up, the tree's names
+ * resolved against it (resolve.c), then a read is written here and a write in body.c. That
+ * order is PostgREST's: a malformed query string is a 400 even on an unknown table. The read's
+ * window of rows is PostgREST's too: limit/offset and the Range header intersected, then capped
+ * by db-max-rows.
  */
 #include <string.h>
 #include "core/limits.h"
@@ -95,6 +97,10 @@ int hp_query_plan(const hp_request_t *req, const hp_schema_t *schema, hp_dialect
         return hp_error_set(err, pool, HP_ERR_INTERNAL,
                             "the PostgreSQL dialect is not implemented in the planner yet");
 
+    hp_query__parsed_t q;
+    if (hp_query__parse(req, &q, err, pool) != 0)
+        return -1;
+
     const hp_table_t *t = NULL;
     if (req->resource.len <= HP_MAX_IDENT_BYTES)
         t = hp_schema_find_table(schema, req->resource.base, req->resource.len);
@@ -105,9 +111,7 @@ int hp_query_plan(const hp_request_t *req, const hp_schema_t *schema, hp_dialect
                                                                          : req->resource.len),
                             req->resource.base);
     plan->table = t;
-
-    hp_query__parsed_t q;
-    if (hp_query__parse(req, schema, t, &q, err, pool) != 0)
+    if (hp_query__resolve(schema, t, &q, err, pool) != 0)
         return -1;
 
     switch (req->method) {

@@ -12,6 +12,12 @@
  *   order=a.desc.nullslast,b   limit=n   offset=n
  *   rel.col=op.value  rel.order=...  rel.limit=n  rel.offset=n  rel.or=(...)  (embedded)
  *   columns=a,b  on_conflict=a,b   (writes)
+ * Names are "quoted" (backslash escapes the next byte) or unquoted, where spaces inside a name
+ * belong to it and spaces around it do not (`display name`). An embed's target is a table, a
+ * foreign key's name or the parent's column of a single-column key, with PostgREST's own rules
+ * for a self-referencing key (items(*) the children, parent_id(*) the parent).
+ * The whole query string is parsed before any name is looked up, so a grammar error is PARSE
+ * whatever else is wrong (PostgREST's order).
  * Thread-safe: no global state.
  */
 #ifndef HP_QUERY_QUERY_H

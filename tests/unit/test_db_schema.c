@@ -246,16 +246,111 @@ static void test_ambiguous_embed_narrowed_by_hint(void **state)
     hp_schema_unref(s);
 }
 
-static void test_self_reference_both_directions(void **state)
+/* PostgREST's rules for what `target!hint` names (findRel in src/PostgREST/Plan.hs), as
+ * {parent, target, hint, count, first kind, first constraint}. */
+static const struct {
+    const char *parent;
+    const char *target;
+    const char *hint; /* NULL: none */
+    size_t count;
+    hp_rel_kind_t kind; /* of the first match, when count != 0 */
+    const char *fkey;   /* of the first match, when count != 0 */
+} target_rules[] = {
+    /* a self-referencing key: the table's name embeds the referencing rows (one-to-many), so
+     * does the table hinted by the referencing column; the referencing column itself embeds the
+     * referenced row (many-to-one); nothing else names it */
+    {"employees", "employees", NULL, 1, HP_REL_ONE_TO_MANY, "employees_manager_id_fkey"},
+    {"employees", "employees", "manager_id", 1, HP_REL_ONE_TO_MANY, "employees_manager_id_fkey"},
+    {"employees", "manager_id", NULL, 1, HP_REL_MANY_TO_ONE, "employees_manager_id_fkey"},
+    {"employees", "employees", "id", 0, 0, NULL},
+    {"employees", "employees", "employees_manager_id_fkey", 0, 0, NULL},
+    {"employees", "manager_id", "manager_id", 0, 0, NULL},
+    {"employees", "id", NULL, 0, 0, NULL},
+    {"employees", "employees_manager_id_fkey", NULL, 0, 0, NULL},
+    /* without a hint: the table, the constraint, or the parent's column of the key */
+    {"orders", "users", NULL, 1, HP_REL_MANY_TO_ONE, "orders_user_id_fkey"},
+    {"orders", "orders_user_id_fkey", NULL, 1, HP_REL_MANY_TO_ONE, "orders_user_id_fkey"},
+    {"orders", "user_id", NULL, 1, HP_REL_MANY_TO_ONE, "orders_user_id_fkey"},
+    {"users", "orders_user_id_fkey", NULL, 1, HP_REL_ONE_TO_MANY, "orders_user_id_fkey"},
+    {"users", "id", NULL, 3, HP_REL_ONE_TO_MANY, "orders_user_id_fkey"},
+    {"orders", "total", NULL, 0, 0, NULL},
+    {"orders", "id", NULL, 0, 0, NULL},
+    /* with a hint: the table, and the constraint or a column of the key on either side */
+    {"orders", "users", "orders_user_id_fkey", 1, HP_REL_MANY_TO_ONE, "orders_user_id_fkey"},
+    {"orders", "users", "user_id", 1, HP_REL_MANY_TO_ONE, "orders_user_id_fkey"},
+    {"orders", "users", "id", 1, HP_REL_MANY_TO_ONE, "orders_user_id_fkey"},
+    {"orders", "users", "total", 0, 0, NULL},
+    {"orders", "user_id", "orders_user_id_fkey", 0, 0, NULL},
+    {"messages", "users", NULL, 2, HP_REL_MANY_TO_ONE, "msg_sender"},
+    {"messages", "users", "receiver_id", 1, HP_REL_MANY_TO_ONE, "msg_receiver"},
+    {"messages", "msg_receiver", NULL, 1, HP_REL_MANY_TO_ONE, "msg_receiver"},
+    {"users", "messages", "sender_id", 1, HP_REL_ONE_TO_MANY, "msg_sender"},
+    {"products", "product_details", NULL, 1, HP_REL_ONE_TO_ONE, "product_details_product_id_fkey"},
+    {"products", "product_id", NULL, 0, 0, NULL},
+    {"users", "", NULL, 0, 0, NULL},
+};
+
+static void test_embed_target_rules(void **state)
 {
     (void)state;
     hp_schema_t *s = build_demo();
-    const hp_table_t *emp = hp_schema_find_table(s, S("employees"));
-    hp_relationship_t rel[4];
-    assert_int_equal(hp_schema_find_relationships(s, emp, S("employees"), NULL, 0, rel, 4), 2);
-    assert_int_equal(rel[0].kind, HP_REL_MANY_TO_ONE);
-    assert_int_equal(rel[1].kind, HP_REL_ONE_TO_MANY);
-    assert_string_equal(rel[0].fkey->name, "employees_manager_id_fkey");
+    for (size_t i = 0; i != sizeof(target_rules) / sizeof(target_rules[0]); ++i) {
+        const hp_table_t *parent =
+            hp_schema_find_table(s, target_rules[i].parent, strlen(target_rules[i].parent));
+        const char *hint = target_rules[i].hint;
+        hp_relationship_t rel[4];
+        size_t count = hp_schema_find_relationships(s, parent, target_rules[i].target,
+                                                    strlen(target_rules[i].target), hint,
+                                                    hint != NULL ? strlen(hint) : 0, rel, 4);
+        if (count != target_rules[i].count ||
+            (count != 0 && (rel[0].kind != target_rules[i].kind ||
+                            strcmp(rel[0].fkey->name, target_rules[i].fkey) != 0)))
+            print_error("case %zu: %s -> %s!%s: %zu found, first %s (%d)\n", i,
+                        target_rules[i].parent, target_rules[i].target, hint ? hint : "", count,
+                        count ? rel[0].fkey->name : "-", count ? (int)rel[0].kind : -1);
+        assert_int_equal(count, target_rules[i].count);
+        if (count == 0)
+            continue;
+        assert_int_equal(rel[0].kind, target_rules[i].kind);
+        assert_string_equal(rel[0].fkey->name, target_rules[i].fkey);
+        assert_ptr_equal(rel[0].parent, parent);
+        assert_ptr_equal(rel[0].child, rel[0].kind == HP_REL_MANY_TO_ONE ? rel[0].fkey->to_table
+                                                                         : rel[0].fkey->from_table);
+    }
+    hp_schema_unref(s);
+}
+
+/* A view is embedded by its name only; a composite key by the table or constraint only (a
+ * column names single-column keys). */
+static void test_views_and_composite_keys_as_targets(void **state)
+{
+    (void)state;
+    hp_schema_t *s = hp_schema_create();
+    hp_table_t *a = hp_schema_add_table(s, "a", 0, 1);
+    hp_schema_add_column(s, a, "id", "INTEGER", 1, 1, NULL);
+    hp_schema_add_column(s, a, "v_id", "INTEGER", 0, 0, NULL);
+    hp_schema_add_column(s, a, "b_x", "INTEGER", 0, 0, NULL);
+    hp_schema_add_column(s, a, "b_y", "INTEGER", 0, 0, NULL);
+    hp_table_t *v = hp_schema_add_table(s, "v", 1, 0);
+    hp_schema_add_column(s, v, "id", "INTEGER", 0, 0, NULL);
+    hp_table_t *b = hp_schema_add_table(s, "b", 0, 0);
+    hp_schema_add_column(s, b, "x", "INTEGER", 1, 1, NULL);
+    hp_schema_add_column(s, b, "y", "INTEGER", 1, 2, NULL);
+    const char *vid[] = {"v_id"}, *id[] = {"id"}, *from[] = {"b_x", "b_y"}, *to[] = {"x", "y"};
+    assert_int_equal(hp_schema_add_fkey(s, "a_v_fkey", "a", vid, "v", id, 1), 0);
+    assert_int_equal(hp_schema_add_fkey(s, "a_b_fkey", "a", from, "b", to, 2), 0);
+    hp_schema_finalize(s);
+    hp_relationship_t rel[2];
+    assert_int_equal(hp_schema_find_relationships(s, a, S("v"), NULL, 0, rel, 2), 1);
+    assert_int_equal(hp_schema_find_relationships(s, a, S("v"), S("v_id"), rel, 2), 1);
+    assert_int_equal(hp_schema_find_relationships(s, a, S("a_v_fkey"), NULL, 0, rel, 2), 0);
+    assert_int_equal(hp_schema_find_relationships(s, a, S("v_id"), NULL, 0, rel, 2), 0);
+    assert_int_equal(hp_schema_find_relationships(s, a, S("b"), NULL, 0, rel, 2), 1);
+    assert_int_equal(hp_schema_find_relationships(s, a, S("a_b_fkey"), NULL, 0, rel, 2), 1);
+    assert_int_equal(hp_schema_find_relationships(s, a, S("b"), S("a_b_fkey"), rel, 2), 1);
+    assert_int_equal(hp_schema_find_relationships(s, a, S("b_x"), NULL, 0, rel, 2), 0);
+    assert_int_equal(hp_schema_find_relationships(s, a, S("b"), S("b_x"), rel, 2), 0);
+    assert_int_equal(hp_schema_find_relationships(s, a, S("b"), S("x"), rel, 2), 0);
     hp_schema_unref(s);
 }
 
@@ -304,7 +399,8 @@ int main(void)
         cmocka_unit_test(test_many_to_one_and_one_to_many),
         cmocka_unit_test(test_one_to_one_when_fkey_is_child_pk),
         cmocka_unit_test(test_ambiguous_embed_narrowed_by_hint),
-        cmocka_unit_test(test_self_reference_both_directions),
+        cmocka_unit_test(test_embed_target_rules),
+        cmocka_unit_test(test_views_and_composite_keys_as_targets),
         cmocka_unit_test(test_fkey_with_unknown_names_is_rejected),
         cmocka_unit_test(test_references_keep_snapshot_alive),
     };

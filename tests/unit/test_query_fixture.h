@@ -25,6 +25,7 @@
  * defaults(id PK, name DEFAULT 'anon', n INTEGER DEFAULT 7)
  * items(order_id, line, qty; PK (order_id, line), order_id -> orders)
  * wide(id PK, user_id -> users, c2..c129 alternating TEXT / BOOLEAN)   (130 columns)
+ * notes(id PK, "display name")                                 (a space in a column name)
  */
 static inline hp_schema_t *test_query_schema(void)
 {
@@ -93,6 +94,9 @@ static inline hp_schema_t *test_query_schema(void)
         snprintf(name, sizeof(name), "c%d", i);
         hp_schema_add_column(s, t, name, i % 2 ? "BOOLEAN" : "TEXT", 0, 0, NULL);
     }
+    t = hp_schema_add_table(s, "notes", 0, 1);
+    hp_schema_add_column(s, t, "id", "INTEGER", 0, 1, NULL);
+    hp_schema_add_column(s, t, "display name", "TEXT", 0, 0, NULL);
 
     const char *user_id[] = {"user_id"}, *id[] = {"id"}, *manager_id[] = {"manager_id"};
     const char *product_id[] = {"product_id"}, *device_id[] = {"device_id"};
@@ -158,7 +162,8 @@ typedef struct {
     int rc;
     hp_errcode_t code;
     char message[512];
-    char details[512];
+    char details[1024];
+    int details_is_json; /* details holds a JSON value (hp_error_t.details_is_json) */
     char hint[512];
     char sql[32768];
     char binds[2048];
@@ -178,7 +183,7 @@ static inline void test_query_run(const hp_schema_t *schema, hp_method_t method,
         hp_query_parse_prefer(h2o_iovec_init(prefer, strlen(prefer)), &req.prefer);
     hp_query_options_t opts = {-1};
     h2o_mem_pool_t pool;
-    hp_error_t err = {HP_OK, NULL, NULL, NULL};
+    hp_error_t err = {0};
     h2o_mem_init_pool(&pool);
     memset(out, 0, sizeof(*out));
     out->rc = hp_query_plan(&req, schema, HP_DIALECT_SQLITE, &opts, &out->plan, &err, &pool);
@@ -187,6 +192,7 @@ static inline void test_query_run(const hp_schema_t *schema, hp_method_t method,
         snprintf(out->message, sizeof(out->message), "%s", err.message);
     if (err.details != NULL)
         snprintf(out->details, sizeof(out->details), "%s", err.details);
+    out->details_is_json = err.details_is_json;
     if (err.hint != NULL)
         snprintf(out->hint, sizeof(out->hint), "%s", err.hint);
     if (out->rc == 0) {

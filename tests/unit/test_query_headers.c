@@ -50,7 +50,7 @@ static void test_accept_table(void **state)
         const accept_case_t *c = accept_cases + i;
         h2o_mem_pool_t pool;
         h2o_mem_init_pool(&pool);
-        hp_error_t err = {HP_OK, NULL, NULL, NULL};
+        hp_error_t err = {0};
         hp_format_t format = HP_FORMAT_JSON;
         int rc = hp_query_parse_accept(iov(c->value), &format, &err, &pool);
         if (rc != c->rc || (rc == 0 && format != c->format))
@@ -133,7 +133,7 @@ static void test_range_table(void **state)
         const range_case_t *c = range_cases + i;
         h2o_mem_pool_t pool;
         h2o_mem_init_pool(&pool);
-        hp_error_t err = {HP_OK, NULL, NULL, NULL};
+        hp_error_t err = {0};
         hp_range_t r = {0, 0, 0};
         int rc = hp_query_parse_range(iov(c->value), &r, &err, &pool);
         if (rc != c->rc)

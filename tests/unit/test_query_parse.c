@@ -158,6 +158,20 @@ static const read_case_t read_cases[] = {
      ""},
     {"users", "select=id&order=data->>k.desc",
      "SELECT \"id\" FROM \"users\" ORDER BY (\"data\" ->> ?1) DESC NULLS FIRST", "t:$.\"k\""},
+    /* names: spaces inside an unquoted name belong to it, spaces around it do not
+     * (PostgREST's pIdentifier); a backslash in a quoted name takes the next byte as it is */
+    {"notes", "select=id,display%20name&display%20name=eq.x",
+     "SELECT \"id\", \"display name\" FROM \"notes\" WHERE \"display name\" = ?1", "t:x"},
+    {"notes", "select=%20id%20,%20%20display%20name%20&%20id%20=eq.1",
+     "SELECT \"id\", \"display name\" FROM \"notes\" WHERE \"id\" = ?1", "i:1"},
+    {"notes", "select=id&order=display%20name.desc,%20id",
+     "SELECT \"id\" FROM \"notes\" ORDER BY \"display name\" DESC NULLS FIRST, \"id\"", ""},
+    {"notes", "select=id&or=(display%20name.eq.a,%20id.eq.1)",
+     "SELECT \"id\" FROM \"notes\" WHERE (\"display name\" = ?1 OR \"id\" = ?2)", "t:a|i:1"},
+    {"users", "select=my%20id%20:%20id%20::%20text%20,%20data%20->%20a",
+     "SELECT CAST(\"id\" AS TEXT), (\"data\" -> ?1) FROM \"users\"", "t:$.\"a\""},
+    {"users", "select=%22user%5Cname%22&%22e%5Cmail%22=eq.x",
+     "SELECT \"username\" FROM \"users\" WHERE \"email\" = ?1", "t:x"},
 };
 
 static void test_read_table(void **state)
@@ -231,8 +245,29 @@ static const error_case_t error_cases[] = {
     {"users", "select=id,devices(id)", HP_ERR_NO_RELATIONSHIP, NULL},
     {"users", "select=id,messages(id)", HP_ERR_AMBIGUOUS_EMBED,
      "Could not embed because more than one relationship was found for 'users' and 'messages'"},
-    {"users", "select=id,users(id)", HP_ERR_AMBIGUOUS_EMBED, NULL},
     {"users", "select=id,orders!a!b(id)", HP_ERR_PARSE, NULL},
+    /* the whole query string parses before any name is looked up, as in PostgREST: a grammar
+     * error wins over an unknown column or table, wherever each is */
+    {"users", "select=x;DROP%20TABLE%20users:id", HP_ERR_PARSE,
+     "failed to parse select parameter (x;DROP TABLE users:id)"},
+    {"users", "select=id,orders;DROP%20TABLE%20users(id)", HP_ERR_PARSE, NULL},
+    {"users", "select=nope,id;x", HP_ERR_PARSE, NULL},
+    {"users", "select=nope&id=eq5", HP_ERR_PARSE, "failed to parse filter (eq5)"},
+    {"users", "select=nope(id)&order=id.sideways", HP_ERR_PARSE, NULL},
+    {"nope", "select=id;x", HP_ERR_PARSE, NULL},
+    /* names */
+    {"users", "select=user%20name", HP_ERR_UNDEFINED_COLUMN,
+     "column users.user name does not exist"},
+    {"users", "%20%20=eq.1", HP_ERR_PARSE, "failed to parse filter (  )"},
+    {"users", "select=%22a%5C%22", HP_ERR_PARSE, NULL},
+    /* a self-referencing key (users.manager_id): a hint must be its referencing column */
+    {"users", "select=id,users!id(id)", HP_ERR_NO_RELATIONSHIP, NULL},
+    {"users", "select=id,users!users_manager_id_fkey(id)", HP_ERR_NO_RELATIONSHIP, NULL},
+    {"users", "select=id,manager_id!manager_id(id)", HP_ERR_NO_RELATIONSHIP, NULL},
+    /* a parent's column as the target names every single-column key using it: users.id is
+     * referenced by four */
+    {"users", "select=id,id(id)", HP_ERR_AMBIGUOUS_EMBED, NULL},
+    {"orders", "select=id,status(id)", HP_ERR_NO_RELATIONSHIP, NULL},
 };
 
 static void test_error_table(void **state)
@@ -273,6 +308,54 @@ static void test_ambiguous_embed_hint_lists_choices(void **state)
     assert_int_equal(out.code, HP_ERR_AMBIGUOUS_EMBED);
     assert_non_null(strstr(out.hint, "'messages!messages_sender_id_fkey'"));
     assert_non_null(strstr(out.hint, "'messages!messages_receiver_id_fkey'"));
+}
+
+/* PGRST201's details are an array of {cardinality, embedding, relationship} objects, each
+ * side's key columns named as PostgREST names them (Error.hs, compressedRel). */
+static void test_ambiguous_embed_details_are_json(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *resource;
+        const char *query;
+        const char *details;
+    } cases[] = {
+        {"users", "select=id,messages(id)",
+         "[{\"cardinality\":\"one-to-many\",\"embedding\":\"users with messages\","
+         "\"relationship\":\"messages_sender_id_fkey using users(id) and messages(sender_id)\"},"
+         "{\"cardinality\":\"one-to-many\",\"embedding\":\"users with messages\","
+         "\"relationship\":\"messages_receiver_id_fkey using users(id) and "
+         "messages(receiver_id)\"}]"},
+        {"messages", "select=users(id)",
+         "[{\"cardinality\":\"many-to-one\",\"embedding\":\"messages with users\","
+         "\"relationship\":\"messages_sender_id_fkey using messages(sender_id) and users(id)\"},"
+         "{\"cardinality\":\"many-to-one\",\"embedding\":\"messages with users\","
+         "\"relationship\":\"messages_receiver_id_fkey using messages(receiver_id) and "
+         "users(id)\"}]"},
+    };
+    for (size_t i = 0; i != sizeof(cases) / sizeof(cases[0]); ++i) {
+        test_query_outcome_t out;
+        test_query_run(schema, HP_METHOD_GET, cases[i].resource, cases[i].query, NULL, NULL, &out);
+        assert_int_equal(out.code, HP_ERR_AMBIGUOUS_EMBED);
+        assert_true(out.details_is_json);
+        assert_string_equal(out.details, cases[i].details);
+    }
+
+    /* hp_error_render writes them as a JSON value, not as a string. */
+    h2o_mem_pool_t pool;
+    h2o_mem_init_pool(&pool);
+    hp_error_t err = {0};
+    hp_error_set(&err, &pool, HP_ERR_AMBIGUOUS_EMBED, "m");
+    static const char details[] = "[{\"a\":\"b\"}]";
+    hp_error_details_json(&err, &pool, details, sizeof(details) - 1);
+    hp_buf_t buf;
+    hp_buf_init(&buf);
+    hp_error_render(&err, &buf);
+    hp_buf_putc(&buf, '\0');
+    assert_string_equal(buf.ptr, "{\"code\":\"PGRST201\",\"details\":[{\"a\":\"b\"}],\"hint\":null,"
+                                 "\"message\":\"m\"}");
+    hp_buf_dispose(&buf);
+    h2o_mem_clear_pool(&pool);
 }
 
 static void test_caps_are_enforced(void **state)
@@ -356,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_error_table),
         cmocka_unit_test(test_parse_error_has_details),
         cmocka_unit_test(test_ambiguous_embed_hint_lists_choices),
+        cmocka_unit_test(test_ambiguous_embed_details_are_json),
         cmocka_unit_test(test_caps_are_enforced),
         cmocka_unit_test(test_percent_decode),
     };

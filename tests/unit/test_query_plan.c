@@ -71,7 +71,7 @@ static void test_read_window(void **state)
         hp_query_options_t opts = {c->max_rows};
         h2o_mem_pool_t pool;
         h2o_mem_init_pool(&pool);
-        hp_error_t err = {HP_OK, NULL, NULL, NULL};
+        hp_error_t err = {0};
         hp_plan_t plan;
         int rc = hp_query_plan(&req, schema, HP_DIALECT_SQLITE, &opts, &plan, &err, &pool);
         snprintf(expected, sizeof(expected), "SELECT \"id\" FROM \"users\"%s", c->sql_tail);
@@ -120,7 +120,7 @@ static void test_format_and_prefer_as_applied(void **state)
     hp_query_options_t opts = {-1};
     h2o_mem_pool_t pool;
     h2o_mem_init_pool(&pool);
-    hp_error_t err = {HP_OK, NULL, NULL, NULL};
+    hp_error_t err = {0};
     hp_plan_t plan;
     assert_int_equal(hp_query_plan(&req, schema, HP_DIALECT_SQLITE, &opts, &plan, &err, &pool), 0);
     assert_int_equal(plan.exec.format, HP_FORMAT_CSV);
@@ -145,7 +145,7 @@ static void test_entry_errors(void **state)
     hp_plan_t plan;
     hp_query_options_t opts = {-1};
 
-    hp_error_t err = {HP_OK, NULL, NULL, NULL};
+    hp_error_t err = {0};
     hp_request_t req = test_query_request(HP_METHOD_GET, "users", "", NULL);
     assert_int_equal(hp_query_plan(&req, schema, HP_DIALECT_POSTGRES, &opts, &plan, &err, &pool),
                      -1);
@@ -153,13 +153,13 @@ static void test_entry_errors(void **state)
 
     static char long_name[HP_MAX_IDENT_BYTES + 2];
     memset(long_name, 'a', sizeof(long_name) - 1);
-    err = (hp_error_t){HP_OK, NULL, NULL, NULL};
+    err = (hp_error_t){0};
     req = test_query_request(HP_METHOD_GET, long_name, "", NULL);
     assert_int_equal(hp_query_plan(&req, schema, HP_DIALECT_SQLITE, &opts, &plan, &err, &pool),
                      -1);
     assert_int_equal(err.code, HP_ERR_UNKNOWN_TABLE);
 
-    err = (hp_error_t){HP_OK, NULL, NULL, NULL};
+    err = (hp_error_t){0};
     req = test_query_request(HP_METHOD_GET, "Users", "", NULL);
     assert_int_equal(hp_query_plan(&req, schema, HP_DIALECT_SQLITE, &opts, &plan, &err, &pool),
                      -1);

@@ -66,8 +66,10 @@ static const case_t cases[] = {
      "\"orders\" AS \"_hp1\" WHERE " H1("user_id") " = \"users\".\"id\" ORDER BY " H1("total")
      " DESC NULLS FIRST LIMIT ?1 OFFSET ?2) AS \"_hp1\") FROM \"users\"",
      "i:2|i:1", "id:a,orders:j"},
-    /* booleans and JSON columns inside json_object; self reference both ways */
-    {"users", "select=mgr:users!manager_id(active,data),reports:users!id(id)",
+    /* booleans and JSON columns inside json_object; self reference both ways, as PostgREST
+     * names them: the referencing column embeds the referenced row, the table (hinted by the
+     * referencing column, or not) the referencing rows */
+    {"users", "select=mgr:manager_id(active,data),reports:users!manager_id(id)",
      "SELECT (SELECT json_object('active', " BOOL(H1("active")) ", 'data', " JCOL(H1("data")) ") FROM "
      "\"users\" AS \"_hp1\" WHERE " H1("id") " = \"users\".\"manager_id\"), (SELECT "
      "json_group_array(json_object('id', " PLAIN(H2("id")) ")) FROM \"users\" AS \"_hp2\" WHERE "
@@ -96,6 +98,28 @@ static const case_t cases[] = {
      "SELECT \"id\", (SELECT json_group_array(json_object()) FROM \"orders\" AS \"_hp1\" WHERE "
      H1("user_id") " = \"users\".\"id\") FROM \"users\"",
      "", "id:a,orders:j"},
+    {"users", "select=id,users(id)",
+     "SELECT \"id\", (SELECT json_group_array(json_object('id', " PLAIN(H1("id")) ")) FROM "
+     "\"users\" AS \"_hp1\" WHERE " H1("manager_id") " = \"users\".\"id\") FROM \"users\"",
+     "", "id:a,users:j"},
+    {"users", "select=manager_id(id)&manager_id.id=gt.1",
+     "SELECT (SELECT json_object('id', " PLAIN(H1("id")) ") FROM \"users\" AS \"_hp1\" WHERE "
+     H1("id") " = \"users\".\"manager_id\" AND " H1("id") " > ?1) FROM \"users\"",
+     "i:1", "manager_id:j"},
+    /* a constraint or column name as the target: it is the key, so a bind in json_object */
+    {"users", "select=orders(id,user_id(username))",
+     "SELECT (SELECT json_group_array(json_object('id', " PLAIN(H1("id")) ", ?1, json((SELECT "
+     "json_object('username', " PLAIN(H2("username")) ") FROM \"users\" AS \"_hp2\" WHERE "
+     H2("id") " = " H1("user_id") ")))) FROM \"orders\" AS \"_hp1\" WHERE " H1("user_id")
+     " = \"users\".\"id\") FROM \"users\"",
+     "t:user_id", "orders:j"},
+    {"users", "select=id,orders_user_id_fkey(id)&orders_user_id_fkey.status=eq.x",
+     "SELECT \"id\", (SELECT json_group_array(json_object('id', " PLAIN(H1("id")) ")) FROM "
+     "\"orders\" AS \"_hp1\" WHERE " H1("user_id") " = \"users\".\"id\" AND " H1("status")
+     " = ?1) FROM \"users\"",
+     "t:x", "id:a,orders_user_id_fkey:j"},
+    /* a quoted alias keeps its escaped quote, as a key only */
+    {"users", "select=%22a%5C%22b%22:id", "SELECT \"id\" FROM \"users\"", "", "a\"b:a"},
     /* top-level render kinds */
     {"users", "select=active,data,x:data->a,data->>b,active::text",
      "SELECT \"active\", " JCOL("\"data\"") ", (\"data\" -> ?1), (\"data\" ->> ?2), CAST(\"active\" "
@@ -164,6 +188,10 @@ static const struct {
     {HP_METHOD_GET, "users", "select=DROP:id,orders(\"DROP')--\":id)", NULL},
     {HP_METHOD_GET, "users", "select=\"DROP\":orders(id)", NULL},
     {HP_METHOD_GET, "users", "select=orders!DROP(id)", NULL},
+    {HP_METHOD_GET, "users", "select=DROP(id)", NULL},
+    {HP_METHOD_GET, "users", "select=\"DROP')--\"(id)", NULL},
+    {HP_METHOD_GET, "users", "select=\"x\\\"DROP\":id", NULL},
+    {HP_METHOD_GET, "users", "select=x;DROP%20TABLE%20users:id", NULL},
     {HP_METHOD_GET, "users", "select=data->\"');DROP\"->>DROP", NULL},
     {HP_METHOD_GET, "users", "select=orders(x:id)&orders.status=eq.DROP", NULL},
     {HP_METHOD_GET, "users", "select=id::text);DROP", NULL},

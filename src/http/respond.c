@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "core/json.h"
+#include "core/log.h"
 #include "core/version.h"
 #include "http/respond.h"
 
@@ -63,6 +64,11 @@ void hp_http_respond_error(h2o_req_t *req, const hp_error_t *err)
     hp_error_render(err, &body);
     req->res.status = hp_error_status(err->code);
     req->res.reason = reason_of(req->res.status);
+    /* A 5xx is ours to look at, not the client's mistake: say so in the log. */
+    if (req->res.status >= 500)
+        hp_log_warn("%d %s on %.*s %.*s: %s", req->res.status, hp_error_code_text(err->code),
+                    (int)req->method.len, req->method.base, (int)req->path.len, req->path.base,
+                    err->message != NULL ? err->message : "");
     add_header(req, H2O_TOKEN_CONTENT_TYPE, H2O_STRLIT("application/json; charset=utf-8"));
     if (err->code == HP_ERR_DB_BUSY)
         add_header(req, H2O_TOKEN_RETRY_AFTER, H2O_STRLIT("1"));

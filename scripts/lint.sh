@@ -25,5 +25,5 @@ if [ "${1:-}" = "--format" ]; then
     status=1
   fi
 fi
-[ $status -eq 0 ] && echo "lint: ok"
+[ $status -eq 0 ] && echo "lint: 1 passed, 0 failed" || echo "lint: 0 passed, 1 failed"
 exit $status

@@ -16,4 +16,13 @@ if [ ! -d node_modules/@supabase/postgrest-js ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
 export HOTPATH_BIN="$bin"
-exec node --test ./*.test.mjs
+# node's own summary ("# pass N" / "# fail N"), then the plain line test-all.sh adds up.
+out=$(mktemp)
+set +e
+node --test ./*.test.mjs | tee "$out"
+rc=${PIPESTATUS[0]}
+set -e
+pass=$(awk '/^# pass /{print $3}' "$out"); fail=$(awk '/^# fail /{print $3}' "$out")
+rm -f "$out"
+echo "compat: ${pass:-0} passed, ${fail:-0} failed"
+exit "$rc"

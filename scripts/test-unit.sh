@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Runs each cmocka unit-test binary given on the command line, each under a timeout.
+# Runs each cmocka unit-test binary given on the command line, each under a timeout, and
+# ends with the total of their test cases: "unit: N passed, N failed".
 set -u
-failed=0; passed=0
+failed=0; passed=0; bad_binaries=0
 for t in "$@"; do
   case "$t" in *.d) continue ;; esac
   [ -x "$t" ] || continue
-  if timeout 120 "$t"; then passed=$((passed + 1)); else echo "FAILED: $t"; failed=$((failed + 1)); fi
+  out=$(timeout 120 "$t" 2>&1); rc=$?
+  printf '%s\n' "$out"
+  run=$(printf '%s\n' "$out" | sed -n 's/^\[==========\] \([0-9]*\) test(s) run\./\1/p' | tail -1)
+  bad=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' | tail -1)
+  run=${run:-0}; bad=${bad:-0}
+  if [ $rc -ne 0 ] && [ "$bad" -eq 0 ]; then bad=1; fi  # crashed or timed out
+  passed=$((passed + run - bad)); failed=$((failed + bad))
+  [ $rc -eq 0 ] || { echo "FAILED: $t"; bad_binaries=$((bad_binaries + 1)); }
 done
-echo "unit binaries: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+echo "unit: $passed passed, $failed failed"
+[ "$bad_binaries" -eq 0 ]

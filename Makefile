@@ -15,7 +15,7 @@ endif
 BUILD := build/$(FLAVOR)
 
 CC ?= cc
-PKGS := libh2o-evloop openssl sqlite3 jansson libxxhash inih zlib
+PKGS := libh2o-evloop openssl sqlite3 jansson libxxhash inih zlib libbrotlienc libbrotlidec libzstd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

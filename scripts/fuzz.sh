@@ -7,11 +7,11 @@ cd "$(dirname "$0")/.."
 mode=${1:-smoke}
 out=build/fuzz
 mkdir -p "$out"
-pkgs="libh2o-evloop openssl jansson libxxhash"
+pkgs="libh2o-evloop openssl jansson libxxhash zlib libbrotlienc libzstd"
 cflags="-std=c11 -D_GNU_SOURCE -DH2O_USE_LIBUV=0 -O1 -g -Isrc $(pkg-config --cflags $pkgs)"
 libs="$(pkg-config --libs $pkgs) -lpthread -lm"
 # The pure modules a target may use: no sockets, no database.
-srcs=$(ls src/core/*.c src/query/*.c src/db/schema.c)
+srcs=$(ls src/core/*.c src/query/*.c src/db/schema.c src/compress/*.c)
 for target in fuzz/fuzz_*.c; do
   name=$(basename "$target" .c)
   clang $cflags -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -34,4 +34,6 @@ for target in fuzz/fuzz_*.c; do
     -artifact_prefix="$out/$name-" "$work" "$corpus" 2>"$out/$name.log" \
     || { tail -40 "$out/$name.log"; echo "fuzz: $name found a crash (artifact in $out/)"; exit 1; }
   echo "fuzz: $name ran ${secs}s: $(grep -E 'stat::number_of_executed_units' "$out/$name.log" | awk '{print $2}') inputs, no crash"
+  fuzz_passed=$((${fuzz_passed:-0} + 1))
 done
+echo "fuzz: ${fuzz_passed:-0} passed, 0 failed"

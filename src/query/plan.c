@@ -86,6 +86,41 @@ static int plan_read(const hp_request_t *req, const hp_query__parsed_t *q,
     return 0;
 }
 
+static void add_table(hp_plan_t *plan, const hp_table_t *t, size_t cap)
+{
+    for (size_t i = 0; i != plan->table_count; ++i)
+        if (plan->tables[i] == t)
+            return;
+    if (plan->table_count < cap)
+        plan->tables[plan->table_count++] = t;
+}
+
+static size_t count_nodes(const hp_query__node_t *node)
+{
+    size_t n = 1;
+    for (const hp_query__sel_t *s = node->sel; s != NULL; s = s->next)
+        if (s->kind == HP_QUERY__SEL_EMBED)
+            n += count_nodes(s->embed);
+    return n;
+}
+
+static void add_tables(const hp_query__node_t *node, hp_plan_t *plan, size_t cap)
+{
+    add_table(plan, node->table, cap);
+    for (const hp_query__sel_t *s = node->sel; s != NULL; s = s->next)
+        if (s->kind == HP_QUERY__SEL_EMBED)
+            add_tables(s->embed, plan, cap);
+}
+
+/* Every table the response reads: the URL's table first, then each embedded one, once. */
+static void collect_tables(const hp_query__node_t *root, hp_plan_t *plan, h2o_mem_pool_t *pool)
+{
+    size_t cap = count_nodes(root);
+    plan->tables = h2o_mem_alloc_pool(pool, cap * sizeof(*plan->tables));
+    plan->table_count = 0;
+    add_tables(root, plan, cap);
+}
+
 int hp_query_plan(const hp_request_t *req, const hp_schema_t *schema, hp_dialect_t dialect,
                   const hp_query_options_t *opts, hp_plan_t *plan, hp_error_t *err,
                   h2o_mem_pool_t *pool)
@@ -113,6 +148,7 @@ int hp_query_plan(const hp_request_t *req, const hp_schema_t *schema, hp_dialect
     plan->table = t;
     if (hp_query__resolve(schema, t, &q, err, pool) != 0)
         return -1;
+    collect_tables(q.root, plan, pool);
 
     switch (req->method) {
     case HP_METHOD_GET:

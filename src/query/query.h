@@ -90,6 +90,10 @@ typedef struct {
 typedef struct {
     hp_exec_t exec;
     const hp_table_t *table;
+    /* Every table the response reads (table first, then each embedded table, once): what a
+     * cached copy of it depends on. */
+    const hp_table_t **tables;
+    size_t table_count;
     uint64_t offset; /* first row's index, for Content-Range */
     int has_limit;   /* a limit or Range narrowed the read (for 206 decisions) */
     int is_write;

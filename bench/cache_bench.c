@@ -269,8 +269,8 @@ static int real_access(hp_cache_t *cache, uint32_t k)
     hp_cache_entry_release(e);
     if (r == HP_CACHE_HIT)
         return 1;
-    hp_cache_fill_t fill = {.status = 200, .body = body_buf, .body_len = body_len(k),
-                            .fresh_until_ms = 1};
+    hp_cache_fill_t fill = {
+        .status = 200, .body = body_buf, .body_len = body_len(k), .fresh_until_ms = 1};
     hp_cache_entry_release(hp_cache_publish(cache, key, (size_t)len, &fill));
     return 0;
 }
@@ -360,8 +360,8 @@ static void *speed_thread(void *p)
         const char *key = speed_keys[k];
         size_t len = speed_lens[k];
         if (a->publish_every != 0 && i % (size_t)a->publish_every == 0) {
-            hp_cache_fill_t fill = {.status = 200, .body = body_buf, .body_len = 300,
-                                    .fresh_until_ms = 1};
+            hp_cache_fill_t fill = {
+                .status = 200, .body = body_buf, .body_len = 300, .fresh_until_ms = 1};
             hp_cache_entry_release(hp_cache_publish(a->cache, key, len, &fill));
             continue;
         }
@@ -391,8 +391,8 @@ static void speed_config(const uint32_t *trace, size_t n, unsigned shards, int t
         hp_cache_options_t opts = {.max_bytes = (size_t)1 << 30, .shards = shards};
         hp_cache_t *cache = hp_cache_create(&opts);
         for (uint32_t k = 0; k < SPEED_KEYS; k++) {
-            hp_cache_fill_t fill = {.status = 200, .body = body_buf, .body_len = 300,
-                                    .fresh_until_ms = 1};
+            hp_cache_fill_t fill = {
+                .status = 200, .body = body_buf, .body_len = 300, .fresh_until_ms = 1};
             hp_cache_entry_release(hp_cache_publish(cache, speed_keys[k], speed_lens[k], &fill));
         }
         pthread_t tids[4];
@@ -440,8 +440,8 @@ static void run_speed(int reps)
         for (size_t s = 0; s < 2; s++)
             for (size_t t = 0; t < 3; t++) {
                 double best, median;
-                speed_config(trace, n, shard_counts[s], thread_counts[t], w ? 20 : 0, reps,
-                             &best, &median);
+                speed_config(trace, n, shard_counts[s], thread_counts[t], w ? 20 : 0, reps, &best,
+                             &median);
                 printf("| %s | %u | %d | %s | %.2f | %.2f |\n", lock, shard_counts[s],
                        thread_counts[t], w ? "95% hit, 5% publish" : "100% hit", best, median);
                 fflush(stdout);

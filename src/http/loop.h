@@ -6,6 +6,7 @@
 #define HP_HTTP_LOOP_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <h2o.h>
 #include "config/config.h"
 #include "db/db.h"
@@ -28,6 +29,8 @@ typedef struct {
                               db_receiver, so the loop outlives them) */
     int is_stopping;
     pthread_t tid;
+    h2o_globalconf_t *globalconf;
+    sem_t *ready; /* posted once the loop's context exists */
     const hp_config_t *conf;
     hp_db_t *db;
 } hp_http_loop_t;

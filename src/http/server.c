@@ -3,6 +3,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,7 +108,16 @@ static void on_tick(h2o_timeout_entry_t *entry)
 static void *run_loop(void *arg)
 {
     hp_http_loop_t *loop = arg;
-    h2o_evloop_t *evloop = loop->ctx.loop;
+    /* Everything h2o makes for this loop is made on this thread: h2o's sockets take their
+     * buffers from the creating thread's (thread-local) buffer prototype, so a context made on
+     * another thread would share that thread's free lists with this one, unlocked. */
+    h2o_evloop_t *evloop = h2o_evloop_create();
+    h2o_context_init(&loop->ctx, evloop, loop->globalconf);
+    loop->accept_ctx.ctx = &loop->ctx;
+    loop->accept_ctx.hosts = loop->globalconf->hosts;
+    h2o_multithread_register_receiver(loop->ctx.queue, &loop->db_receiver, hp_db_on_replies);
+    h2o_multithread_register_receiver(loop->ctx.queue, &loop->control, on_control);
+    sem_post(loop->ready);
     char err[256];
     if (hp_db_attach_thread(loop->db, err, sizeof(err)) != 0)
         hp_log_warn("reads from this loop go to the db-pool threads: %s", err);
@@ -193,16 +203,19 @@ int hp_server_run(hp_server_t *s)
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* Each loop builds its own h2o context on its own thread; wait until all have, so the
+     * shutdown messages below always find their receivers. */
+    sem_t ready;
+    sem_init(&ready, 0, 0);
     for (size_t i = 0; i != s->loop_count; ++i) {
-        hp_http_loop_t *loop = s->loops + i;
-        h2o_context_init(&loop->ctx, h2o_evloop_create(), &s->globalconf);
-        loop->accept_ctx.ctx = &loop->ctx;
-        loop->accept_ctx.hosts = s->globalconf.hosts;
-        h2o_multithread_register_receiver(loop->ctx.queue, &loop->db_receiver, hp_db_on_replies);
-        h2o_multithread_register_receiver(loop->ctx.queue, &loop->control, on_control);
+        s->loops[i].globalconf = &s->globalconf;
+        s->loops[i].ready = &ready;
+        h2o_multithread_create_thread(&s->loops[i].tid, NULL, run_loop, s->loops + i);
     }
     for (size_t i = 0; i != s->loop_count; ++i)
-        h2o_multithread_create_thread(&s->loops[i].tid, NULL, run_loop, s->loops + i);
+        while (sem_wait(&ready) != 0)
+            ;
+    sem_destroy(&ready);
     hp_log_info("listening on http://%s:%lld with %zu threads", s->conf->server_host,
                 (long long)s->conf->server_port, s->loop_count);
 

@@ -127,6 +127,17 @@ static int set_value(hp_config_t *conf, const key_spec_t *spec, const char *valu
     return fail(errbuf, errlen, "%s: unknown kind", spec->key);
 }
 
+/* Copies the key's default into dflt; returns its choices ("a|b|c") for a CHOICE key, else
+ * NULL. */
+static const char *split_default(const key_spec_t *spec, char *dflt, size_t cap)
+{
+    snprintf(dflt, cap, "%s", spec->dflt);
+    if (spec->kind != HP_CONFIG_CHOICE)
+        return NULL;
+    *strchr(dflt, '|') = '\0';
+    return strchr(spec->dflt, '|') + 1;
+}
+
 static void set_defaults(hp_config_t *conf)
 {
     char err[256];
@@ -134,9 +145,7 @@ static void set_defaults(hp_config_t *conf)
     for (size_t i = 0; i != KEY_COUNT; ++i) {
         const key_spec_t *spec = key_specs + i;
         char dflt[128];
-        snprintf(dflt, sizeof(dflt), "%s", spec->dflt);
-        if (spec->kind == HP_CONFIG_CHOICE)
-            *strchr(dflt, '|') = '\0';
+        split_default(spec, dflt, sizeof(dflt));
         int r = set_value(conf, spec, dflt, err, sizeof(err));
         (void)r; /* the table's defaults are valid: test_config_defaults_are_valid checks it */
     }
@@ -314,13 +323,7 @@ void hp_config_print_help(FILE *out)
         const key_spec_t *spec = key_specs + i;
         char name[128], dflt[128];
         env_name(spec->key, name, sizeof(name));
-        snprintf(dflt, sizeof(dflt), "%s", spec->dflt);
-        const char *choices = NULL;
-        if (spec->kind == HP_CONFIG_CHOICE) {
-            char *bar = strchr(dflt, '|');
-            *bar = '\0';
-            choices = strchr(spec->dflt, '|') + 1;
-        }
+        const char *choices = split_default(spec, dflt, sizeof(dflt));
         fprintf(out, "  --%-28s %s\n  %-30s env %s, default %s%s%s\n", spec->key, spec->help, "",
                 name, dflt, choices ? ", one of " : "", choices ? choices : "");
     }
@@ -339,12 +342,7 @@ void hp_config_print_markdown(FILE *out)
         const key_spec_t *spec = key_specs + i;
         char name[128], dflt[128];
         env_name(spec->key, name, sizeof(name));
-        snprintf(dflt, sizeof(dflt), "%s", spec->dflt);
-        const char *choices = NULL;
-        if (spec->kind == HP_CONFIG_CHOICE) {
-            *strchr(dflt, '|') = '\0';
-            choices = strchr(spec->dflt, '|') + 1;
-        }
+        const char *choices = split_default(spec, dflt, sizeof(dflt));
         fprintf(out, "| `%s` | `%s` | `%s` | %s", spec->key, name, dflt, spec->help);
         if (choices != NULL) {
             fputs("; one of ", out);

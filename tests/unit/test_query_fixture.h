@@ -115,6 +115,22 @@ static inline hp_schema_t *test_query_schema(void)
     return s;
 }
 
+/* The fixture schema as a cmocka group fixture: `schema`, setup() and teardown(). */
+#define TEST_QUERY_SCHEMA_FIXTURE                                                                  \
+    static hp_schema_t *schema;                                                                    \
+    static int setup(void **state)                                                                 \
+    {                                                                                              \
+        (void)state;                                                                               \
+        schema = test_query_schema();                                                              \
+        return 0;                                                                                  \
+    }                                                                                              \
+    static int teardown(void **state)                                                              \
+    {                                                                                              \
+        (void)state;                                                                               \
+        hp_schema_unref(schema);                                                                   \
+        return 0;                                                                                  \
+    }
+
 static inline hp_request_t test_query_request(hp_method_t method, const char *resource,
                                               const char *query, const char *body)
 {

@@ -10,21 +10,7 @@
 #include <cmocka.h>
 #include "test_query_fixture.h"
 
-static hp_schema_t *schema;
-
-static int setup(void **state)
-{
-    (void)state;
-    schema = test_query_schema();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    hp_schema_unref(schema);
-    return 0;
-}
+TEST_QUERY_SCHEMA_FIXTURE
 
 /* The JSON value of a plain column inside json_object (blobs become "\x..." text). */
 #define PLAIN(ref) "CASE WHEN typeof(" ref ") = 'blob' THEN '\\x' || lower(hex(" ref ")) ELSE " ref " END"

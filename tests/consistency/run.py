@@ -12,12 +12,14 @@ Usage: run.py BIN
    read snapshots between requests: a stale snapshot would show here). Any stale read fails.
 2. external writes: a write made with the sqlite3 CLI (another process) must be visible to a
    GET within EXTERNAL_BOUND_MS (db-snapshot-ms is 20 by default).
+3. schema reload: a table created with the sqlite3 CLI is 404 until SIGUSR1, then served.
 Ends with the line `N passed, N failed`. HP_SERVER_ARGS adds arguments to `serve`.
 """
 import http.client
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -109,6 +111,29 @@ def external_writes(port, db):
     return problems
 
 
+def schema_reload(server, db):
+    problems = []
+    client = Client(server.port)
+    subprocess.run(["sqlite3", db, "CREATE TABLE gauges (id INTEGER PRIMARY KEY, v REAL); "
+                    "INSERT INTO gauges VALUES (1, 2.5)"], check=True, timeout=30)
+    status, body = client.request("GET", "/gauges")
+    if status != 404:
+        problems.append("before SIGUSR1: GET /gauges answered %d, expected 404" % status)
+    server.proc.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 5
+    while True:
+        status, body = client.request("GET", "/gauges?select=id,v")
+        if status == 200:
+            if json.loads(body) != [{"id": 1, "v": 2.5}]:
+                problems.append("after SIGUSR1: unexpected body %r" % body)
+            break
+        if time.monotonic() > deadline:
+            problems.append("after SIGUSR1: GET /gauges still answers %d after 5 s" % status)
+            break
+        time.sleep(0.01)
+    return problems
+
+
 def main(argv):
     if len(argv) != 2:
         print("usage: run.py BIN", file=sys.stderr)
@@ -127,7 +152,8 @@ def main(argv):
             return 1
         try:
             for name, fn in (("read-your-writes", lambda: read_your_writes(server.port)),
-                             ("external-writes", lambda: external_writes(server.port, db))):
+                             ("external-writes", lambda: external_writes(server.port, db)),
+                             ("schema-reload", lambda: schema_reload(server, db))):
                 problems = fn()
                 if problems:
                     failed += 1

@@ -112,6 +112,18 @@ static h2o_iovec_t content_range(h2o_mem_pool_t *pool, uint64_t first, uint64_t 
     return h2o_iovec_init(s, (size_t)n);
 }
 
+/* Whether a Prefer header of the request names `token` (e.g. "return="): PostgREST reports
+ * only the preferences the client stated. */
+static int client_prefers(h2o_req_t *req, const char *token)
+{
+    for (ssize_t i = -1; (i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("prefer"), i)) != -1;) {
+        h2o_iovec_t v = req->headers.entries[i].value;
+        if (memmem(v.base, v.len, token, strlen(token)) != NULL)
+            return 1;
+    }
+    return 0;
+}
+
 static void add_preference_applied(h2o_req_t *req, const hp_plan_t *plan)
 {
     char text[160];
@@ -121,7 +133,9 @@ static void add_preference_applied(h2o_req_t *req, const hp_plan_t *plan)
         len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%s", len ? ", " : "", s); \
     } while (0)
     if (plan->is_write) {
-        if (plan->prefer.ret == HP_RETURN_REPRESENTATION)
+        if (!client_prefers(req, "return="))
+            ; /* the default, not stated: nothing to report */
+        else if (plan->prefer.ret == HP_RETURN_REPRESENTATION)
             APPLIED("return=representation");
         else if (plan->prefer.ret == HP_RETURN_HEADERS_ONLY)
             APPLIED("return=headers-only");

@@ -44,6 +44,19 @@
       "on SIGTERM/SIGINT, how long in-flight requests may take before exit")                      \
     X(max_body_bytes, "max-body-bytes", BYTES, "10M", 1, (int64_t)1 << 40,                        \
       "largest request body accepted (413 beyond); suffixes k, M, G")                             \
+    X(cache, "cache", CHOICE, "on|on|off", 0, 0, "the built-in response cache")                      \
+    X(cache_max_bytes, "cache-max-bytes", BYTES, "256M", 0, (int64_t)1 << 40,                       \
+      "most bytes the response cache holds (bodies, variants, keys)")                             \
+    X(cache_policy, "cache-policy", STR, "", 0, 0,                                                  \
+      "per-table caching: TABLE=OPTS;... with OPTS off, ttl=S, swr=S, sie=S, max-age=S, "        \
+      "s-maxage=S; * sets the defaults (ttl=300,swr=60,sie=600, clients told no-cache)")         \
+    X(compress, "compress", CHOICE, "on|on|off", 0, 0,                                              \
+      "gzip/br/zstd response compression by Accept-Encoding")                                     \
+    X(compress_min_bytes, "compress-min-bytes", BYTES, "1k", 0, (int64_t)1 << 40,                   \
+      "smallest body that is compressed")                                                          \
+    X(compress_gzip_level, "compress-gzip-level", INT, "6", 1, 9, "gzip level")                     \
+    X(compress_br_level, "compress-br-level", INT, "5", 0, 11, "brotli level")                      \
+    X(compress_zstd_level, "compress-zstd-level", INT, "3", 1, 19, "zstd level")                    \
     X(log_level, "log-level", CHOICE, "info|error|warn|info|debug", 0, 0, "log verbosity")
 
 typedef enum { HP_CONFIG_STR, HP_CONFIG_INT, HP_CONFIG_BYTES, HP_CONFIG_CHOICE } hp_config_kind_t;

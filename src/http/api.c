@@ -1,28 +1,81 @@
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <xxhash.h>
 #include "core/limits.h"
 #include "core/log.h"
 #include "http/api.h"
+#include "http/caching.h"
 #include "http/loop.h"
 #include "http/respond.h"
 #include "query/query.h"
 
-/* The per-request state, on the request's pool. Its dispose callback runs when h2o is done
- * with the request (answered, or the client went away), which is how an in-flight database
- * job learns that nobody waits for it any more. */
+/*
+ * A read of a cacheable table goes: cache lookup (a hit answers at once; a miss whose key is
+ * being filled by another request waits for it; else this request leads the fill), then plan,
+ * then the database job, then publish and answer. A leader's duty to publish or abandon its
+ * key lives in the job (job_ctx_t.fill), so it is done even when the client has gone away.
+ */
+
+typedef struct st_api_call_t api_call_t;
+
+/* The cache fill a job owes (in the job's pool). */
 typedef struct {
+    h2o_iovec_t key;
+    uint32_t *slots;
+    uint64_t *versions;
+    size_t slot_count;
+    uint64_t epoch;
+    const hp_cache_policy_t *policy;
+} cache_fill_t;
+
+/* What a database job carries besides its exec (in the job's pool). */
+typedef struct {
+    api_call_t *call;   /* NULL once the request is gone, or for a background refresh */
+    cache_fill_t *fill; /* NULL when the result is not to be published */
+    uint64_t submitted_ns;
+} job_ctx_t;
+
+/* A request waiting for another request's fill of the same key. Allocated apart from the
+ * request: the cache calls it back (on the leader's thread) even if the request is gone. */
+typedef struct {
+    hp_cache_waiter_t super;
+    h2o_multithread_message_t message;
+    h2o_multithread_receiver_t *reply_to;
+    hp_cache_entry_t *entry;
+    api_call_t *call; /* NULL once the request is gone */
+} cache_waiter_t;
+
+/* The per-request state, on the request's pool. Its dispose callback runs when h2o is done
+ * with the request (answered, or the client went away): it detaches whatever still points
+ * back at the request. */
+struct st_api_call_t {
     h2o_req_t *req;
     hp_http_loop_t *loop;
-    hp_db_job_t *job; /* in flight, or NULL */
-    hp_plan_t *plan;  /* in job->pool */
-    int is_head;
-} api_call_t;
+    hp_request_t r;
+    job_ctx_t *job_ctx;          /* a job in flight for this request, or NULL */
+    cache_waiter_t *waiter;      /* waiting on another request's fill, or NULL */
+    const hp_cache_policy_t *policy; /* non-NULL: a cacheable read */
+    hp_cache_entry_t *fallback;  /* stale-if-error candidate (a reference), or NULL */
+    uint64_t cache_ns;
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static void on_call_dispose(void *p)
 {
     api_call_t *call = p;
     --call->loop->in_flight;
-    if (call->job != NULL)
-        call->job->data = NULL;
+    if (call->job_ctx != NULL)
+        call->job_ctx->call = NULL;
+    if (call->waiter != NULL)
+        call->waiter->call = NULL;
+    hp_cache_entry_release(call->fallback);
 }
 
 static void on_schema_ref_dispose(void *p)
@@ -30,20 +83,257 @@ static void on_schema_ref_dispose(void *p)
     hp_schema_unref(*(hp_schema_t **)p);
 }
 
-/* Runs on the loop that submitted the job. */
+static void on_entry_ref_dispose(void *p)
+{
+    hp_cache_entry_release(*(hp_cache_entry_t **)p);
+}
+
+/* Answers from a cache entry; takes the reference (released with the request). */
+static void respond_entry(api_call_t *call, hp_cache_entry_t *entry, const char *cache_status,
+                          uint64_t db_ns)
+{
+    hp_cache_entry_t **ref = h2o_mem_alloc_shared(&call->req->pool, sizeof(*ref), on_entry_ref_dispose);
+    *ref = entry;
+    hp_http_representation_t rep = {
+        .status = entry->status,
+        .headers = entry->headers,
+        .header_count = entry->header_count,
+        .body = h2o_iovec_init(entry->body.base, entry->body.len),
+        .etag = entry->etag,
+        .last_modified_ms = entry->last_modified_ms,
+        .policy = call->policy,
+        .entry = entry,
+        .cache_status = cache_status,
+        .cache_ns = call->cache_ns,
+        .db_ns = db_ns,
+    };
+    hp_http_caching_send(call->loop->caching, call->req, &rep);
+}
+
+static void free_owned(void *p)
+{
+    free(*(char **)p);
+}
+
+static void submit_read_or_respond(api_call_t *call, hp_http_loop_t *loop, const hp_request_t *r,
+                                   h2o_iovec_t key, const hp_cache_policy_t *policy);
+
+/* Runs on the loop that submitted the job (inside hp_db_submit for an inline read). */
 static void on_job_done(hp_db_job_t *job)
 {
     hp_http_loop_t *loop = H2O_STRUCT_FROM_MEMBER(hp_http_loop_t, db_receiver, job->reply_to);
     --loop->jobs_in_flight;
-    api_call_t *call = job->data;
-    if (call != NULL) {
-        call->job = NULL;
-        if (job->result.error.code != HP_OK)
-            hp_http_respond_error(call->req, &job->result.error);
-        else
-            hp_http_respond_result(call->req, call->plan, &job->result, call->is_head);
+    job_ctx_t *ctx = job->data;
+    api_call_t *call = ctx->call;
+    hp_plan_t *plan = H2O_STRUCT_FROM_MEMBER(hp_plan_t, exec, job->exec);
+    hp_exec_result_t *result = &job->result;
+    uint64_t db_ns = now_ns() - ctx->submitted_ns;
+    /* A read's status and representation headers, in the request's pool, or the job's for a
+     * background refresh (publish copies them). */
+    h2o_mem_pool_t *pool = call != NULL ? &call->req->pool : &job->pool;
+    int status = 0;
+    hp_cache_header_t headers[3];
+    size_t header_count = 0;
+    hp_error_t meta_err = {0};
+    if (result->error.code == HP_OK && !plan->is_write &&
+        hp_http_read_meta(pool, plan, result, &status, headers, &header_count, &meta_err) != 0)
+        result->error = meta_err;
+
+    /* A write invalidates what read its table before anyone hears of it. */
+    if (result->error.code == HP_OK && plan->is_write)
+        hp_http_caching_table_written(loop->caching, plan->table->name, plan->table->name_len);
+
+    hp_cache_entry_t *entry = NULL;
+    cache_fill_t *fill = ctx->fill;
+    if (fill != NULL) {
+        hp_cache_t *cache = loop->caching->cache;
+        if (result->error.code == HP_OK && (status == 200 || status == 206)) {
+            uint64_t now = hp_http_now_ms();
+            const hp_cache_policy_t *pol = fill->policy;
+            hp_cache_fill_t f = {
+                .status = status,
+                .headers = headers,
+                .header_count = header_count,
+                .body = result->body.ptr,
+                .body_len = result->body.len,
+                .now_ms = now,
+                .fresh_until_ms = now + (uint64_t)pol->ttl_s * 1000,
+                .stale_until_ms = now + ((uint64_t)pol->ttl_s + pol->swr_s) * 1000,
+                .error_until_ms = now + ((uint64_t)pol->ttl_s + pol->sie_s) * 1000,
+                .last_modified_ms =
+                    hp_http_caching_last_changed(loop->caching, fill->slots, fill->slot_count),
+                .table_slots = fill->slots,
+                .table_count = fill->slot_count,
+                .table_versions = fill->versions,
+                .epoch = fill->epoch,
+            };
+            entry = hp_cache_publish(cache, fill->key.base, fill->key.len, &f);
+        } else {
+            /* An error: waiters query for themselves. */
+            hp_cache_abandon(cache, fill->key.base, fill->key.len);
+        }
     }
+
+    if (call != NULL) {
+        call->job_ctx = NULL;
+        if (result->error.code != HP_OK) {
+            if (call->fallback != NULL && hp_error_status(result->error.code) >= 500) {
+                hp_cache_entry_t *stale = call->fallback;
+                call->fallback = NULL;
+                respond_entry(call, stale, "hotpath; hit; fwd=stale; detail=stale-if-error", db_ns);
+            } else {
+                if (status == 416)
+                    h2o_add_header(&call->req->pool, &call->req->res.headers, H2O_TOKEN_CONTENT_RANGE,
+                                   NULL, headers[0].value, headers[0].value_len);
+                hp_http_respond_error(call->req, &result->error);
+            }
+        } else if (plan->is_write) {
+            hp_http_respond_write(call->req, plan, result);
+        } else if (entry != NULL) {
+            respond_entry(call, entry, "hotpath; fwd=miss; stored", db_ns);
+            entry = NULL;
+        } else {
+            /* Not cached: answer straight from the result, with the same validators. */
+            size_t len;
+            char *body = hp_buf_release(&result->body, &len);
+            char **slot = h2o_mem_alloc_shared(&call->req->pool, sizeof(*slot), free_owned);
+            *slot = body;
+            uint32_t slots[HP_CACHE_MAX_TABLES];
+            size_t n = plan->table_count < HP_CACHE_MAX_TABLES ? plan->table_count : HP_CACHE_MAX_TABLES;
+            for (size_t i = 0; i != n; ++i)
+                slots[i] = hp_cache_table_slot(plan->tables[i]->name, plan->tables[i]->name_len);
+            hp_http_representation_t rep = {
+                .status = status,
+                .headers = headers,
+                .header_count = header_count,
+                .body = h2o_iovec_init(body, len),
+                .etag = XXH3_64bits(body, len),
+                .last_modified_ms = hp_http_caching_last_changed(loop->caching, slots, n),
+                .policy = NULL,
+                .cache_status = call->policy != NULL ? "hotpath; fwd=miss" : "hotpath; fwd=bypass",
+                .cache_ns = call->cache_ns,
+                .db_ns = db_ns,
+            };
+            hp_http_caching_send(loop->caching, call->req, &rep);
+        }
+    }
+    hp_cache_entry_release(entry);
     hp_db_job_destroy(job);
+}
+
+/* The leader's fill of `key` was published or abandoned; runs on the waiter's own loop. */
+static void on_waiter_message(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    hp_http_loop_t *loop = H2O_STRUCT_FROM_MEMBER(hp_http_loop_t, cache_receiver, receiver);
+    while (!h2o_linklist_is_empty(messages)) {
+        h2o_multithread_message_t *m = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        h2o_linklist_unlink(&m->link);
+        cache_waiter_t *w = H2O_STRUCT_FROM_MEMBER(cache_waiter_t, message, m);
+        api_call_t *call = w->call;
+        hp_cache_entry_t *entry = w->entry;
+        free(w);
+        --loop->jobs_in_flight;
+        if (call == NULL) {
+            hp_cache_entry_release(entry);
+            continue;
+        }
+        call->waiter = NULL;
+        if (entry != NULL)
+            respond_entry(call, entry, "hotpath; fwd=miss; collapsed", 0);
+        else /* the leader failed or raced a write: query without the cache */
+            submit_read_or_respond(call, loop, &call->r, h2o_iovec_init(NULL, 0), NULL);
+    }
+}
+
+/* Called by the cache on the leader's thread, after its shard lock is released. */
+static void on_waiter_called(hp_cache_waiter_t *waiter, hp_cache_entry_t *entry)
+{
+    cache_waiter_t *w = H2O_STRUCT_FROM_MEMBER(cache_waiter_t, super, waiter);
+    w->entry = entry;
+    h2o_multithread_send_message(w->reply_to, &w->message);
+}
+
+/* Plans the request and submits it. call may be NULL (a background refresh of `key`); a
+ * non-empty key makes the job publish its result under it (or abandon it on failure). */
+static void submit_read_or_respond(api_call_t *call, hp_http_loop_t *loop, const hp_request_t *r,
+                                   h2o_iovec_t key, const hp_cache_policy_t *policy)
+{
+    hp_db_job_t *job = hp_db_job_create();
+    hp_schema_t **schema_ref = h2o_mem_alloc_shared(&job->pool, sizeof(*schema_ref), on_schema_ref_dispose);
+    *schema_ref = hp_db_schema(loop->db);
+    hp_plan_t *plan = h2o_mem_alloc_pool(&job->pool, sizeof(*plan));
+    hp_query_options_t opts = {.max_rows = loop->conf->db_max_rows > 0 ? loop->conf->db_max_rows : -1};
+    hp_error_t err = {0};
+    if (hp_query_plan(r, *schema_ref, hp_db_dialect(loop->db), &opts, plan, &err, &job->pool) != 0) {
+        if (key.base != NULL)
+            hp_cache_abandon(loop->caching->cache, key.base, key.len);
+        if (call != NULL)
+            hp_http_respond_error(call->req, &err);
+        hp_db_job_destroy(job);
+        return;
+    }
+    job_ctx_t *ctx = h2o_mem_alloc_pool(&job->pool, sizeof(*ctx));
+    *ctx = (job_ctx_t){call, NULL, 0};
+    if (key.base != NULL) {
+        cache_fill_t *fill = h2o_mem_alloc_pool(&job->pool, sizeof(*fill));
+        fill->key = h2o_strdup(&job->pool, key.base, key.len);
+        fill->policy = policy;
+        fill->slot_count = plan->table_count;
+        fill->slots = h2o_mem_alloc_pool(&job->pool, sizeof(*fill->slots) * (plan->table_count + 1));
+        fill->versions = h2o_mem_alloc_pool(&job->pool, sizeof(*fill->versions) * (plan->table_count + 1));
+        for (size_t i = 0; i != plan->table_count; ++i)
+            fill->slots[i] = hp_cache_table_slot(plan->tables[i]->name, plan->tables[i]->name_len);
+        /* Versions are read before the query takes its snapshot: a write that lands while it
+         * runs moves them, and the publish is refused. */
+        fill->epoch = hp_cache_table_versions(loop->caching->cache, fill->slots, fill->slot_count,
+                                              fill->versions);
+        ctx->fill = fill;
+    }
+    job->exec = &plan->exec;
+    job->reply_to = &loop->db_receiver;
+    job->on_done = on_job_done;
+    job->data = ctx;
+    if (call != NULL)
+        call->job_ctx = ctx;
+    ctx->submitted_ns = now_ns();
+    ++loop->jobs_in_flight;
+    hp_db_submit(loop->db, job);
+}
+
+/* A cacheable read: answers from the cache, waits for another request's fill, or leads. */
+static void read_through_cache(api_call_t *call, hp_http_loop_t *loop)
+{
+    hp_cache_t *cache = loop->caching->cache;
+    uint64_t start = now_ns(), now_ms = hp_http_now_ms();
+    h2o_iovec_t key = hp_http_caching_key(&call->req->pool, &call->r);
+    cache_waiter_t *w = malloc(sizeof(*w));
+    *w = (cache_waiter_t){.super = {.cb = on_waiter_called}, .reply_to = &loop->cache_receiver, .call = call};
+    hp_cache_entry_t *entry = NULL;
+    int should_revalidate = 0;
+    hp_cache_result_t res = hp_cache_lookup(cache, key.base, key.len, now_ms, &w->super, &entry,
+                                            &should_revalidate);
+    call->cache_ns = now_ns() - start;
+    if (res == HP_CACHE_WAIT) {
+        call->waiter = w;
+        ++loop->jobs_in_flight; /* the loop outlives the message the waiter will get */
+        call->fallback = entry;
+        return;
+    }
+    free(w);
+    if (res == HP_CACHE_HIT) {
+        if (should_revalidate)
+            submit_read_or_respond(NULL, loop, &call->r, key, call->policy);
+        char *status = h2o_mem_alloc_pool(&call->req->pool, 64);
+        int64_t ttl = ((int64_t)entry->fresh_until_ms - (int64_t)now_ms) / 1000;
+        if ((uint64_t)now_ms < entry->fresh_until_ms)
+            snprintf(status, 64, "hotpath; hit; ttl=%lld", (long long)ttl);
+        else
+            snprintf(status, 64, "hotpath; hit; fwd=stale; ttl=%lld", (long long)ttl);
+        respond_entry(call, entry, status, 0);
+        return;
+    }
+    call->fallback = entry; /* an expired entry inside its stale-if-error window, or NULL */
+    submit_read_or_respond(call, loop, &call->r, key, call->policy);
 }
 
 static int parse_method(h2o_iovec_t m, hp_method_t *out)
@@ -113,16 +403,16 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     (void)self;
     hp_http_loop_t *loop = hp_http_loop_of(req->conn->ctx);
     api_call_t *call = h2o_mem_alloc_shared(&req->pool, sizeof(*call), on_call_dispose);
-    *call = (api_call_t){req, loop, NULL, NULL, 0};
+    *call = (api_call_t){.req = req, .loop = loop};
     ++loop->in_flight;
 
     size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     h2o_iovec_t path = h2o_iovec_init(req->path.base, path_len);
-    hp_request_t r = {0};
-    r.query = req->query_at != SIZE_MAX ? h2o_iovec_init(req->path.base + req->query_at + 1,
-                                                         req->path.len - req->query_at - 1)
-                                        : h2o_iovec_init("", 0);
-    if (r.query.len > HP_MAX_QUERY_BYTES) {
+    hp_request_t *r = &call->r;
+    r->query = req->query_at != SIZE_MAX ? h2o_iovec_init(req->path.base + req->query_at + 1,
+                                                          req->path.len - req->query_at - 1)
+                                         : h2o_iovec_init("", 0);
+    if (r->query.len > HP_MAX_QUERY_BYTES) {
         hp_http_respond_errorf(req, HP_ERR_URI_TOO_LONG, "The query string is longer than %u bytes",
                                HP_MAX_QUERY_BYTES);
         return 0;
@@ -148,19 +438,18 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         h2o_send_inline(req, NULL, 0);
         return 0;
     }
-    if (parse_method(req->method, &r.method) != 0) {
+    if (parse_method(req->method, &r->method) != 0) {
         hp_http_respond_errorf(req, HP_ERR_METHOD, "Unsupported HTTP method: %.*s",
                                (int)req->method.len, req->method.base);
         return 0;
     }
-    call->is_head = r.method == HP_METHOD_HEAD;
 
     /* "/users" -> "users"; a deeper path names nothing (there is no /rpc yet). */
     h2o_iovec_t raw_name = h2o_iovec_init(path.base + 1, path.len - 1);
     if (raw_name.len != 0 && raw_name.base[raw_name.len - 1] == '/')
         --raw_name.len;
     if (memchr(raw_name.base, '/', raw_name.len) != NULL ||
-        hp_query_percent_decode(raw_name, &r.resource, &req->pool) != 0) {
+        hp_query_percent_decode(raw_name, &r->resource, &req->pool) != 0) {
         hp_http_respond_errorf(req, HP_ERR_BAD_PATH, "Invalid path specified in request URL");
         return 0;
     }
@@ -170,32 +459,16 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
                                req->entity.len, (long long)loop->conf->max_body_bytes);
         return 0;
     }
-    r.body = req->entity.base != NULL ? req->entity : h2o_iovec_init("", 0);
-    if (read_headers_or_respond(req, &r) != 0)
+    r->body = req->entity.base != NULL ? req->entity : h2o_iovec_init("", 0);
+    if (read_headers_or_respond(req, r) != 0)
         return 0;
 
-    hp_db_job_t *job = hp_db_job_create();
-    hp_schema_t **schema_ref =
-        h2o_mem_alloc_shared(&job->pool, sizeof(*schema_ref), on_schema_ref_dispose);
-    *schema_ref = hp_db_schema(loop->db);
-    hp_plan_t *plan = h2o_mem_alloc_pool(&job->pool, sizeof(*plan));
-    hp_query_options_t opts = {.max_rows =
-                                   loop->conf->db_max_rows > 0 ? loop->conf->db_max_rows : -1};
-    hp_error_t err = {0};
-    if (hp_query_plan(&r, *schema_ref, hp_db_dialect(loop->db), &opts, plan, &err, &job->pool) !=
-        0) {
-        hp_http_respond_error(req, &err);
-        hp_db_job_destroy(job);
-        return 0;
-    }
-    job->exec = &plan->exec;
-    job->reply_to = &loop->db_receiver;
-    job->on_done = on_job_done;
-    job->data = call;
-    call->job = job;
-    call->plan = plan;
-    ++loop->jobs_in_flight;
-    hp_db_submit(loop->db, job);
+    if (r->method == HP_METHOD_GET || r->method == HP_METHOD_HEAD)
+        call->policy = hp_http_caching_policy(loop->caching, r->resource);
+    if (call->policy != NULL)
+        read_through_cache(call, loop);
+    else
+        submit_read_or_respond(call, loop, r, h2o_iovec_init(NULL, 0), NULL);
     return 0;
 }
 
@@ -204,4 +477,9 @@ void hp_http_api_register(h2o_hostconf_t *hostconf, const char *path)
     h2o_pathconf_t *pathconf = h2o_config_register_path(hostconf, path, 0);
     h2o_handler_t *handler = h2o_create_handler(pathconf, sizeof(*handler));
     handler->on_req = on_req;
+}
+
+void hp_http_api_on_cache_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    on_waiter_message(receiver, messages);
 }

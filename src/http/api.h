@@ -10,5 +10,7 @@
 
 /* Registers the API on `path` ("/") of hostconf. */
 void hp_http_api_register(h2o_hostconf_t *hostconf, const char *path);
+/* The receiver callback for cache waiters' messages (each loop registers it on its queue). */
+void hp_http_api_on_cache_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages);
 
 #endif

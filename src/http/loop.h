@@ -10,6 +10,7 @@
 #include <h2o.h>
 #include "config/config.h"
 #include "db/db.h"
+#include "http/caching.h"
 
 /* How often a loop lets its database connection drop a stale read snapshot. */
 #define HP_HTTP_TICK_MS 10
@@ -21,17 +22,20 @@ typedef struct {
     int listen_fd;
     h2o_multithread_receiver_t db_receiver; /* database jobs come back here */
     h2o_multithread_receiver_t control;     /* shutdown requests from the signal thread */
+    h2o_multithread_receiver_t cache_receiver; /* fills this loop's requests waited for */
     h2o_multithread_message_t shutdown_message;
     h2o_timeout_t tick_timeout; /* every HP_HTTP_TICK_MS: database housekeeping */
     h2o_timeout_entry_t tick;
     size_t in_flight;      /* requests accepted and not yet disposed */
-    size_t jobs_in_flight; /* database jobs submitted and not yet back (their replies come to
-                              db_receiver, so the loop outlives them) */
+    size_t jobs_in_flight; /* database jobs submitted and not yet back, and cache waits not yet
+                              answered (their replies are posted to this loop, so it outlives
+                              them) */
     int is_stopping;
     pthread_t tid;
     h2o_globalconf_t *globalconf;
     sem_t *ready; /* posted once the loop's context exists */
     const hp_config_t *conf;
+    hp_http_caching_t *caching;
     hp_db_t *db;
 } hp_http_loop_t;
 

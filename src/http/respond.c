@@ -156,64 +156,67 @@ static void add_preference_applied(h2o_req_t *req, const hp_plan_t *plan)
                        h2o_strdup(&req->pool, text, len).base, len);
 }
 
-void hp_http_respond_result(h2o_req_t *req, const hp_plan_t *plan, hp_exec_result_t *result,
-                            int is_head)
+int hp_http_read_meta(h2o_mem_pool_t *pool, const hp_plan_t *plan, const hp_exec_result_t *result,
+                      int *status, hp_cache_header_t *headers, size_t *header_count, hp_error_t *err)
+{
+    uint64_t lower = plan->offset;
+    int64_t total = result->total;
+    size_t n = 0;
+    /* PostgREST's rule: only a known total makes a range partial or unsatisfiable. */
+    int is_unsatisfiable = total >= 0 && lower > (uint64_t)total;
+    h2o_iovec_t range = content_range(pool, lower, is_unsatisfiable ? 0 : result->row_count, total);
+    headers[n++] = (hp_cache_header_t){"content-range", 13, range.base, range.len};
+    if (is_unsatisfiable) {
+        *status = 416;
+        *header_count = n;
+        hp_error_set(err, pool, HP_ERR_RANGE, "Requested range not satisfiable");
+        hp_error_details(err, pool,
+                         "An offset of %" PRIu64 " was requested, but there are only %" PRId64 " rows.",
+                         lower, total);
+        return -1;
+    }
+    *status = total >= 0 && result->row_count < (uint64_t)total ? 206 : 200;
+    h2o_iovec_t type = content_type_of(plan->exec.format);
+    headers[n++] = (hp_cache_header_t){"content-type", 12, type.base, type.len};
+    if (plan->prefer.count == HP_COUNT_EXACT)
+        headers[n++] = (hp_cache_header_t){"preference-applied", 18, "count=exact", 11};
+    *header_count = n;
+    return 0;
+}
+
+void hp_http_respond_write(h2o_req_t *req, const hp_plan_t *plan, hp_exec_result_t *result)
 {
     int status;
     int has_body = plan->exec.returns_rows && plan->exec.col_count != 0;
-    h2o_iovec_t range;
-
-    if (!plan->is_write) {
-        uint64_t lower = plan->offset;
-        int64_t total = result->total;
-        /* PostgREST's rule: only a known total makes a range partial or unsatisfiable. */
-        if (total >= 0 && lower > (uint64_t)total) {
-            hp_error_t err = {0};
-            range = content_range(&req->pool, 0, 0, total);
-            add_header(req, H2O_TOKEN_CONTENT_RANGE, range.base, range.len);
-            hp_error_set(&err, &req->pool, HP_ERR_RANGE, "Requested range not satisfiable");
-            hp_error_details(&err, &req->pool,
-                             "An offset of %" PRIu64 " was requested, but there are only %" PRId64
-                             " rows.",
-                             lower, total);
-            hp_http_respond_error(req, &err);
-            return;
-        }
-        status = total >= 0 && result->row_count < (uint64_t)total ? 206 : 200;
-        range = content_range(&req->pool, lower, result->row_count, total);
-        add_header(req, H2O_TOKEN_CONTENT_LOCATION, req->path.base, req->path.len);
-        has_body = 1;
-    } else {
-        /* As PostgREST: an update reports the range it touched, an insert or delete only the
-         * count ("* /n", no space), each with the total only when a count was asked for. */
-        int is_post = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"));
-        int is_patch = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("PATCH"));
-        int64_t total = plan->prefer.count == HP_COUNT_NONE ? -1 : (int64_t)result->row_count;
-        range = content_range(&req->pool, 0, is_patch ? result->row_count : 0, total);
-        if (is_post)
-            status = plan->prefer.resolution == HP_RESOLUTION_MERGE && !result->inserted_any ? 200 : 201;
-        else
-            status = has_body ? 200 : 204;
-        if (result->location.base != NULL && plan->prefer.ret == HP_RETURN_HEADERS_ONLY) {
-            size_t name_len = plan->table->name_len, len = name_len + result->location.len + 2;
-            char *loc = h2o_mem_alloc_pool(&req->pool, len);
-            loc[0] = '/';
-            memcpy(loc + 1, plan->table->name, name_len);
-            loc[name_len + 1] = '?';
-            memcpy(loc + name_len + 2, result->location.base, result->location.len);
-            add_header(req, H2O_TOKEN_LOCATION, loc, len);
-        }
+    /* As PostgREST: an update reports the range it touched, an insert or delete only the
+     * count ("* /n", no space), each with the total only when a count was asked for. */
+    int is_post = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"));
+    int is_patch = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("PATCH"));
+    int64_t total = plan->prefer.count == HP_COUNT_NONE ? -1 : (int64_t)result->row_count;
+    h2o_iovec_t range = content_range(&req->pool, 0, is_patch ? result->row_count : 0, total);
+    if (is_post)
+        status = plan->prefer.resolution == HP_RESOLUTION_MERGE && !result->inserted_any ? 200 : 201;
+    else
+        status = has_body ? 200 : 204;
+    if (result->location.base != NULL && plan->prefer.ret == HP_RETURN_HEADERS_ONLY) {
+        size_t name_len = plan->table->name_len, len = name_len + result->location.len + 2;
+        char *loc = h2o_mem_alloc_pool(&req->pool, len);
+        loc[0] = '/';
+        memcpy(loc + 1, plan->table->name, name_len);
+        loc[name_len + 1] = '?';
+        memcpy(loc + name_len + 2, result->location.base, result->location.len);
+        add_header(req, H2O_TOKEN_LOCATION, loc, len);
     }
-
     req->res.status = status;
     req->res.reason = reason_of(status);
     add_header(req, H2O_TOKEN_CONTENT_RANGE, range.base, range.len);
     add_preference_applied(req, plan);
+    add_header_str(req, H2O_STRLIT("cache-status"), H2O_STRLIT("hotpath; fwd=method"));
     if (has_body) {
         h2o_iovec_t type = content_type_of(plan->exec.format);
         add_header(req, H2O_TOKEN_CONTENT_TYPE, type.base, type.len);
     }
-    if (!has_body || is_head) {
+    if (!has_body) {
         h2o_send_inline(req, NULL, 0);
         return;
     }

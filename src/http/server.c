@@ -19,13 +19,14 @@
 struct st_hp_server_t {
     const hp_config_t *conf;
     hp_db_t *db;
+    hp_http_caching_t *caching;
     h2o_globalconf_t globalconf;
     size_t loop_count;
     hp_http_loop_t *loops;
 };
 
 /* Opens one listening socket; SO_REUSEPORT lets every loop have its own on the same port. */
-static int open_listener(const char *host, int port, char *errbuf, size_t errlen)
+static int open_listener(const char *host, int port, int reuse_port, char *errbuf, size_t errlen)
 {
     struct addrinfo hints = {
         .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
@@ -39,7 +40,7 @@ static int open_listener(const char *host, int port, char *errbuf, size_t errlen
     }
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
     if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
+        (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) ||
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0 ||
         bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
         snprintf(errbuf, errlen, "cannot listen on %s:%d: %s", host, port, strerror(errno));
@@ -117,6 +118,8 @@ static void *run_loop(void *arg)
     loop->accept_ctx.hosts = loop->globalconf->hosts;
     h2o_multithread_register_receiver(loop->ctx.queue, &loop->db_receiver, hp_db_on_replies);
     h2o_multithread_register_receiver(loop->ctx.queue, &loop->control, on_control);
+    h2o_multithread_register_receiver(loop->ctx.queue, &loop->cache_receiver,
+                                      hp_http_api_on_cache_messages);
     sem_post(loop->ready);
     char err[256];
     if (hp_db_attach_thread(loop->db, err, sizeof(err)) != 0)
@@ -146,6 +149,7 @@ static void *run_loop(void *arg)
     hp_db_detach_thread(loop->db);
     h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->db_receiver);
     h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->control);
+    h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->cache_receiver);
     if (!has_connections(&loop->ctx)) {
         /* request_shutdown armed HTTP/2's one-second GOAWAY timer even with no HTTP/2
          * connection; with none left it has nothing to do. */
@@ -174,19 +178,35 @@ hp_server_t *hp_server_create(const hp_config_t *conf, hp_db_t *db, char *errbuf
         h2o_config_register_host(&s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     hp_http_api_register(hostconf, "/");
 
+    if ((s->caching = hp_http_caching_create(conf, errbuf, errlen)) == NULL) {
+        h2o_config_dispose(&s->globalconf);
+        free(s);
+        return NULL;
+    }
+    hp_db_set_change_listener(db, hp_http_caching_on_external_change, s->caching);
+
     s->loop_count = (size_t)conf->server_threads;
+    /* SO_REUSEPORT would let a second hotpath share the port silently (and split the traffic
+     * with it): bind once without it first, so a port in use is an error. */
+    int probe = open_listener(conf->server_host, (int)conf->server_port, 0, errbuf, errlen);
+    if (probe == -1) {
+        hp_server_destroy(s);
+        return NULL;
+    }
+    close(probe);
     s->loops = calloc(s->loop_count, sizeof(*s->loops));
     for (size_t i = 0; i != s->loop_count; ++i)
         s->loops[i].listen_fd = -1;
     for (size_t i = 0; i != s->loop_count; ++i) {
         hp_http_loop_t *loop = s->loops + i;
         if ((loop->listen_fd =
-                 open_listener(conf->server_host, (int)conf->server_port, errbuf, errlen)) == -1) {
+                 open_listener(conf->server_host, (int)conf->server_port, 1, errbuf, errlen)) == -1) {
             hp_server_destroy(s);
             return NULL;
         }
         loop->conf = conf;
         loop->db = db;
+        loop->caching = s->caching;
     }
     return s;
 }
@@ -225,8 +245,10 @@ int hp_server_run(hp_server_t *s)
             continue;
         if (sig == SIGUSR1 || sig == SIGHUP) {
             char err[256];
-            if (hp_db_reload_schema(s->db, err, sizeof(err)) == 0)
+            if (hp_db_reload_schema(s->db, err, sizeof(err)) == 0) {
+                hp_http_caching_all_changed(s->caching);
                 hp_log_info("schema cache reloaded");
+            }
             else
                 hp_log_error("schema reload failed, keeping the old one: %s", err);
             continue;
@@ -250,7 +272,7 @@ int hp_server_run(hp_server_t *s)
 
 void hp_server_destroy(hp_server_t *s)
 {
-    for (size_t i = 0; i != s->loop_count; ++i) {
+    for (size_t i = 0; s->loops != NULL && i != s->loop_count; ++i) {
         hp_http_loop_t *loop = s->loops + i;
         /* A loop that never ran still owns its listening socket. A loop whose connections
          * outlived the shutdown deadline keeps its context: process exit reclaims it. */
@@ -258,6 +280,9 @@ void hp_server_destroy(hp_server_t *s)
             close(loop->listen_fd);
     }
     free(s->loops);
+    /* No database thread may call the listener into freed state. */
+    hp_db_set_change_listener(s->db, NULL, NULL);
+    hp_http_caching_destroy(s->caching);
     h2o_config_dispose(&s->globalconf);
     free(s);
 }

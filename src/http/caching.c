@@ -1,0 +1,294 @@
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "compress/compress.h"
+#include "core/log.h"
+#include "http/caching.h"
+
+uint64_t hp_http_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+hp_http_caching_t *hp_http_caching_create(const hp_config_t *conf, char *errbuf, size_t errlen)
+{
+    char why[256];
+    hp_http_caching_t *c = calloc(1, sizeof(*c));
+    if ((c->policies = hp_cache_policies_parse(conf->cache_policy, why, sizeof(why))) == NULL) {
+        snprintf(errbuf, errlen, "cache-policy: %s", why);
+        free(c);
+        return NULL;
+    }
+    if (conf->cache == 0 /* "on" */) {
+        hp_cache_options_t opts = {.max_bytes = (size_t)conf->cache_max_bytes};
+        if ((c->cache = hp_cache_create(&opts)) == NULL) {
+            snprintf(errbuf, errlen, "cache-max-bytes: cannot allocate the cache");
+            hp_cache_policies_destroy(c->policies);
+            free(c);
+            return NULL;
+        }
+    }
+    c->is_compress_enabled = conf->compress == 0 /* "on" */;
+    c->compress_min_bytes = (size_t)conf->compress_min_bytes;
+    c->levels[HP_ENCODING_GZIP] = (int)conf->compress_gzip_level;
+    c->levels[HP_ENCODING_BR] = (int)conf->compress_br_level;
+    c->levels[HP_ENCODING_ZSTD] = (int)conf->compress_zstd_level;
+    atomic_store(&c->all_changed_ms, hp_http_now_ms());
+    return c;
+}
+
+void hp_http_caching_destroy(hp_http_caching_t *c)
+{
+    if (c == NULL)
+        return;
+    if (c->cache != NULL)
+        hp_cache_destroy(c->cache);
+    hp_cache_policies_destroy(c->policies);
+    free(c);
+}
+
+const hp_cache_policy_t *hp_http_caching_policy(hp_http_caching_t *c, h2o_iovec_t resource)
+{
+    if (c->cache == NULL)
+        return NULL;
+    const hp_cache_policy_t *p = hp_cache_policies_find(c->policies, resource.base, resource.len);
+    return p->is_enabled ? p : NULL;
+}
+
+static int compare_params(const void *a, const void *b)
+{
+    const h2o_iovec_t *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int r = memcmp(x->base, y->base, n);
+    return r != 0 ? r : (x->len > y->len) - (x->len < y->len);
+}
+
+h2o_iovec_t hp_http_caching_key(h2o_mem_pool_t *pool, const hp_request_t *r)
+{
+    /* Parameters are ANDed filters and independent settings: their order never changes the
+     * answer, so a canonical order lets equivalent URLs share one entry. */
+    size_t count = 1;
+    for (size_t i = 0; i != r->query.len; ++i)
+        count += r->query.base[i] == '&';
+    h2o_iovec_t *params = h2o_mem_alloc_pool(pool, count * sizeof(*params));
+    size_t n = 0;
+    for (const char *p = r->query.base, *end = p + r->query.len; p < end;) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        if (amp == NULL)
+            amp = end;
+        if (amp != p)
+            params[n++] = h2o_iovec_init(p, (size_t)(amp - p));
+        p = amp + 1;
+    }
+    qsort(params, n, sizeof(*params), compare_params);
+
+    char tail[96];
+    int tail_len = snprintf(tail, sizeof(tail), "\n%d %d %d %" PRIu64 " %" PRIu64, (int)r->format,
+                            (int)r->prefer.count, r->range.is_set, r->range.first, r->range.last);
+    size_t len = r->resource.len + 1 + r->query.len + (size_t)tail_len;
+    char *key = h2o_mem_alloc_pool(pool, len), *w = key;
+    memcpy(w, r->resource.base, r->resource.len);
+    w += r->resource.len;
+    *w++ = '?';
+    for (size_t i = 0; i != n; ++i) {
+        if (i != 0)
+            *w++ = '&';
+        memcpy(w, params[i].base, params[i].len);
+        w += params[i].len;
+    }
+    memcpy(w, tail, (size_t)tail_len);
+    w += tail_len;
+    return h2o_iovec_init(key, (size_t)(w - key));
+}
+
+void hp_http_caching_table_written(hp_http_caching_t *c, const char *table, size_t len)
+{
+    uint32_t slot = hp_cache_table_slot(table, len);
+    atomic_store_explicit(&c->slot_changed_ms[slot], hp_http_now_ms(), memory_order_relaxed);
+    if (c->cache != NULL)
+        hp_cache_bump_table(c->cache, slot);
+}
+
+void hp_http_caching_all_changed(hp_http_caching_t *c)
+{
+    atomic_store_explicit(&c->all_changed_ms, hp_http_now_ms(), memory_order_relaxed);
+    if (c->cache != NULL)
+        hp_cache_bump_all(c->cache);
+}
+
+void hp_http_caching_on_external_change(void *c)
+{
+    hp_http_caching_all_changed(c);
+}
+
+uint64_t hp_http_caching_last_changed(hp_http_caching_t *c, const uint32_t *slots, size_t count)
+{
+    uint64_t t = atomic_load_explicit(&c->all_changed_ms, memory_order_relaxed);
+    for (size_t i = 0; i != count; ++i) {
+        uint64_t s = atomic_load_explicit(&c->slot_changed_ms[slots[i]], memory_order_relaxed);
+        if (s > t)
+            t = s;
+    }
+    return t;
+}
+
+/* --- sending --- */
+
+static h2o_iovec_t header_value(h2o_req_t *req, const h2o_token_t *token)
+{
+    ssize_t i = h2o_find_header(&req->headers, token, -1);
+    return i == -1 ? h2o_iovec_init(NULL, 0) : req->headers.entries[i].value;
+}
+
+/* If-None-Match: "*" or a list of entity tags; weak ones (W/"...") match by the weak rule,
+ * which is what a GET uses. */
+static int etag_matches(h2o_iovec_t inm, const char *etag, size_t etag_len)
+{
+    for (const char *p = inm.base, *end = p + inm.len; p < end;) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+            ++p;
+        if (p < end && *p == '*')
+            return 1;
+        if (end - p >= 2 && p[0] == 'W' && p[1] == '/')
+            p += 2;
+        const char *start = p;
+        while (p < end && *p != ',')
+            ++p;
+        const char *stop = p;
+        while (stop > start && (stop[-1] == ' ' || stop[-1] == '\t'))
+            --stop;
+        if ((size_t)(stop - start) == etag_len && memcmp(start, etag, etag_len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int not_modified(h2o_req_t *req, const char *etag, size_t etag_len, uint64_t last_modified_ms)
+{
+    h2o_iovec_t inm = header_value(req, H2O_TOKEN_IF_NONE_MATCH);
+    if (inm.base != NULL)
+        return etag_matches(inm, etag, etag_len);
+    h2o_iovec_t ims = header_value(req, H2O_TOKEN_IF_MODIFIED_SINCE);
+    struct tm tm;
+    if (ims.base == NULL || h2o_time_parse_rfc1123(ims.base, ims.len, &tm) != 0)
+        return 0;
+    return (int64_t)(last_modified_ms / 1000) <= (int64_t)timegm(&tm);
+}
+
+static void add(h2o_req_t *req, const h2o_token_t *token, const char *value, size_t len)
+{
+    h2o_add_header(&req->pool, &req->res.headers, token, NULL, value, len);
+}
+
+static void add_str(h2o_req_t *req, const char *name, size_t name_len, const char *value, size_t len)
+{
+    h2o_add_header_by_str(&req->pool, &req->res.headers, name, name_len, 0, NULL, value, len);
+}
+
+static void free_buffer(void *p)
+{
+    free(*(char **)p);
+}
+
+/* The body in `enc` (its bytes live until the request is disposed), or identity when coding
+ * does not make it smaller or fails. */
+static h2o_iovec_t encode_body(hp_http_caching_t *c, h2o_req_t *req, const hp_http_representation_t *rep,
+                               hp_encoding_t *enc)
+{
+    if (rep->entry != NULL) {
+        hp_cache_bytes_t v = hp_cache_entry_variant(rep->entry, *enc);
+        if (v.base != NULL)
+            return h2o_iovec_init(v.base, v.len);
+    }
+    hp_buf_t out;
+    hp_buf_init(&out);
+    if (hp_compress(*enc, c->levels[*enc], rep->body.base, rep->body.len, &out) != 0 ||
+        out.len >= rep->body.len) {
+        hp_buf_dispose(&out);
+        *enc = HP_ENCODING_IDENTITY;
+        return rep->body;
+    }
+    hp_cache_bytes_t v = {out.ptr, out.len};
+    if (rep->entry != NULL && c->cache != NULL)
+        v = hp_cache_entry_set_variant(c->cache, rep->entry, *enc, out.ptr, out.len);
+    if (v.base == out.ptr) {
+        char **slot = h2o_mem_alloc_shared(&req->pool, sizeof(*slot), free_buffer);
+        *slot = out.ptr; /* our own buffer: freed with the request */
+    } else {
+        hp_buf_dispose(&out); /* the entry keeps its copy */
+    }
+    return h2o_iovec_init(v.base, v.len);
+}
+
+void hp_http_caching_send(hp_http_caching_t *c, h2o_req_t *req, const hp_http_representation_t *rep)
+{
+    static h2o_generator_t generator = {NULL, NULL};
+
+    char *etag = h2o_mem_alloc_pool(&req->pool, 20);
+    int etag_len = snprintf(etag, 20, "\"%016" PRIx64 "\"", rep->etag);
+    char *lm = h2o_mem_alloc_pool(&req->pool, H2O_TIMESTR_RFC1123_LEN + 1);
+    time_t lm_s = (time_t)(rep->last_modified_ms / 1000);
+    struct tm gmt;
+    gmtime_r(&lm_s, &gmt);
+    h2o_time2str_rfc1123(lm, &gmt);
+
+    add(req, H2O_TOKEN_ETAG, etag, (size_t)etag_len);
+    add(req, H2O_TOKEN_LAST_MODIFIED, lm, H2O_TIMESTR_RFC1123_LEN);
+    if (rep->policy != NULL) {
+        add(req, H2O_TOKEN_CACHE_CONTROL, rep->policy->cache_control, strlen(rep->policy->cache_control));
+        add(req, H2O_TOKEN_VARY, H2O_STRLIT("Accept, Accept-Encoding, Prefer, Range"));
+    } else if (c->is_compress_enabled) {
+        add(req, H2O_TOKEN_VARY, H2O_STRLIT("Accept-Encoding"));
+    }
+    add_str(req, H2O_STRLIT("cache-status"), rep->cache_status, strlen(rep->cache_status));
+    char *timing = h2o_mem_alloc_pool(&req->pool, 64);
+    int timing_len = rep->db_ns != 0
+                         ? snprintf(timing, 64, "cache;dur=%.3f, db;dur=%.3f", rep->cache_ns / 1e6,
+                                    rep->db_ns / 1e6)
+                         : snprintf(timing, 64, "cache;dur=%.3f", rep->cache_ns / 1e6);
+    add_str(req, H2O_STRLIT("server-timing"), timing, (size_t)timing_len);
+    size_t path_len = req->query_at != SIZE_MAX ? req->path.len : req->path.len;
+    add(req, H2O_TOKEN_CONTENT_LOCATION, req->path.base, path_len);
+
+    int is_head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+    if ((rep->status == 200 || rep->status == 206) &&
+        not_modified(req, etag, (size_t)etag_len, rep->last_modified_ms)) {
+        req->res.status = 304;
+        req->res.reason = "Not Modified";
+        h2o_send_inline(req, NULL, 0);
+        return;
+    }
+
+    req->res.status = rep->status;
+    req->res.reason = rep->status == 206 ? "Partial Content" : "OK";
+    for (size_t i = 0; i != rep->header_count; ++i) {
+        const hp_cache_header_t *h = rep->headers + i;
+        add_str(req, h->name, h->name_len, h->value, h->value_len);
+    }
+
+    h2o_iovec_t body = rep->body;
+    if (c->is_compress_enabled && hp_compress_is_worth(body.len, c->compress_min_bytes)) {
+        h2o_iovec_t ae = header_value(req, H2O_TOKEN_ACCEPT_ENCODING);
+        hp_encoding_t enc = hp_compress_negotiate(ae.base, ae.len, HP_ENCODING_ALL_BITS);
+        /* A client that refuses identity and every coding we have gets identity anyway
+         * (RFC 9110 allows ignoring Accept-Encoding rather than answering 406). */
+        if (enc != HP_ENCODING_NOT_ACCEPTABLE && enc != HP_ENCODING_IDENTITY) {
+            body = encode_body(c, req, rep, &enc);
+            if (enc != HP_ENCODING_IDENTITY) {
+                const char *token = hp_compress_token(enc);
+                add(req, H2O_TOKEN_CONTENT_ENCODING, token, strlen(token));
+            }
+        }
+    }
+    req->res.content_length = body.len;
+    if (is_head) {
+        h2o_send_inline(req, NULL, 0);
+        return;
+    }
+    h2o_start_response(req, &generator);
+    h2o_send(req, &body, 1, 1);
+}

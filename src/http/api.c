@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -188,6 +189,10 @@ static void on_job_done(hp_db_job_t *job)
                 hp_http_respond_error(call->req, &result->error);
             }
         } else if (plan->is_write) {
+            char *timing = h2o_mem_alloc_pool(&call->req->pool, 32);
+            int len = snprintf(timing, 32, "db;dur=%.3f", db_ns / 1e6);
+            h2o_add_header_by_str(&call->req->pool, &call->req->res.headers,
+                                  H2O_STRLIT("server-timing"), 0, NULL, timing, (size_t)len);
             hp_http_respond_write(call->req, plan, result);
         } else if (entry != NULL) {
             respond_entry(call, entry, "hotpath; fwd=miss; stored", db_ns);

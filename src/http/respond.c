@@ -70,6 +70,9 @@ void hp_http_respond_error(h2o_req_t *req, const hp_error_t *err)
                     (int)req->method.len, req->method.base, (int)req->path.len, req->path.base,
                     err->message != NULL ? err->message : "");
     add_header(req, H2O_TOKEN_CONTENT_TYPE, H2O_STRLIT("application/json; charset=utf-8"));
+    /* Errors are never stored; say so unless the caller already said why. */
+    if (h2o_find_header_by_str(&req->res.headers, H2O_STRLIT("cache-status"), -1) == -1)
+        add_header_str(req, H2O_STRLIT("cache-status"), H2O_STRLIT("hotpath; fwd=miss"));
     if (err->code == HP_ERR_DB_BUSY)
         add_header(req, H2O_TOKEN_RETRY_AFTER, H2O_STRLIT("1"));
     size_t len;

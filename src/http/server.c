@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "compress/compress.h"
 #include "core/log.h"
 #include "http/api.h"
 #include "http/loop.h"
@@ -147,6 +148,7 @@ static void *run_loop(void *arg)
     h2o_timeout_unlink(&loop->tick);
     h2o_timeout_dispose(evloop, &loop->tick_timeout);
     hp_db_detach_thread(loop->db);
+    hp_compress_thread_dispose();
     h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->db_receiver);
     h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->control);
     h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->cache_receiver);

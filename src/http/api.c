@@ -329,7 +329,9 @@ static void read_through_cache(api_call_t *call, hp_http_loop_t *loop)
         if (should_revalidate)
             submit_read_or_respond(NULL, loop, &call->r, key, call->policy);
         char *status = h2o_mem_alloc_pool(&call->req->pool, 64);
-        int64_t ttl = ((int64_t)entry->fresh_until_ms - (int64_t)now_ms) / 1000;
+        /* Seconds of freshness left, rounded down (so a stale entry's is negative). */
+        int64_t left_ms = (int64_t)entry->fresh_until_ms - (int64_t)now_ms;
+        int64_t ttl = left_ms >= 0 ? left_ms / 1000 : -((-left_ms + 999) / 1000);
         if ((uint64_t)now_ms < entry->fresh_until_ms)
             snprintf(status, 64, "hotpath; hit; ttl=%lld", (long long)ttl);
         else

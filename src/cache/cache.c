@@ -313,6 +313,7 @@ hp_cache_entry_t *hp_cache_publish(hp_cache_t *cache, const void *key, size_t ke
                 hp_cache__sieve_insert(shard, e);
                 e->visited = was_visited;
                 e->is_resident = 1;
+                e->pub.is_stored = 1;
                 shard->bytes += e->charge;
                 atomic_fetch_add_explicit(&e->refcount, 1, memory_order_relaxed);
             }

@@ -113,6 +113,8 @@ typedef struct st_hp_cache_entry_t {
     uint64_t etag;         /* xxh3 of the identity body: the strong ETag is its hex */
     uint64_t fresh_until_ms, stale_until_ms, error_until_ms, last_modified_ms;
     uint64_t created_ms;
+    int is_stored; /* hp_cache_publish kept it (it may have been evicted since); set before
+                      publish returns, never changed after */
 } hp_cache_entry_t;
 
 typedef struct st_hp_cache_t hp_cache_t;

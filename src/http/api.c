@@ -195,7 +195,8 @@ static void on_job_done(hp_db_job_t *job)
                                   H2O_STRLIT("server-timing"), 0, NULL, timing, (size_t)len);
             hp_http_respond_write(call->req, plan, result);
         } else if (entry != NULL) {
-            respond_entry(call, entry, "hotpath; fwd=miss; stored", db_ns);
+            respond_entry(call, entry, entry->is_stored ? "hotpath; fwd=miss; stored" : "hotpath; fwd=miss",
+                          db_ns);
             entry = NULL;
         } else {
             /* Not cached: answer straight from the result, with the same validators. */

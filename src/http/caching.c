@@ -24,7 +24,14 @@ hp_http_caching_t *hp_http_caching_create(const hp_config_t *conf, char *errbuf,
         return NULL;
     }
     if (conf->cache == 0 /* "on" */) {
-        hp_cache_options_t opts = {.max_bytes = (size_t)conf->cache_max_bytes};
+        /* Each shard holds max_bytes / shards and no entry larger than that: keep shards at
+         * 4 MiB or more (64 of them from 256 MiB up), so a small cache still stores large
+         * responses. */
+        unsigned shards = 1;
+        while (shards < HP_CACHE_DEFAULT_SHARDS &&
+               (uint64_t)conf->cache_max_bytes / (shards * 2) >= (4u << 20))
+            shards *= 2;
+        hp_cache_options_t opts = {.max_bytes = (size_t)conf->cache_max_bytes, .shards = shards};
         if ((c->cache = hp_cache_create(&opts)) == NULL) {
             snprintf(errbuf, errlen, "cache-max-bytes: cannot allocate the cache");
             hp_cache_policies_destroy(c->policies);
@@ -176,7 +183,9 @@ static int not_modified(h2o_req_t *req, const char *etag, size_t etag_len, uint6
     struct tm tm;
     if (ims.base == NULL || h2o_time_parse_rfc1123(ims.base, ims.len, &tm) != 0)
         return 0;
-    return (int64_t)(last_modified_ms / 1000) <= (int64_t)timegm(&tm);
+    /* Only a date we could have sent: one whose second is over (see hp_http_caching_send). */
+    int64_t lm_s = (int64_t)(last_modified_ms / 1000);
+    return lm_s <= (int64_t)timegm(&tm) && lm_s < (int64_t)(hp_http_now_ms() / 1000);
 }
 
 static void add(h2o_req_t *req, const h2o_token_t *token, const char *value, size_t len)
@@ -231,13 +240,18 @@ void hp_http_caching_send(hp_http_caching_t *c, h2o_req_t *req, const hp_http_re
     char *etag = h2o_mem_alloc_pool(&req->pool, 20);
     int etag_len = snprintf(etag, 20, "\"%016" PRIx64 "\"", rep->etag);
     char *lm = h2o_mem_alloc_pool(&req->pool, H2O_TIMESTR_RFC1123_LEN + 1);
-    time_t lm_s = (time_t)(rep->last_modified_ms / 1000);
-    struct tm gmt;
-    gmtime_r(&lm_s, &gmt);
-    h2o_time2str_rfc1123(lm, &gmt);
-
+    /* HTTP dates have whole seconds: a Last-Modified in the current second could be followed
+     * by another change in that same second, which If-Modified-Since could not tell apart. So
+     * it is sent only once its second is over (as Apache treats such validators as weak); the
+     * ETag is always exact. */
+    time_t lm_s = (time_t)(rep->last_modified_ms / 1000), now_s = (time_t)(hp_http_now_ms() / 1000);
     add(req, H2O_TOKEN_ETAG, etag, (size_t)etag_len);
-    add(req, H2O_TOKEN_LAST_MODIFIED, lm, H2O_TIMESTR_RFC1123_LEN);
+    if (lm_s < now_s) {
+        struct tm gmt;
+        gmtime_r(&lm_s, &gmt);
+        h2o_time2str_rfc1123(lm, &gmt);
+        add(req, H2O_TOKEN_LAST_MODIFIED, lm, H2O_TIMESTR_RFC1123_LEN);
+    }
     if (rep->policy != NULL) {
         add(req, H2O_TOKEN_CACHE_CONTROL, rep->policy->cache_control, strlen(rep->policy->cache_control));
         add(req, H2O_TOKEN_VARY, H2O_STRLIT("Accept, Accept-Encoding, Prefer, Range"));

@@ -73,6 +73,8 @@ void hp_http_respond_error(h2o_req_t *req, const hp_error_t *err)
     /* Errors are never stored; say so unless the caller already said why. */
     if (h2o_find_header_by_str(&req->res.headers, H2O_STRLIT("cache-status"), -1) == -1)
         add_header_str(req, H2O_STRLIT("cache-status"), H2O_STRLIT("hotpath; fwd=miss"));
+    if (h2o_find_header_by_str(&req->res.headers, H2O_STRLIT("server-timing"), -1) == -1)
+        add_header_str(req, H2O_STRLIT("server-timing"), H2O_STRLIT("cache;dur=0"));
     if (err->code == HP_ERR_DB_BUSY)
         add_header(req, H2O_TOKEN_RETRY_AFTER, H2O_STRLIT("1"));
     size_t len;

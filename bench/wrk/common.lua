@@ -61,19 +61,54 @@ function M.zipf(n, s)
   end
 end
 
+-- wrk's response(status, headers, body), for the short probe runs only (probe.lua): counts
+-- the server's Cache-Status values in globals of the thread's state, which done() sums.
+-- "hotpath; hit; ttl=299" is a hit, "hotpath; fwd=miss; stored" (any fwd=) went to the
+-- database, and a response without the header counts as "none". Defining response() makes
+-- wrk buffer and parse every response's headers, which costs client CPU: the measured runs
+-- never load it.
+function M.count_cache_status(status, headers, body)
+  local v = headers["cache-status"] or headers["Cache-Status"]
+  if v == nil then
+    cache_none = (cache_none or 0) + 1 -- luacheck: ignore (thread-state globals)
+  elseif v:find(";%s*hit") then
+    cache_hit = (cache_hit or 0) + 1 -- luacheck: ignore
+  elseif v:find(";%s*fwd=") then
+    cache_fwd = (cache_fwd or 0) + 1 -- luacheck: ignore
+  else
+    cache_none = (cache_none or 0) + 1 -- luacheck: ignore
+  end
+end
+
+-- Sums one counter of count_cache_status over the threads; nil when no thread counted.
+local function thread_sum(name)
+  local total
+  for _, t in ipairs(threads) do
+    local v = t:get(name)
+    if v then total = (total or 0) + v end
+  end
+  return total
+end
+
 -- wrk's done(): one line for bench/run.sh. Latencies are in microseconds in wrk; the line
 -- gives milliseconds. wrk counts HTTP status >= 400 in errors.status (the table's "non-2xx";
--- these GETs never get 1xx or 3xx answers).
+-- these GETs never get 1xx or 3xx answers). bytes is everything read, headers included. A
+-- probe run (count_cache_status as response()) adds cache_hit, cache_fwd and cache_none.
 function M.done(summary, latency, requests)
   local seconds = summary.duration / 1e6
   local e = summary.errors
+  local counts = ""
+  local hit, fwd, none = thread_sum("cache_hit"), thread_sum("cache_fwd"), thread_sum("cache_none")
+  if hit or fwd or none then
+    counts = string.format(" cache_hit=%d cache_fwd=%d cache_none=%d", hit or 0, fwd or 0, none or 0)
+  end
   io.write(string.format(
     "HPBENCH requests=%d rps=%.1f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f " ..
-    "non2xx=%d socket_errors=%d bytes=%d\n",
+    "non2xx=%d socket_errors=%d bytes=%d%s\n",
     summary.requests, summary.requests / seconds,
     latency:percentile(50) / 1000, latency:percentile(90) / 1000,
     latency:percentile(99) / 1000, latency.max / 1000,
-    e.status, e.connect + e.read + e.write + e.timeout, summary.bytes))
+    e.status, e.connect + e.read + e.write + e.timeout, summary.bytes, counts))
 end
 
 return M

@@ -58,6 +58,7 @@ struct st_api_call_t {
     cache_waiter_t *waiter;      /* waiting on another request's fill, or NULL */
     const hp_cache_policy_t *policy; /* non-NULL: a cacheable read */
     hp_cache_entry_t *fallback;  /* stale-if-error candidate (a reference), or NULL */
+    int is_forced_fresh;         /* the client sent Cache-Control: no-cache */
     uint64_t cache_ns;
 };
 
@@ -195,8 +196,11 @@ static void on_job_done(hp_db_job_t *job)
                                   H2O_STRLIT("server-timing"), 0, NULL, timing, (size_t)len);
             hp_http_respond_write(call->req, plan, result);
         } else if (entry != NULL) {
-            respond_entry(call, entry, entry->is_stored ? "hotpath; fwd=miss; stored" : "hotpath; fwd=miss",
-                          db_ns);
+            const char *fwd = call->is_forced_fresh ? (entry->is_stored ? "hotpath; fwd=request; stored"
+                                                                        : "hotpath; fwd=request")
+                                                    : (entry->is_stored ? "hotpath; fwd=miss; stored"
+                                                                        : "hotpath; fwd=miss");
+            respond_entry(call, entry, fwd, db_ns);
             entry = NULL;
         } else {
             /* Not cached: answer straight from the result, with the same validators. */
@@ -306,12 +310,34 @@ static void submit_read_or_respond(api_call_t *call, hp_http_loop_t *loop, const
     hp_db_submit(loop->db, job);
 }
 
+/* Request Cache-Control: no-cache (or Pragma: no-cache): the client wants the database's
+ * answer, not a stored one (RFC 9111 5.2.1.4). */
+static int client_wants_fresh(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CACHE_CONTROL, -1);
+    if (i != -1) {
+        h2o_iovec_t v = req->headers.entries[i].value;
+        if (memmem(v.base, v.len, "no-cache", 8) != NULL)
+            return 1;
+    }
+    i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("pragma"), -1);
+    return i != -1 && memmem(req->headers.entries[i].value.base, req->headers.entries[i].value.len,
+                             "no-cache", 8) != NULL;
+}
+
 /* A cacheable read: answers from the cache, waits for another request's fill, or leads. */
 static void read_through_cache(api_call_t *call, hp_http_loop_t *loop)
 {
     hp_cache_t *cache = loop->caching->cache;
     uint64_t start = now_ns(), now_ms = hp_http_now_ms();
     h2o_iovec_t key = hp_http_caching_key(&call->req->pool, &call->r);
+    if (client_wants_fresh(call->req)) {
+        /* Query, and store the fresh answer for everyone else. */
+        call->cache_ns = now_ns() - start;
+        call->is_forced_fresh = 1;
+        submit_read_or_respond(call, loop, &call->r, key, call->policy);
+        return;
+    }
     cache_waiter_t *w = malloc(sizeof(*w));
     *w = (cache_waiter_t){.super = {.cb = on_waiter_called}, .reply_to = &loop->cache_receiver, .call = call};
     hp_cache_entry_t *entry = NULL;

@@ -29,6 +29,7 @@ run unit scripts/test-unit.sh build/$flavor/tests/test_*
 run spec scripts/test-spec.sh "$bin"
 run compat scripts/test-compat.sh "$bin"
 run consistency python3 tests/consistency/run.py "$bin"
+run cache scripts/test-cache.sh "$bin"
 if [ "$flavor" = release ]; then run fuzz scripts/fuzz.sh smoke; fi
 [ ${#failed_names[@]} -eq 0 ] || echo "failed suites: ${failed_names[*]}"
 echo "all: $passed passed, $failed failed"

@@ -14,6 +14,15 @@ uint64_t hp_http_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* The time a change is recorded at: the start of the next second. HTTP dates have whole
+ * seconds; rounding up makes every change later than any Last-Modified or Date sent before
+ * it, so If-Modified-Since can never confirm a copy older than a change. Last-Modified is sent
+ * capped at the current time (never in the future) and compared as recorded. */
+static uint64_t change_time_ms(void)
+{
+    return (hp_http_now_ms() / 1000 + 1) * 1000;
+}
+
 hp_http_caching_t *hp_http_caching_create(const hp_config_t *conf, char *errbuf, size_t errlen)
 {
     char why[256];
@@ -44,7 +53,7 @@ hp_http_caching_t *hp_http_caching_create(const hp_config_t *conf, char *errbuf,
     c->levels[HP_ENCODING_GZIP] = (int)conf->compress_gzip_level;
     c->levels[HP_ENCODING_BR] = (int)conf->compress_br_level;
     c->levels[HP_ENCODING_ZSTD] = (int)conf->compress_zstd_level;
-    atomic_store(&c->all_changed_ms, hp_http_now_ms());
+    atomic_store(&c->all_changed_ms, change_time_ms());
     return c;
 }
 
@@ -115,14 +124,14 @@ h2o_iovec_t hp_http_caching_key(h2o_mem_pool_t *pool, const hp_request_t *r)
 void hp_http_caching_table_written(hp_http_caching_t *c, const char *table, size_t len)
 {
     uint32_t slot = hp_cache_table_slot(table, len);
-    atomic_store_explicit(&c->slot_changed_ms[slot], hp_http_now_ms(), memory_order_relaxed);
+    atomic_store_explicit(&c->slot_changed_ms[slot], change_time_ms(), memory_order_relaxed);
     if (c->cache != NULL)
         hp_cache_bump_table(c->cache, slot);
 }
 
 void hp_http_caching_all_changed(hp_http_caching_t *c)
 {
-    atomic_store_explicit(&c->all_changed_ms, hp_http_now_ms(), memory_order_relaxed);
+    atomic_store_explicit(&c->all_changed_ms, change_time_ms(), memory_order_relaxed);
     if (c->cache != NULL)
         hp_cache_bump_all(c->cache);
 }
@@ -152,8 +161,10 @@ static h2o_iovec_t header_value(h2o_req_t *req, const h2o_token_t *token)
 }
 
 /* If-None-Match: "*" or a list of entity tags; weak ones (W/"...") match by the weak rule,
- * which is what a GET uses. */
-static int etag_matches(h2o_iovec_t inm, const char *etag, size_t etag_len)
+ * which is what a GET uses. Our tags are "<hash>" for identity and "<hash>-<coding>" for a
+ * coded body (one strong tag per representation, RFC 9110 8.8.3): a client holding any of them
+ * has the current data, so the hash decides. `base` is `"<hash>` (no closing quote). */
+static int etag_matches(h2o_iovec_t inm, const char *base, size_t base_len)
 {
     for (const char *p = inm.base, *end = p + inm.len; p < end;) {
         while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
@@ -168,24 +179,24 @@ static int etag_matches(h2o_iovec_t inm, const char *etag, size_t etag_len)
         const char *stop = p;
         while (stop > start && (stop[-1] == ' ' || stop[-1] == '\t'))
             --stop;
-        if ((size_t)(stop - start) == etag_len && memcmp(start, etag, etag_len) == 0)
+        if ((size_t)(stop - start) > base_len && memcmp(start, base, base_len) == 0 &&
+            (start[base_len] == '"' || start[base_len] == '-'))
             return 1;
     }
     return 0;
 }
 
-static int not_modified(h2o_req_t *req, const char *etag, size_t etag_len, uint64_t last_modified_ms)
+static int not_modified(h2o_req_t *req, const char *etag_base, size_t base_len, uint64_t last_modified_ms)
 {
     h2o_iovec_t inm = header_value(req, H2O_TOKEN_IF_NONE_MATCH);
     if (inm.base != NULL)
-        return etag_matches(inm, etag, etag_len);
+        return etag_matches(inm, etag_base, base_len);
     h2o_iovec_t ims = header_value(req, H2O_TOKEN_IF_MODIFIED_SINCE);
     struct tm tm;
     if (ims.base == NULL || h2o_time_parse_rfc1123(ims.base, ims.len, &tm) != 0)
         return 0;
-    /* Only a date we could have sent: one whose second is over (see hp_http_caching_send). */
-    int64_t lm_s = (int64_t)(last_modified_ms / 1000);
-    return lm_s <= (int64_t)timegm(&tm) && lm_s < (int64_t)(hp_http_now_ms() / 1000);
+    /* Compared as recorded (see change_time_ms), not as sent. */
+    return (int64_t)(last_modified_ms / 1000) <= (int64_t)timegm(&tm);
 }
 
 static void add(h2o_req_t *req, const h2o_token_t *token, const char *value, size_t len)
@@ -196,6 +207,16 @@ static void add(h2o_req_t *req, const h2o_token_t *token, const char *value, siz
 static void add_str(h2o_req_t *req, const char *name, size_t name_len, const char *value, size_t len)
 {
     h2o_add_header_by_str(&req->pool, &req->res.headers, name, name_len, 0, NULL, value, len);
+}
+
+/* Completes `"<hash>` (in a 32-byte buffer) with the coding's suffix and adds the header. */
+static void add_etag(h2o_req_t *req, char *etag, int base_len, hp_encoding_t enc)
+{
+    int len = base_len + (enc == HP_ENCODING_IDENTITY
+                              ? snprintf(etag + base_len, 32 - (size_t)base_len, "\"")
+                              : snprintf(etag + base_len, 32 - (size_t)base_len, "-%s\"",
+                                         hp_compress_token(enc)));
+    add(req, H2O_TOKEN_ETAG, etag, (size_t)len);
 }
 
 static void free_buffer(void *p)
@@ -237,21 +258,25 @@ void hp_http_caching_send(hp_http_caching_t *c, h2o_req_t *req, const hp_http_re
 {
     static h2o_generator_t generator = {NULL, NULL};
 
-    char *etag = h2o_mem_alloc_pool(&req->pool, 20);
-    int etag_len = snprintf(etag, 20, "\"%016" PRIx64 "\"", rep->etag);
-    char *lm = h2o_mem_alloc_pool(&req->pool, H2O_TIMESTR_RFC1123_LEN + 1);
-    /* HTTP dates have whole seconds: a Last-Modified in the current second could be followed
-     * by another change in that same second, which If-Modified-Since could not tell apart. So
-     * it is sent only once its second is over (as Apache treats such validators as weak); the
-     * ETag is always exact. */
-    time_t lm_s = (time_t)(rep->last_modified_ms / 1000), now_s = (time_t)(hp_http_now_ms() / 1000);
-    add(req, H2O_TOKEN_ETAG, etag, (size_t)etag_len);
-    if (lm_s < now_s) {
-        struct tm gmt;
-        gmtime_r(&lm_s, &gmt);
-        h2o_time2str_rfc1123(lm, &gmt);
-        add(req, H2O_TOKEN_LAST_MODIFIED, lm, H2O_TIMESTR_RFC1123_LEN);
+    /* The entity tag of the coding this client gets (decided first: a 304 carries it too). */
+    hp_encoding_t enc = HP_ENCODING_IDENTITY;
+    if (c->is_compress_enabled && hp_compress_is_worth(rep->body.len, c->compress_min_bytes)) {
+        h2o_iovec_t ae = header_value(req, H2O_TOKEN_ACCEPT_ENCODING);
+        enc = hp_compress_negotiate(ae.base, ae.len, HP_ENCODING_ALL_BITS);
+        /* A client that refuses identity and every coding we have gets identity anyway
+         * (RFC 9110 allows ignoring Accept-Encoding rather than answering 406). */
+        if (enc == HP_ENCODING_NOT_ACCEPTABLE)
+            enc = HP_ENCODING_IDENTITY;
     }
+    char *etag = h2o_mem_alloc_pool(&req->pool, 32);
+    int base_len = snprintf(etag, 32, "\"%016" PRIx64, rep->etag);
+    char *lm = h2o_mem_alloc_pool(&req->pool, H2O_TIMESTR_RFC1123_LEN + 1);
+    uint64_t now_ms = hp_http_now_ms();
+    time_t lm_s = (time_t)((rep->last_modified_ms < now_ms ? rep->last_modified_ms : now_ms) / 1000);
+    struct tm gmt;
+    gmtime_r(&lm_s, &gmt);
+    h2o_time2str_rfc1123(lm, &gmt);
+    add(req, H2O_TOKEN_LAST_MODIFIED, lm, H2O_TIMESTR_RFC1123_LEN);
     if (rep->policy != NULL) {
         add(req, H2O_TOKEN_CACHE_CONTROL, rep->policy->cache_control, strlen(rep->policy->cache_control));
         add(req, H2O_TOKEN_VARY, H2O_STRLIT("Accept, Accept-Encoding, Prefer, Range"));
@@ -265,12 +290,12 @@ void hp_http_caching_send(hp_http_caching_t *c, h2o_req_t *req, const hp_http_re
                                     rep->db_ns / 1e6)
                          : snprintf(timing, 64, "cache;dur=%.3f", rep->cache_ns / 1e6);
     add_str(req, H2O_STRLIT("server-timing"), timing, (size_t)timing_len);
-    size_t path_len = req->query_at != SIZE_MAX ? req->path.len : req->path.len;
-    add(req, H2O_TOKEN_CONTENT_LOCATION, req->path.base, path_len);
+    add(req, H2O_TOKEN_CONTENT_LOCATION, req->path.base, req->path.len);
 
     int is_head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
     if ((rep->status == 200 || rep->status == 206) &&
-        not_modified(req, etag, (size_t)etag_len, rep->last_modified_ms)) {
+        not_modified(req, etag, (size_t)base_len, rep->last_modified_ms)) {
+        add_etag(req, etag, base_len, enc);
         req->res.status = 304;
         req->res.reason = "Not Modified";
         h2o_send_inline(req, NULL, 0);
@@ -285,19 +310,14 @@ void hp_http_caching_send(hp_http_caching_t *c, h2o_req_t *req, const hp_http_re
     }
 
     h2o_iovec_t body = rep->body;
-    if (c->is_compress_enabled && hp_compress_is_worth(body.len, c->compress_min_bytes)) {
-        h2o_iovec_t ae = header_value(req, H2O_TOKEN_ACCEPT_ENCODING);
-        hp_encoding_t enc = hp_compress_negotiate(ae.base, ae.len, HP_ENCODING_ALL_BITS);
-        /* A client that refuses identity and every coding we have gets identity anyway
-         * (RFC 9110 allows ignoring Accept-Encoding rather than answering 406). */
-        if (enc != HP_ENCODING_NOT_ACCEPTABLE && enc != HP_ENCODING_IDENTITY) {
-            body = encode_body(c, req, rep, &enc);
-            if (enc != HP_ENCODING_IDENTITY) {
-                const char *token = hp_compress_token(enc);
-                add(req, H2O_TOKEN_CONTENT_ENCODING, token, strlen(token));
-            }
+    if (enc != HP_ENCODING_IDENTITY) {
+        body = encode_body(c, req, rep, &enc); /* identity again if coding does not pay */
+        if (enc != HP_ENCODING_IDENTITY) {
+            const char *token = hp_compress_token(enc);
+            add(req, H2O_TOKEN_CONTENT_ENCODING, token, strlen(token));
         }
     }
+    add_etag(req, etag, base_len, enc);
     req->res.content_length = body.len;
     if (is_head) {
         h2o_send_inline(req, NULL, 0);

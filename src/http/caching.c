@@ -258,7 +258,7 @@ void hp_http_caching_send(hp_http_caching_t *c, h2o_req_t *req, const hp_http_re
 {
     static h2o_generator_t generator = {NULL, NULL};
 
-    /* The entity tag of the coding this client gets (decided first: a 304 carries it too). */
+    /* The entity tag of the coding chosen for this client, decided first: a 304 carries it too. */
     hp_encoding_t enc = HP_ENCODING_IDENTITY;
     if (c->is_compress_enabled && hp_compress_is_worth(rep->body.len, c->compress_min_bytes)) {
         h2o_iovec_t ae = header_value(req, H2O_TOKEN_ACCEPT_ENCODING);

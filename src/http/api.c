@@ -355,14 +355,17 @@ static void read_through_cache(api_call_t *call, hp_http_loop_t *loop)
     if (res == HP_CACHE_HIT) {
         if (should_revalidate)
             submit_read_or_respond(NULL, loop, &call->r, key, call->policy);
-        char *status = h2o_mem_alloc_pool(&call->req->pool, 64);
         /* Seconds of freshness left, rounded down (so a stale entry's is negative). */
         int64_t left_ms = (int64_t)entry->fresh_until_ms - (int64_t)now_ms;
-        int64_t ttl = left_ms >= 0 ? left_ms / 1000 : -((-left_ms + 999) / 1000);
-        if ((uint64_t)now_ms < entry->fresh_until_ms)
-            snprintf(status, 64, "hotpath; hit; ttl=%lld", (long long)ttl);
-        else
-            snprintf(status, 64, "hotpath; hit; fwd=stale; ttl=%lld", (long long)ttl);
+        char *status = h2o_mem_alloc_pool(&call->req->pool, 64), *p = status;
+        if (left_ms >= 0) {
+            memcpy(p, "hotpath; hit; ttl=", 18);
+            p = hp_http_put_uint(p + 18, (uint64_t)left_ms / 1000);
+        } else {
+            memcpy(p, "hotpath; hit; fwd=stale; ttl=-", 30);
+            p = hp_http_put_uint(p + 30, ((uint64_t)-left_ms + 999) / 1000);
+        }
+        *p = '\0';
         respond_entry(call, entry, status, 0);
         return;
     }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include "core/json.h"
 #include "core/log.h"
+#include "http/caching.h"
 #include "core/version.h"
 #include "http/respond.h"
 
@@ -107,14 +108,20 @@ static h2o_iovec_t content_type_of(hp_format_t format)
 /* "first-last/total" or "* /total" (no space), total "*" when unknown. */
 static h2o_iovec_t content_range(h2o_mem_pool_t *pool, uint64_t first, uint64_t rows, int64_t total)
 {
-    char total_text[24] = "*";
+    char *s = h2o_mem_alloc_pool(pool, 64), *p = s;
+    if (rows != 0) {
+        p = hp_http_put_uint(p, first);
+        *p++ = '-';
+        p = hp_http_put_uint(p, first + rows - 1);
+    } else {
+        *p++ = '*';
+    }
+    *p++ = '/';
     if (total >= 0)
-        snprintf(total_text, sizeof(total_text), "%" PRId64, total);
-    char *s = h2o_mem_alloc_pool(pool, 64);
-    int n = rows != 0
-                ? snprintf(s, 64, "%" PRIu64 "-%" PRIu64 "/%s", first, first + rows - 1, total_text)
-                : snprintf(s, 64, "*/%s", total_text);
-    return h2o_iovec_init(s, (size_t)n);
+        p = hp_http_put_uint(p, (uint64_t)total);
+    else
+        *p++ = '*';
+    return h2o_iovec_init(s, (size_t)(p - s));
 }
 
 /* Whether a Prefer header of the request names `token` (e.g. "return="): PostgREST reports

@@ -68,9 +68,13 @@ void hp_query__gen_append(hp_query__gen_t *g, const char *s, size_t len)
 
 static void append_uint(hp_query__gen_t *g, uint64_t v)
 {
+    /* Every placeholder number comes through here: a digit loop, not printf. */
     char tmp[24];
-    int n = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v);
-    hp_query__gen_append(g, tmp, (size_t)n);
+    size_t n = sizeof(tmp);
+    do
+        tmp[--n] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    hp_query__gen_append(g, tmp + n, sizeof(tmp) - n);
 }
 
 void hp_query__gen_ident(hp_query__gen_t *g, const char *name, size_t len)

@@ -99,6 +99,21 @@ static int at(const scan_t *s, char c)
     return s->p < s->end && *s->p == c;
 }
 
+/* After a list item: "," (another follows: 1), ")" (the list ends: 0), else an error (-1). */
+static int list_continues(scan_t *s)
+{
+    if (at(s, ',')) {
+        ++s->p;
+        return 1;
+    }
+    if (at(s, ')')) {
+        ++s->p;
+        return 0;
+    }
+    s->expect = "\",\" or \")\"";
+    return -1;
+}
+
 static int at_str(const scan_t *s, const char *lit)
 {
     size_t n = strlen(lit);
@@ -576,16 +591,9 @@ static int scan_in_list(parser_t *ps, scan_t *s, hp_query__cond_t *c)
             c->values = values;
         }
         c->values[c->value_count++] = v;
-        if (at(s, ',')) {
-            ++s->p;
-            continue;
-        }
-        if (at(s, ')')) {
-            ++s->p;
-            return 0;
-        }
-        s->expect = "\",\" or \")\"";
-        return -1;
+        int more = list_continues(s);
+        if (more <= 0)
+            return more;
     }
 }
 
@@ -725,16 +733,9 @@ static int scan_logic(parser_t *ps, scan_t *s, hp_query__node_t *n, hp_query__co
         }
         *tail = c;
         tail = &c->next;
-        if (at(s, ',')) {
-            ++s->p;
-            continue;
-        }
-        if (at(s, ')')) {
-            ++s->p;
-            return 0;
-        }
-        s->expect = "\",\" or \")\"";
-        return -1;
+        int more = list_continues(s);
+        if (more <= 0)
+            return more;
     }
 }
 

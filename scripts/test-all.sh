@@ -30,6 +30,7 @@ run spec scripts/test-spec.sh "$bin"
 run compat scripts/test-compat.sh "$bin"
 run consistency python3 tests/consistency/run.py "$bin"
 run cache scripts/test-cache.sh "$bin"
+run metrics python3 tests/metrics/run.py "$bin"
 if [ "$flavor" = release ]; then run fuzz scripts/fuzz.sh smoke; fi
 [ ${#failed_names[@]} -eq 0 ] || echo "failed suites: ${failed_names[*]}"
 echo "all: $passed passed, $failed failed"

@@ -39,6 +39,8 @@
       "how long a statement waits for a database lock before answering 503")                      \
     X(server_host, "server-host", STR, "127.0.0.1", 0, 0, "address to listen on")                 \
     X(server_port, "server-port", INT, "3000", 1, 65535, "port to listen on")                     \
+    X(admin_server_port, "admin-server-port", INT, "0", 0, 65535,                                 \
+      "port of the admin listener on server-host (/live, /ready, /metrics); 0 = off")             \
     X(server_threads, "server-threads", INT, "0", 0, 256, "event-loop threads; 0 = one per core") \
     X(server_shutdown_timeout_ms, "server-shutdown-timeout-ms", INT, "10000", 0, 3600000,         \
       "on SIGTERM/SIGINT, how long in-flight requests may take before exit")                      \

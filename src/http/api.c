@@ -60,6 +60,7 @@ struct st_api_call_t {
     hp_cache_entry_t *fallback;  /* stale-if-error candidate (a reference), or NULL */
     int is_forced_fresh;         /* the client sent Cache-Control: no-cache */
     uint64_t cache_ns;
+    uint64_t started_ns; /* when the handler took the request (for the duration metric) */
 };
 
 static uint64_t now_ns(void)
@@ -73,6 +74,10 @@ static void on_call_dispose(void *p)
 {
     api_call_t *call = p;
     --call->loop->in_flight;
+    /* The one place every API request ends, whichever way it was answered (or abandoned). */
+    hp_metrics_request_done(call->loop->metrics,
+                            hp_metrics_method_class(call->req->method.base, call->req->method.len),
+                            call->req->res.status, now_ns() - call->started_ns);
     if (call->job_ctx != NULL)
         call->job_ctx->call = NULL;
     if (call->waiter != NULL)
@@ -440,8 +445,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     (void)self;
     hp_http_loop_t *loop = hp_http_loop_of(req->conn->ctx);
     api_call_t *call = h2o_mem_alloc_shared(&req->pool, sizeof(*call), on_call_dispose);
-    *call = (api_call_t){.req = req, .loop = loop};
+    *call = (api_call_t){.req = req, .loop = loop, .started_ns = now_ns()};
     ++loop->in_flight;
+    hp_metrics_request_started(loop->metrics);
 
     size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     h2o_iovec_t path = h2o_iovec_init(req->path.base, path_len);

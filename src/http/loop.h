@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "db/db.h"
 #include "http/caching.h"
+#include "metrics/metrics.h"
 
 /* How often a loop lets its database connection drop a stale read snapshot. */
 #define HP_HTTP_TICK_MS 10
@@ -20,6 +21,13 @@ typedef struct {
     h2o_accept_ctx_t accept_ctx;
     h2o_socket_t *listener;
     int listen_fd;
+    h2o_hostconf_t **hosts; /* what the API listener serves (NULL-terminated) */
+    /* Loop 0 alone also serves the admin listener when admin-server-port is set; elsewhere
+     * admin_fd is -1. */
+    h2o_accept_ctx_t admin_accept_ctx;
+    h2o_socket_t *admin_listener;
+    int admin_fd;
+    h2o_hostconf_t **admin_hosts;
     h2o_multithread_receiver_t db_receiver; /* database jobs come back here */
     h2o_multithread_receiver_t control;     /* shutdown requests from the signal thread */
     h2o_multithread_receiver_t cache_receiver; /* fills this loop's requests waited for */
@@ -37,6 +45,7 @@ typedef struct {
     const hp_config_t *conf;
     hp_http_caching_t *caching;
     hp_db_t *db;
+    hp_metrics_slot_t *metrics; /* this loop's own counters */
 } hp_http_loop_t;
 
 static inline hp_http_loop_t *hp_http_loop_of(h2o_context_t *ctx)

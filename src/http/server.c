@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "compress/compress.h"
 #include "core/log.h"
+#include "http/admin.h"
 #include "http/api.h"
 #include "http/loop.h"
 #include "http/server.h"
@@ -21,7 +22,11 @@ struct st_hp_server_t {
     const hp_config_t *conf;
     hp_db_t *db;
     hp_http_caching_t *caching;
+    hp_metrics_t *metrics;
     h2o_globalconf_t globalconf;
+    /* Each listener serves one host whatever the Host header says: h2o picks the only
+     * hostconf of a single-entry list. */
+    h2o_hostconf_t *api_hosts[2], *admin_hosts[2];
     size_t loop_count;
     hp_http_loop_t *loops;
 };
@@ -67,6 +72,16 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     }
 }
 
+static void on_admin_accept(h2o_socket_t *listener, const char *err)
+{
+    if (err != NULL)
+        return;
+    hp_http_loop_t *loop = listener->data;
+    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+    if (sock != NULL)
+        h2o_accept(&loop->admin_accept_ctx, sock);
+}
+
 /* Runs on the loop's own thread when the signal thread asks for shutdown. */
 static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
@@ -80,6 +95,11 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
         h2o_socket_read_stop(loop->listener);
         h2o_socket_close(loop->listener);
         loop->listener = NULL;
+    }
+    if (loop->admin_listener != NULL) {
+        h2o_socket_read_stop(loop->admin_listener);
+        h2o_socket_close(loop->admin_listener);
+        loop->admin_listener = NULL;
     }
     h2o_context_request_shutdown(&loop->ctx);
     /* h2o 2.2.5 has no shutdown hook for HTTP/1 idle connections; a zero request timeout makes
@@ -116,7 +136,9 @@ static void *run_loop(void *arg)
     h2o_evloop_t *evloop = h2o_evloop_create();
     h2o_context_init(&loop->ctx, evloop, loop->globalconf);
     loop->accept_ctx.ctx = &loop->ctx;
-    loop->accept_ctx.hosts = loop->globalconf->hosts;
+    loop->accept_ctx.hosts = loop->hosts;
+    loop->admin_accept_ctx.ctx = &loop->ctx;
+    loop->admin_accept_ctx.hosts = loop->admin_hosts;
     h2o_multithread_register_receiver(loop->ctx.queue, &loop->db_receiver, hp_db_on_replies);
     h2o_multithread_register_receiver(loop->ctx.queue, &loop->control, on_control);
     h2o_multithread_register_receiver(loop->ctx.queue, &loop->cache_receiver,
@@ -132,6 +154,12 @@ static void *run_loop(void *arg)
     loop->listener = h2o_evloop_socket_create(evloop, loop->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     loop->listener->data = loop;
     h2o_socket_read_start(loop->listener, on_accept);
+    if (loop->admin_fd != -1) {
+        loop->admin_listener =
+            h2o_evloop_socket_create(evloop, loop->admin_fd, H2O_SOCKET_FLAG_DONT_READ);
+        loop->admin_listener->data = loop;
+        h2o_socket_read_start(loop->admin_listener, on_admin_accept);
+    }
 
     while (!loop->is_stopping)
         h2o_evloop_run(evloop, INT32_MAX);
@@ -179,6 +207,7 @@ hp_server_t *hp_server_create(const hp_config_t *conf, hp_db_t *db, char *errbuf
     h2o_hostconf_t *hostconf =
         h2o_config_register_host(&s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     hp_http_api_register(hostconf, "/");
+    s->api_hosts[0] = hostconf;
 
     if ((s->caching = hp_http_caching_create(conf, errbuf, errlen)) == NULL) {
         h2o_config_dispose(&s->globalconf);
@@ -186,8 +215,14 @@ hp_server_t *hp_server_create(const hp_config_t *conf, hp_db_t *db, char *errbuf
         return NULL;
     }
     hp_db_set_change_listener(db, hp_http_caching_on_external_change, s->caching);
-
     s->loop_count = (size_t)conf->server_threads;
+    s->metrics = hp_metrics_create(s->loop_count, (uint64_t)time(NULL));
+    if (conf->admin_server_port != 0) {
+        s->admin_hosts[0] = h2o_config_register_host(
+            &s->globalconf, h2o_iovec_init(H2O_STRLIT("admin")), (uint16_t)conf->admin_server_port);
+        hp_http_admin_register(s->admin_hosts[0], db, s->caching, s->metrics);
+    }
+
     /* SO_REUSEPORT would let a second hotpath share the port silently (and split the traffic
      * with it): bind once without it first, so a port in use is an error. */
     int probe = open_listener(conf->server_host, (int)conf->server_port, 0, errbuf, errlen);
@@ -198,7 +233,7 @@ hp_server_t *hp_server_create(const hp_config_t *conf, hp_db_t *db, char *errbuf
     close(probe);
     s->loops = calloc(s->loop_count, sizeof(*s->loops));
     for (size_t i = 0; i != s->loop_count; ++i)
-        s->loops[i].listen_fd = -1;
+        s->loops[i].listen_fd = s->loops[i].admin_fd = -1;
     for (size_t i = 0; i != s->loop_count; ++i) {
         hp_http_loop_t *loop = s->loops + i;
         if ((loop->listen_fd =
@@ -209,6 +244,15 @@ hp_server_t *hp_server_create(const hp_config_t *conf, hp_db_t *db, char *errbuf
         loop->conf = conf;
         loop->db = db;
         loop->caching = s->caching;
+        loop->metrics = hp_metrics_slot(s->metrics, i);
+        loop->hosts = s->api_hosts;
+        loop->admin_hosts = s->admin_hosts;
+    }
+    if (conf->admin_server_port != 0 && s->loop_count != 0 &&
+        (s->loops[0].admin_fd = open_listener(conf->server_host, (int)conf->admin_server_port, 0,
+                                              errbuf, errlen)) == -1) {
+        hp_server_destroy(s);
+        return NULL;
     }
     return s;
 }
@@ -240,6 +284,9 @@ int hp_server_run(hp_server_t *s)
     sem_destroy(&ready);
     hp_log_info("listening on http://%s:%lld with %zu threads", s->conf->server_host,
                 (long long)s->conf->server_port, s->loop_count);
+    if (s->conf->admin_server_port != 0)
+        hp_log_info("admin (/live, /ready, /metrics) on http://%s:%lld", s->conf->server_host,
+                    (long long)s->conf->admin_server_port);
 
     for (;;) {
         int sig;
@@ -280,11 +327,14 @@ void hp_server_destroy(hp_server_t *s)
          * outlived the shutdown deadline keeps its context: process exit reclaims it. */
         if (loop->listener == NULL && loop->ctx.queue == NULL && loop->listen_fd != -1)
             close(loop->listen_fd);
+        if (loop->admin_listener == NULL && loop->ctx.queue == NULL && loop->admin_fd != -1)
+            close(loop->admin_fd);
     }
     free(s->loops);
     /* No database thread may call the listener into freed state. */
     hp_db_set_change_listener(s->db, NULL, NULL);
     hp_http_caching_destroy(s->caching);
+    hp_metrics_destroy(s->metrics);
     h2o_config_dispose(&s->globalconf);
     free(s);
 }

@@ -1,0 +1,197 @@
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include "metrics/metrics.h"
+
+/* One loop's counters, alone on its cache lines so loops never share one. Only the owner
+ * writes; a scrape reads with relaxed loads. Buckets are not cumulative here (the render
+ * makes them so); the last one is +Inf. */
+struct st_hp_metrics_slot_t {
+    alignas(64) _Atomic uint64_t requests[HP_METRICS_METHODS][HP_METRICS_STATUSES];
+    _Atomic uint64_t not_modified;
+    _Atomic uint64_t buckets[HP_METRICS_DURATION_BUCKETS + 1];
+    _Atomic uint64_t duration_sum_ns;
+    _Atomic uint64_t started, done; /* in flight = started - done, over all slots */
+};
+
+struct st_hp_metrics_t {
+    size_t slot_count;
+    uint64_t start_time_s;
+    hp_metrics_slot_t *slots;
+};
+
+static const uint64_t bucket_bounds_ns[HP_METRICS_DURATION_BUCKETS] = {
+    100000,    250000,    500000,    1000000,    2500000,    5000000,    10000000,
+    25000000,  50000000,  100000000, 250000000,  500000000,  1000000000, 2500000000u};
+static const char *const bucket_labels[HP_METRICS_DURATION_BUCKETS + 1] = {
+    "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
+    "0.05",   "0.1",     "0.25",   "0.5",   "1",      "2.5",   "+Inf"};
+static const char *const method_labels[HP_METRICS_METHODS] = {"GET", "POST", "PATCH", "DELETE",
+                                                              "other"};
+static const char *const status_labels[HP_METRICS_STATUSES] = {"2xx", "3xx", "4xx", "5xx",
+                                                               "other"};
+
+hp_metrics_t *hp_metrics_create(size_t slot_count, uint64_t start_time_s)
+{
+    hp_metrics_t *m = calloc(1, sizeof(*m));
+    size_t bytes = (slot_count != 0 ? slot_count : 1) * sizeof(hp_metrics_slot_t);
+    if (m == NULL || (m->slots = aligned_alloc(alignof(hp_metrics_slot_t), bytes)) == NULL)
+        abort();
+    memset(m->slots, 0, bytes);
+    m->slot_count = slot_count;
+    m->start_time_s = start_time_s;
+    return m;
+}
+
+void hp_metrics_destroy(hp_metrics_t *m)
+{
+    if (m == NULL)
+        return;
+    free(m->slots);
+    free(m);
+}
+
+hp_metrics_slot_t *hp_metrics_slot(hp_metrics_t *m, size_t i)
+{
+    return m->slots + i;
+}
+
+hp_metrics_method_t hp_metrics_method_class(const char *method, size_t len)
+{
+    switch (len) {
+    case 3:
+        return memcmp(method, "GET", 3) == 0 ? HP_METRICS_GET : HP_METRICS_OTHER_METHOD;
+    case 4:
+        if (memcmp(method, "HEAD", 4) == 0)
+            return HP_METRICS_GET;
+        return memcmp(method, "POST", 4) == 0 ? HP_METRICS_POST : HP_METRICS_OTHER_METHOD;
+    case 5:
+        return memcmp(method, "PATCH", 5) == 0 ? HP_METRICS_PATCH : HP_METRICS_OTHER_METHOD;
+    case 6:
+        return memcmp(method, "DELETE", 6) == 0 ? HP_METRICS_DELETE : HP_METRICS_OTHER_METHOD;
+    default:
+        return HP_METRICS_OTHER_METHOD;
+    }
+}
+
+/* The owner is the only writer, so a relaxed load and store is an exact increment without a
+ * locked read-modify-write; readers on other threads still never see a torn value. */
+static inline void add(_Atomic uint64_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+static inline uint64_t get(const _Atomic uint64_t *c)
+{
+    return atomic_load_explicit((_Atomic uint64_t *)c, memory_order_relaxed);
+}
+
+void hp_metrics_request_started(hp_metrics_slot_t *slot)
+{
+    add(&slot->started, 1);
+}
+
+void hp_metrics_request_done(hp_metrics_slot_t *slot, hp_metrics_method_t method, int status,
+                             uint64_t duration_ns)
+{
+    hp_metrics_status_t s = status >= 200 && status < 600 ? (hp_metrics_status_t)(status / 100 - 2)
+                                                          : HP_METRICS_OTHER_STATUS;
+    if ((unsigned)method >= HP_METRICS_METHODS)
+        method = HP_METRICS_OTHER_METHOD;
+    add(&slot->requests[method][s], 1);
+    if (status == 304)
+        add(&slot->not_modified, 1);
+    size_t b = 0;
+    while (b != HP_METRICS_DURATION_BUCKETS && duration_ns > bucket_bounds_ns[b])
+        ++b;
+    add(&slot->buckets[b], 1);
+    add(&slot->duration_sum_ns, duration_ns);
+    add(&slot->done, 1);
+}
+
+/* Sums one counter over every slot; `field` is its byte offset in a slot. */
+static uint64_t sum(const hp_metrics_t *m, size_t field)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i != m->slot_count; ++i)
+        total += get((const _Atomic uint64_t *)((const char *)(m->slots + i) + field));
+    return total;
+}
+
+#define SUM(m, member) sum((m), offsetof(hp_metrics_slot_t, member))
+
+static void put_header(hp_buf_t *out, const char *name, const char *type, const char *help)
+{
+    hp_buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void put_one(hp_buf_t *out, const char *name, const char *type, const char *help,
+                    uint64_t value)
+{
+    put_header(out, name, type, help);
+    hp_buf_appendf(out, "%s %llu\n", name, (unsigned long long)value);
+}
+
+void hp_metrics_render(hp_metrics_t *m, const hp_metrics_extra_t *extra, hp_buf_t *out)
+{
+    put_header(out, "hotpath_http_requests_total", "counter",
+               "API requests answered, by method (HEAD counts as GET) and status class "
+               "(other: no status was sent)");
+    for (size_t i = 0; i != HP_METRICS_METHODS; ++i)
+        for (size_t j = 0; j != HP_METRICS_STATUSES; ++j)
+            hp_buf_appendf(out, "hotpath_http_requests_total{method=\"%s\",code=\"%s\"} %llu\n",
+                           method_labels[i], status_labels[j],
+                           (unsigned long long)SUM(m, requests[i][j]));
+    put_one(out, "hotpath_http_not_modified_total", "counter",
+            "API requests answered 304 Not Modified (also counted as 3xx)",
+            SUM(m, not_modified));
+    /* Each slot's two counters only grow, but a scrape reads `done` and `started` at slightly
+     * different times: never report a negative gauge. */
+    uint64_t done = SUM(m, done), started = SUM(m, started);
+    put_one(out, "hotpath_http_requests_in_flight", "gauge",
+            "API requests accepted and not yet finished", started > done ? started - done : 0);
+
+    put_header(out, "hotpath_http_request_duration_seconds", "histogram",
+               "time from accepting an API request to being done with it");
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b != HP_METRICS_DURATION_BUCKETS + 1; ++b) {
+        cumulative += SUM(m, buckets[b]);
+        hp_buf_appendf(out, "hotpath_http_request_duration_seconds_bucket{le=\"%s\"} %llu\n",
+                       bucket_labels[b], (unsigned long long)cumulative);
+    }
+    uint64_t sum_ns = SUM(m, duration_sum_ns);
+    hp_buf_appendf(out, "hotpath_http_request_duration_seconds_sum %llu.%09llu\n",
+                   (unsigned long long)(sum_ns / 1000000000u),
+                   (unsigned long long)(sum_ns % 1000000000u));
+    hp_buf_appendf(out, "hotpath_http_request_duration_seconds_count %llu\n",
+                   (unsigned long long)cumulative);
+
+    put_one(out, "hotpath_db_statements_total", "counter", "SQL statements executed",
+            extra->db_statements);
+    if (extra->cache != NULL) {
+        const hp_cache_stats_t *c = extra->cache;
+        put_one(out, "hotpath_cache_hits_total", "counter", "response cache lookups served fresh",
+                c->hits);
+        put_one(out, "hotpath_cache_stale_hits_total", "counter",
+                "response cache lookups served stale", c->stale_hits);
+        put_one(out, "hotpath_cache_misses_total", "counter",
+                "response cache lookups that led a fill", c->misses);
+        put_one(out, "hotpath_cache_waits_total", "counter",
+                "response cache lookups that waited for another request's fill", c->waits);
+        put_one(out, "hotpath_cache_evictions_total", "counter",
+                "response cache entries evicted to make room", c->evictions);
+        put_one(out, "hotpath_cache_invalidated_total", "counter",
+                "response cache entries (or fills) dropped because a table changed",
+                c->invalidated);
+        put_one(out, "hotpath_cache_rejected_total", "counter",
+                "responses too big (or reading too many tables) to cache", c->rejected);
+        put_one(out, "hotpath_cache_bytes", "gauge", "bytes the response cache holds",
+                (uint64_t)c->bytes);
+        put_one(out, "hotpath_cache_entries", "gauge", "entries the response cache holds",
+                (uint64_t)c->entries);
+    }
+    put_one(out, "process_start_time_seconds", "gauge",
+            "start time of the process since the Unix epoch in seconds", m->start_time_s);
+}

@@ -1,0 +1,82 @@
+/*
+ * Metrics: HTTP request counters, a request duration histogram and the requests in flight,
+ * kept per event-loop thread with no lock on the request path, and their rendering in the
+ * Prometheus text exposition format (version 0.0.4) together with figures other modules keep
+ * (database statements, cache statistics), which the caller passes in.
+ *
+ * Threads: each loop owns one slot (hp_metrics_slot) and is the only thread that writes it;
+ * a write is a relaxed load and store of the owner's own cache line, so loops never contend
+ * and no locked instruction is needed. hp_metrics_render may run on any thread: it sums the
+ * slots with relaxed loads, so a scrape sees each counter at some recent value (counters
+ * never go backwards; a scrape taken mid-request may see its count before its bucket).
+ * The hp_metrics_t is created before the loops start and destroyed after they have stopped.
+ */
+#ifndef HP_METRICS_METRICS_H
+#define HP_METRICS_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "cache/cache.h"
+#include "core/buf.h"
+
+/* Method classes, the `method` label. HEAD counts as GET. */
+typedef enum {
+    HP_METRICS_GET,
+    HP_METRICS_POST,
+    HP_METRICS_PATCH,
+    HP_METRICS_DELETE,
+    HP_METRICS_OTHER_METHOD,
+    HP_METRICS_METHODS
+} hp_metrics_method_t;
+
+/* Status classes, the `code` label: 2xx..5xx, and "other" for a request that got no final
+ * status (the client went away first) or an unusual one. */
+typedef enum {
+    HP_METRICS_2XX,
+    HP_METRICS_3XX,
+    HP_METRICS_4XX,
+    HP_METRICS_5XX,
+    HP_METRICS_OTHER_STATUS,
+    HP_METRICS_STATUSES
+} hp_metrics_status_t;
+
+/* Upper bounds of the duration histogram's finite buckets, in nanoseconds; one more bucket
+ * (+Inf) follows them. */
+#define HP_METRICS_DURATION_BUCKETS 14
+
+typedef struct st_hp_metrics_t hp_metrics_t;
+typedef struct st_hp_metrics_slot_t hp_metrics_slot_t;
+
+/* What the rendered text includes besides the HTTP metrics (all borrowed for the call). */
+typedef struct {
+    uint64_t db_statements;         /* hp_db_query_count */
+    const hp_cache_stats_t *cache;  /* NULL when the cache is off: no cache metrics */
+} hp_metrics_extra_t;
+
+/* --- lifecycle --- */
+
+/* slot_count slots (one per loop thread), all zero. start_time_s is the process start time
+ * (Unix seconds), rendered as process_start_time_seconds. Aborts when out of memory. */
+hp_metrics_t *hp_metrics_create(size_t slot_count, uint64_t start_time_s);
+/* Call once no thread uses the metrics or a slot of them. */
+void hp_metrics_destroy(hp_metrics_t *m);
+
+/* Slot i (i < slot_count), owned by the thread that writes it. */
+hp_metrics_slot_t *hp_metrics_slot(hp_metrics_t *m, size_t i);
+
+/* --- counting (owner thread only) --- */
+
+hp_metrics_method_t hp_metrics_method_class(const char *method, size_t len);
+/* A request was accepted: one more in flight. */
+void hp_metrics_request_started(hp_metrics_slot_t *slot);
+/* A request started with hp_metrics_request_started is done: one fewer in flight, and it is
+ * counted by method and status (HTTP status, or 0 when none was sent) and its duration. */
+void hp_metrics_request_done(hp_metrics_slot_t *slot, hp_metrics_method_t method, int status,
+                             uint64_t duration_ns);
+
+/* --- scraping (any thread) --- */
+
+/* Appends every metric in the text exposition format to out. */
+void hp_metrics_render(hp_metrics_t *m, const hp_metrics_extra_t *extra, hp_buf_t *out);
+
+#endif

@@ -1,0 +1,136 @@
+/* Tests for src/metrics/metrics.c: counting on several slots and the rendered text. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "metrics/metrics.h"
+
+static char *render(hp_metrics_t *m, const hp_metrics_extra_t *extra)
+{
+    hp_buf_t b;
+    hp_buf_init(&b);
+    hp_metrics_render(m, extra, &b);
+    hp_buf_putc(&b, '\0');
+    size_t len;
+    return hp_buf_release(&b, &len);
+}
+
+/* Fails unless `line` is one whole line of text. */
+static void assert_line(const char *text, const char *line)
+{
+    size_t len = strlen(line);
+    for (const char *p = text; (p = strstr(p, line)) != NULL; ++p)
+        if ((p == text || p[-1] == '\n') && p[len] == '\n')
+            return;
+    fail_msg("no line [%s] in:\n%s", line, text);
+}
+
+static void test_method_classes(void **state)
+{
+    (void)state;
+    assert_int_equal(hp_metrics_method_class("GET", 3), HP_METRICS_GET);
+    assert_int_equal(hp_metrics_method_class("HEAD", 4), HP_METRICS_GET);
+    assert_int_equal(hp_metrics_method_class("POST", 4), HP_METRICS_POST);
+    assert_int_equal(hp_metrics_method_class("PATCH", 5), HP_METRICS_PATCH);
+    assert_int_equal(hp_metrics_method_class("DELETE", 6), HP_METRICS_DELETE);
+    assert_int_equal(hp_metrics_method_class("OPTIONS", 7), HP_METRICS_OTHER_METHOD);
+    assert_int_equal(hp_metrics_method_class("PUT", 3), HP_METRICS_OTHER_METHOD);
+    assert_int_equal(hp_metrics_method_class("", 0), HP_METRICS_OTHER_METHOD);
+}
+
+static void test_counts_summed_over_slots(void **state)
+{
+    (void)state;
+    hp_metrics_t *m = hp_metrics_create(2, 1700000000);
+    hp_metrics_slot_t *a = hp_metrics_slot(m, 0), *b = hp_metrics_slot(m, 1);
+    for (int i = 0; i != 6; ++i)
+        hp_metrics_request_started(i % 2 ? a : b);
+    hp_metrics_request_done(a, HP_METRICS_GET, 200, 50000);      /* 50 us: first bucket */
+    hp_metrics_request_done(b, HP_METRICS_GET, 200, 100000);     /* exactly 0.0001: le */
+    hp_metrics_request_done(b, HP_METRICS_GET, 304, 300000);     /* 0.0005 bucket */
+    hp_metrics_request_done(a, HP_METRICS_POST, 404, 2000000);   /* 0.0025 bucket */
+    hp_metrics_request_done(a, HP_METRICS_DELETE, 0, 3000000000u); /* +Inf, no status */
+    hp_cache_stats_t cs = {.hits = 3, .stale_hits = 1, .misses = 2, .waits = 4, .publishes = 9,
+                           .evictions = 5, .invalidated = 6, .rejected = 7, .expired = 8,
+                           .bytes = 1234, .entries = 2};
+    hp_metrics_extra_t extra = {.db_statements = 42, .cache = &cs};
+    char *text = render(m, &extra);
+
+    assert_line(text, "# HELP hotpath_http_requests_total API requests answered, by method (HEAD "
+                      "counts as GET) and status class (other: no status was sent)");
+    assert_line(text, "# TYPE hotpath_http_requests_total counter");
+    assert_line(text, "hotpath_http_requests_total{method=\"GET\",code=\"2xx\"} 2");
+    assert_line(text, "hotpath_http_requests_total{method=\"GET\",code=\"3xx\"} 1");
+    assert_line(text, "hotpath_http_requests_total{method=\"GET\",code=\"4xx\"} 0");
+    assert_line(text, "hotpath_http_requests_total{method=\"POST\",code=\"4xx\"} 1");
+    assert_line(text, "hotpath_http_requests_total{method=\"DELETE\",code=\"other\"} 1");
+    assert_line(text, "hotpath_http_requests_total{method=\"other\",code=\"5xx\"} 0");
+    assert_line(text, "hotpath_http_not_modified_total 1");
+    assert_line(text, "# TYPE hotpath_http_requests_in_flight gauge");
+    assert_line(text, "hotpath_http_requests_in_flight 1");
+    assert_line(text, "# TYPE hotpath_http_request_duration_seconds histogram");
+    assert_line(text, "hotpath_http_request_duration_seconds_bucket{le=\"0.0001\"} 2");
+    assert_line(text, "hotpath_http_request_duration_seconds_bucket{le=\"0.00025\"} 2");
+    assert_line(text, "hotpath_http_request_duration_seconds_bucket{le=\"0.0005\"} 3");
+    assert_line(text, "hotpath_http_request_duration_seconds_bucket{le=\"0.001\"} 3");
+    assert_line(text, "hotpath_http_request_duration_seconds_bucket{le=\"0.0025\"} 4");
+    assert_line(text, "hotpath_http_request_duration_seconds_bucket{le=\"2.5\"} 4");
+    assert_line(text, "hotpath_http_request_duration_seconds_bucket{le=\"+Inf\"} 5");
+    assert_line(text, "hotpath_http_request_duration_seconds_sum 3.002450000");
+    assert_line(text, "hotpath_http_request_duration_seconds_count 5");
+    assert_line(text, "# TYPE hotpath_db_statements_total counter");
+    assert_line(text, "hotpath_db_statements_total 42");
+    assert_line(text, "hotpath_cache_hits_total 3");
+    assert_line(text, "hotpath_cache_stale_hits_total 1");
+    assert_line(text, "hotpath_cache_misses_total 2");
+    assert_line(text, "hotpath_cache_waits_total 4");
+    assert_line(text, "hotpath_cache_evictions_total 5");
+    assert_line(text, "hotpath_cache_invalidated_total 6");
+    assert_line(text, "hotpath_cache_rejected_total 7");
+    assert_line(text, "# TYPE hotpath_cache_bytes gauge");
+    assert_line(text, "hotpath_cache_bytes 1234");
+    assert_line(text, "hotpath_cache_entries 2");
+    assert_line(text, "# TYPE process_start_time_seconds gauge");
+    assert_line(text, "process_start_time_seconds 1700000000");
+    /* 25 request series, 15 buckets, and every line ends with a newline. */
+    size_t series = 0, buckets = 0;
+    for (const char *p = text; (p = strstr(p, "hotpath_http_requests_total{")) != NULL; ++p)
+        ++series;
+    for (const char *p = text; (p = strstr(p, "_bucket{le=")) != NULL; ++p)
+        ++buckets;
+    assert_int_equal(series, 25);
+    assert_int_equal(buckets, 15);
+    assert_int_equal(text[strlen(text) - 1], '\n');
+    free(text);
+    hp_metrics_destroy(m);
+}
+
+static void test_no_cache_metrics_when_cache_is_off(void **state)
+{
+    (void)state;
+    hp_metrics_t *m = hp_metrics_create(1, 0);
+    hp_metrics_extra_t extra = {.db_statements = 0, .cache = NULL};
+    char *text = render(m, &extra);
+    assert_null(strstr(text, "hotpath_cache_"));
+    assert_line(text, "hotpath_http_requests_in_flight 0");
+    assert_line(text, "hotpath_http_request_duration_seconds_sum 0.000000000");
+    assert_line(text, "hotpath_http_request_duration_seconds_count 0");
+    assert_line(text, "hotpath_db_statements_total 0");
+    free(text);
+    hp_metrics_destroy(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_method_classes),
+        cmocka_unit_test(test_counts_summed_over_slots),
+        cmocka_unit_test(test_no_cache_metrics_when_cache_is_off),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential pkg-config clang libclang-rt-dev clang-format
   libh2o-evloop-dev libssl-dev zlib1g-dev libsqlite3-dev sqlite3 libjansson-dev libxxhash-dev
   libinih-dev libcmocka-dev libbrotli-dev libzstd-dev libpq-dev libhiredis-dev
-  curl python3 nodejs npm wrk brotli zstd
+  curl python3 nodejs npm wrk brotli zstd prometheus
 )
 
 missing=()

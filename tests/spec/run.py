@@ -33,6 +33,7 @@ THE CASE FILE FORMAT
     Header-Name: value                       (must be present and equal)
     Header-Name: ~REGEX                      (must be present and fully match REGEX)
     !Header-Name                             (must be absent)
+    @max-db-queries N                        (at most N SQL statements for this request)
 
     expected body (optional, after one blank line, up to the next ### or the end)
 
@@ -49,6 +50,13 @@ Expected status: the `--- N` line.
 
 Expected headers: names compare case-insensitively; several values of one header are joined
 with ", " before comparing. Headers not listed are not checked.
+
+Expected database work: a line `@max-db-queries N` among the expected headers (at most once
+per case) fails the case when the server ran more than N SQL statements for its request. Every
+file's server is started with a free --admin-server-port; the runner reads
+hotpath_db_statements_total from its GET /metrics right before and right after the request
+(the server counts a statement before it answers) and compares the difference with N. A read
+answered from the response cache runs 0 statements, so N is an upper bound, not an exact count.
 
 Expected body, by its first line:
   (nothing)      the body is not checked
@@ -106,6 +114,7 @@ class Case:
         self.exp_headers = []  # [(name, kind, value)] kind: eq, re, absent
         self.body_mode = None  # None, empty, text, subset, json
         self.exp_body = None  # text for text mode, parsed value for json/subset
+        self.max_db_queries = None  # int or None: @max-db-queries N
 
     def label(self):
         return '%s:%d "%s"' % (os.path.basename(self.path), self.line, self.title)
@@ -207,7 +216,14 @@ def parse_file(path):
         # Expected headers.
         while i < n and lines[i].strip() and not lines[i].startswith("### "):
             s = lines[i]
-            if s.startswith("!"):
+            if s.startswith("@max-db-queries"):
+                qm = re.match(r"^@max-db-queries\s+(\d+)\s*$", s)
+                if not qm:
+                    raise FormatError("%s:%d: bad @max-db-queries line %r" % (path, i + 1, s))
+                if case.max_db_queries is not None:
+                    raise FormatError("%s:%d: second @max-db-queries line" % (path, i + 1))
+                case.max_db_queries = int(qm.group(1))
+            elif s.startswith("!"):
                 case.exp_headers.append((s[1:].strip(), "absent", None))
             else:
                 hm = re.match(r"^([A-Za-z0-9-]+):\s?(.*)$", s)
@@ -388,14 +404,19 @@ class Server:
         self.log_path = log_path
         self.proc = None
         self.port = None
+        self.admin_port = None
 
     def start(self):
         """Returns None, or a reason the server did not come up."""
         reason = None
         for _ in range(3):  # another process may take the free port before the server binds it
             self.port = free_port()
+            self.admin_port = free_port()
+            while self.admin_port == self.port:
+                self.admin_port = free_port()
             cmd = [self.binary, "serve", "--db-uri", self.db, "--server-host", "127.0.0.1",
-                   "--server-port", str(self.port)] + self.args
+                   "--server-port", str(self.port),
+                   "--admin-server-port", str(self.admin_port)] + self.args
             log = open(self.log_path, "ab")
             try:
                 self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
@@ -411,6 +432,7 @@ class Server:
                 try:
                     status, _, _ = http_request(self.port, "GET", "/", timeout=2)
                     if status == 200:
+                        self.db_statements()  # the admin listener answers too
                         return None
                     reason = "GET / answered %d" % status
                 except (OSError, http.client.HTTPException):
@@ -421,6 +443,17 @@ class Server:
                 self.kill()
                 return reason
         return reason
+
+    def db_statements(self):
+        """hotpath_db_statements_total from the admin listener's GET /metrics; raises OSError
+        or http.client.HTTPException when it cannot be read."""
+        status, _, body = http_request(self.admin_port, "GET", "/metrics", timeout=2)
+        if status != 200:
+            raise http.client.HTTPException("admin GET /metrics answered %d" % status)
+        m = re.search(rb"^hotpath_db_statements_total (\d+)\s*$", body, re.M)
+        if not m:
+            raise http.client.HTTPException("admin GET /metrics has no hotpath_db_statements_total")
+        return int(m.group(1))
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -508,13 +541,18 @@ def run_file(binary, path, title_filter, totals):
                 totals.failed += rest
                 break
             try:
+                before = server.db_statements() if case.max_db_queries is not None else None
                 status, headers, body = http_request(server.port, case.method, encode_target(case.target),
                                                      case.req_headers, case.req_body)
+                after = server.db_statements() if case.max_db_queries is not None else None
             except (OSError, http.client.HTTPException) as e:
                 report_failure(case.label(), ["request failed: %s: %s" % (type(e).__name__, e)], [])
                 totals.failed += 1
                 continue
             problems, detail = check(case, status, headers, body)
+            if case.max_db_queries is not None and after - before > case.max_db_queries:
+                problems.append("%d SQL statements, expected at most %d (@max-db-queries)"
+                                % (after - before, case.max_db_queries))
             if problems:
                 report_failure(case.label(), problems, detail)
                 totals.failed += 1

@@ -29,7 +29,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "spec"))
-from run import Server, free_port, http_request  # noqa: E402  (the spec runner's helpers)
+from run import Server, http_request  # noqa: E402  (the spec runner's helpers)
 
 SCHEMA = """
 CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
@@ -85,10 +85,9 @@ def main(argv):
     try:
         db = os.path.join(tmp, "m.db")
         subprocess.run(["sqlite3", db], input=SCHEMA, text=True, check=True, timeout=30)
-        admin_port = free_port()
         extra = os.environ.get("HP_SERVER_ARGS", "").split()
-        server = Server(os.path.abspath(argv[1]), db,
-                        ["--server-threads", "2", "--admin-server-port", str(admin_port)] + extra,
+        # The spec runner's Server gives every server a free --admin-server-port of its own.
+        server = Server(os.path.abspath(argv[1]), db, ["--server-threads", "2"] + extra,
                         os.path.join(tmp, "server.log"))
         reason = server.start()
         if reason is not None:
@@ -98,6 +97,7 @@ def main(argv):
             print("0 passed, 1 failed")
             return 1
         api = server.port
+        admin_port = server.admin_port
 
         def admin(target, method="GET"):
             return http_request(admin_port, method, target)

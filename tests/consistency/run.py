@@ -151,8 +151,10 @@ def main(argv):
             print("FAIL server: %s" % reason)
             return 1
         try:
-            for name, fn in (("read-your-writes", lambda: read_your_writes(server.port)),
-                             ("external-writes", lambda: external_writes(server.port, db)),
+            # External writes first: the server must notice them before it has made any
+            # write of its own (the watcher once only started after the first write).
+            for name, fn in (("external-writes", lambda: external_writes(server.port, db)),
+                             ("read-your-writes", lambda: read_your_writes(server.port)),
                              ("schema-reload", lambda: schema_reload(server, db))):
                 problems = fn()
                 if problems:

@@ -94,8 +94,10 @@ static int queue_push(job_queue_t *q, hp_db_job_t *job)
 /* Blocks for the next job; NULL once the queue is closing and empty, or (wake_at_ns != 0)
  * when CLOCK_MONOTONIC reaches wake_at_ns first. Before sleeping, the worker's read snapshot
  * is dropped (an idle snapshot would hold back WAL checkpoints). */
-static hp_db_job_t *queue_pop(job_queue_t *q, hp_sqlite__conn_t *conn, uint64_t wake_at_ns)
+static hp_db_job_t *queue_pop(job_queue_t *q, hp_sqlite__conn_t *conn, uint64_t wake_at_ns,
+                              int *timed_out)
 {
+    *timed_out = 0;
     pthread_mutex_lock(&q->lock);
     if (q->head == NULL && conn->has_snapshot) {
         pthread_mutex_unlock(&q->lock);
@@ -111,6 +113,7 @@ static hp_db_job_t *queue_pop(job_queue_t *q, hp_sqlite__conn_t *conn, uint64_t 
             int rc = pthread_cond_timedwait(&q->nonempty, &q->lock, &at);
             if (rc == ETIMEDOUT) {
                 q->waiting--;
+                *timed_out = q->head == NULL;
                 break;
             }
         }
@@ -147,7 +150,8 @@ static void *reader_main(void *arg)
 {
     worker_t *w = arg;
     hp_db_job_t *job;
-    while ((job = queue_pop(w->queue, &w->conn, 0)) != NULL)
+    int timed_out;
+    while ((job = queue_pop(w->queue, &w->conn, 0, &timed_out)) != NULL)
         run_job(w, job);
     return NULL;
 }
@@ -176,13 +180,16 @@ static void *writer_main(void *arg)
 {
     worker_t *w = arg;
     sqlite_backend_t *b = w->backend;
-    uint64_t next_watch = 0;
+    /* The watch runs from the start, between jobs and while idle: its first look only
+     * records data_version, later ones compare. */
+    uint64_t next_watch = b->watch_ns != 0 ? hp_sqlite__now_ns() : 0;
     for (;;) {
-        hp_db_job_t *job = queue_pop(w->queue, &w->conn, next_watch);
+        int timed_out;
+        hp_db_job_t *job = queue_pop(w->queue, &w->conn, next_watch, &timed_out);
         if (job != NULL)
             run_job(w, job);
-        else if (next_watch == 0 || w->queue->is_closing)
-            break;
+        else if (!timed_out)
+            break; /* closing, and every job is done */
         if (b->watch_ns != 0) {
             uint64_t now = hp_sqlite__now_ns();
             if (now >= next_watch) {

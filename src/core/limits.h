@@ -18,8 +18,8 @@
 #define HP_MAX_IN_VALUES 10000
 /* Longest identifier (table, column, alias) accepted. */
 #define HP_MAX_IDENT_BYTES 256
-/* Most rows one response may render before the request fails with 500 (safety net beside
- * db-max-rows, which the operator sets). */
+/* Most bytes one response body may grow to before the request fails with 500 (a safety net
+ * beside db-max-rows, which the operator sets). */
 #define HP_MAX_RESPONSE_BYTES (1024u * 1024 * 1024)
 
 #endif

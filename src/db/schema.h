@@ -52,7 +52,7 @@ struct st_hp_table_t {
     char *name;
     size_t name_len;
     int is_view;
-    int has_rowid; /* SQLite: an ordinary rowid table (writes use RETURNING) */
+    int has_rowid; /* SQLite: a rowid table, not WITHOUT ROWID (which key columns may be NULL) */
     hp_column_t *columns;
     size_t column_count;
     size_t *pk_cols; /* indexes into columns, in key order */

@@ -7,7 +7,7 @@
  *
  * Grammar handled (PostgREST):
  *   select=a,alias:b,c::text,*,rel(cols),alias:rel!hint(cols),rel!inner(cols)   (nested)
- *   col=op.value  with op in eq neq gt gte lt lte like ilike in is, prefixed by not.
+ *   col=op.value  with op in eq neq gt gte lt lte like ilike in is isdistinct, prefixed by not.
  *   or=(f,f,and(f,f))  and=(...)  not.or=(...)   (nested)
  *   order=a.desc.nullslast,b   limit=n   offset=n
  *   rel.col=op.value  rel.order=...  rel.limit=n  rel.offset=n  rel.or=(...)  (embedded)
@@ -116,7 +116,7 @@ int hp_query_parse_range(h2o_iovec_t value, hp_range_t *out, hp_error_t *err, h2
 
 /* Builds the plan for `req` against `schema` in `dialect`, allocating in `pool`. Returns 0, or
  * -1 with err set (UNKNOWN_TABLE, PARSE, UNDEFINED_COLUMN, NO_RELATIONSHIP, INVALID_BODY,
- * UNKNOWN_BODY_COLUMN, LIMIT, RANGE, METHOD...). Nothing in `req` is kept: what the plan needs
+ * UNKNOWN_BODY_COLUMN, AMBIGUOUS_EMBED, LIMIT, METHOD...). Nothing in `req` is kept: what the plan needs
  * is copied into `pool`. */
 int hp_query_plan(const hp_request_t *req, const hp_schema_t *schema, hp_dialect_t dialect,
                   const hp_query_options_t *opts, hp_plan_t *plan, hp_error_t *err,

@@ -629,7 +629,7 @@ static void append_join(hp_query__gen_t *g, const hp_query__node_t *parent,
     }
 }
 
-/* EXISTS (...) for each !inner embed of n, each preceded by `sep` unless it is the first of
+/* EXISTS (...) for each !inner embed of n, each preceded by " AND " unless it is the first of
  * the clause (*first). */
 static void append_inner_exists(hp_query__gen_t *g, const hp_query__node_t *n, int *first);
 
@@ -666,6 +666,18 @@ static void append_inner_exists(hp_query__gen_t *g, const hp_query__node_t *n, i
 
 /* --- order and limit --- */
 
+/* Whether SQLite lets the column hold NULL: a NOT NULL column cannot, nor the rowid alias (a
+ * lone INTEGER PRIMARY KEY), nor any key column of a WITHOUT ROWID table. Other PRIMARY KEY
+ * columns of rowid tables can (a SQLite quirk kept for compatibility). */
+static int column_cannot_be_null(const hp_table_t *t, const hp_column_t *c)
+{
+    if (c->not_null)
+        return 1;
+    if (!c->is_pk)
+        return 0;
+    return !t->has_rowid || (t->pk_count == 1 && strcasecmp(c->decl_type, "INTEGER") == 0);
+}
+
 /* dialect: SQLite puts NULLs first ascending and last descending, PostgreSQL the reverse. The
  * clause is left out when it changes nothing, so an index on the column can still serve. */
 static void append_order_terms(hp_query__gen_t *g, const hp_query__node_t *n, int unqualified)
@@ -683,7 +695,7 @@ static void append_order_terms(hp_query__gen_t *g, const hp_query__node_t *n, in
                                                               : o->nulls == HP_QUERY__NULLS_FIRST;
         int backend_nulls_first = g->dialect == HP_DIALECT_POSTGRES ? o->is_desc : !o->is_desc;
         int cannot_be_null = o->field.path.len == 0 && o->field.cast == NULL &&
-                             (o->field.col->not_null || o->field.col->is_pk);
+                             column_cannot_be_null(n->table, o->field.col);
         if (nulls_first != backend_nulls_first && !cannot_be_null) {
             if (nulls_first)
                 hp_query__gen_lit(g, " NULLS FIRST");
@@ -773,8 +785,8 @@ void hp_query__gen_select_list(hp_query__gen_t *g, const hp_query__node_t *root,
                 append_field(g, root, 1, &s->field);
             break;
         case VALUE_JSON_COLUMN:
-            /* The renderer inlines JSON without validating, so text that is not JSON is
-             * quoted here. */
+            /* Text that is not JSON becomes a JSON string here, in SQL; the renderer's own
+             * validity check (render.c) is the second line of defence. */
             cols[i].render = HP_RENDER_JSON;
             hp_query__gen_lit(g, "CASE WHEN json_valid(");
             append_field(g, root, 1, &s->field);

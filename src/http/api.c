@@ -1,10 +1,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <xxhash.h>
 #include "core/limits.h"
 #include "core/log.h"
+#include "core/time.h"
 #include "http/api.h"
 #include "http/caching.h"
 #include "http/loop.h"
@@ -63,12 +63,6 @@ struct st_api_call_t {
     uint64_t started_ns; /* when the handler took the request (for the duration metric) */
 };
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void on_call_dispose(void *p)
 {
@@ -77,7 +71,7 @@ static void on_call_dispose(void *p)
     /* The one place every API request ends, whichever way it was answered (or abandoned). */
     hp_metrics_request_done(call->loop->metrics,
                             hp_metrics_method_class(call->req->method.base, call->req->method.len),
-                            call->req->res.status, now_ns() - call->started_ns);
+                            call->req->res.status, hp_time_mono_ns() - call->started_ns);
     if (call->job_ctx != NULL)
         call->job_ctx->call = NULL;
     if (call->waiter != NULL)
@@ -117,10 +111,6 @@ static void respond_entry(api_call_t *call, hp_cache_entry_t *entry, const char 
     hp_http_caching_send(call->loop->caching, call->req, &rep);
 }
 
-static void free_owned(void *p)
-{
-    free(*(char **)p);
-}
 
 static void submit_read_or_respond(api_call_t *call, hp_http_loop_t *loop, const hp_request_t *r,
                                    h2o_iovec_t key, const hp_cache_policy_t *policy);
@@ -134,7 +124,7 @@ static void on_job_done(hp_db_job_t *job)
     api_call_t *call = ctx->call;
     hp_plan_t *plan = H2O_STRUCT_FROM_MEMBER(hp_plan_t, exec, job->exec);
     hp_exec_result_t *result = &job->result;
-    uint64_t db_ns = now_ns() - ctx->submitted_ns;
+    uint64_t db_ns = hp_time_mono_ns() - ctx->submitted_ns;
     /* A read's status and representation headers, in the request's pool, or the job's for a
      * background refresh (publish copies them). */
     h2o_mem_pool_t *pool = call != NULL ? &call->req->pool : &job->pool;
@@ -155,7 +145,7 @@ static void on_job_done(hp_db_job_t *job)
     if (fill != NULL) {
         hp_cache_t *cache = loop->caching->cache;
         if (result->error.code == HP_OK && (status == 200 || status == 206)) {
-            uint64_t now = hp_http_now_ms();
+            uint64_t now = hp_time_real_ms();
             const hp_cache_policy_t *pol = fill->policy;
             hp_cache_fill_t f = {
                 .status = status,
@@ -211,8 +201,7 @@ static void on_job_done(hp_db_job_t *job)
             /* Not cached: answer straight from the result, with the same validators. */
             size_t len;
             char *body = hp_buf_release(&result->body, &len);
-            char **slot = h2o_mem_alloc_shared(&call->req->pool, sizeof(*slot), free_owned);
-            *slot = body;
+            hp_http_own(call->req, body);
             uint32_t slots[HP_CACHE_MAX_TABLES];
             size_t n = plan->table_count < HP_CACHE_MAX_TABLES ? plan->table_count : HP_CACHE_MAX_TABLES;
             for (size_t i = 0; i != n; ++i)
@@ -310,7 +299,7 @@ static void submit_read_or_respond(api_call_t *call, hp_http_loop_t *loop, const
     job->data = ctx;
     if (call != NULL)
         call->job_ctx = ctx;
-    ctx->submitted_ns = now_ns();
+    ctx->submitted_ns = hp_time_mono_ns();
     ++loop->jobs_in_flight;
     hp_db_submit(loop->db, job);
 }
@@ -334,11 +323,11 @@ static int client_wants_fresh(h2o_req_t *req)
 static void read_through_cache(api_call_t *call, hp_http_loop_t *loop)
 {
     hp_cache_t *cache = loop->caching->cache;
-    uint64_t start = now_ns(), now_ms = hp_http_now_ms();
+    uint64_t start = hp_time_mono_ns(), now_ms = hp_time_real_ms();
     h2o_iovec_t key = hp_http_caching_key(&call->req->pool, &call->r);
     if (client_wants_fresh(call->req)) {
         /* Query, and store the fresh answer for everyone else. */
-        call->cache_ns = now_ns() - start;
+        call->cache_ns = hp_time_mono_ns() - start;
         call->is_forced_fresh = 1;
         submit_read_or_respond(call, loop, &call->r, key, call->policy);
         return;
@@ -349,7 +338,7 @@ static void read_through_cache(api_call_t *call, hp_http_loop_t *loop)
     int should_revalidate = 0;
     hp_cache_result_t res = hp_cache_lookup(cache, key.base, key.len, now_ms, &w->super, &entry,
                                             &should_revalidate);
-    call->cache_ns = now_ns() - start;
+    call->cache_ns = hp_time_mono_ns() - start;
     if (res == HP_CACHE_WAIT) {
         call->waiter = w;
         ++loop->jobs_in_flight; /* the loop outlives the message the waiter will get */
@@ -398,17 +387,12 @@ static int parse_method(h2o_iovec_t m, hp_method_t *out)
     return -1;
 }
 
-static h2o_iovec_t header_value(h2o_req_t *req, const h2o_token_t *token)
-{
-    ssize_t i = h2o_find_header(&req->headers, token, -1);
-    return i == -1 ? h2o_iovec_init(NULL, 0) : req->headers.entries[i].value;
-}
 
 /* Reads the headers that change what the query means into r. */
 static int read_headers_or_respond(h2o_req_t *req, hp_request_t *r)
 {
     hp_error_t err = {0};
-    if (hp_query_parse_accept(header_value(req, H2O_TOKEN_ACCEPT), &r->format, &err, &req->pool) !=
+    if (hp_query_parse_accept(hp_http_header_value(req, H2O_TOKEN_ACCEPT), &r->format, &err, &req->pool) !=
         0)
         goto fail;
     for (ssize_t i = -1;
@@ -417,7 +401,7 @@ static int read_headers_or_respond(h2o_req_t *req, hp_request_t *r)
     if (r->method == HP_METHOD_GET || r->method == HP_METHOD_HEAD) {
         /* PostgREST ignores a Range header it cannot read (RFC 9110 allows that), but answers
          * 416 to one it can read whose end is before its start. */
-        h2o_iovec_t range = header_value(req, H2O_TOKEN_RANGE);
+        h2o_iovec_t range = hp_http_header_value(req, H2O_TOKEN_RANGE);
         if (range.base != NULL && hp_query_parse_range(range, &r->range, &err, &req->pool) != 0) {
             if (err.code != HP_ERR_INVALID_RANGE)
                 goto fail;
@@ -425,7 +409,7 @@ static int read_headers_or_respond(h2o_req_t *req, hp_request_t *r)
             r->range.is_set = 0;
         }
     } else {
-        h2o_iovec_t type = header_value(req, H2O_TOKEN_CONTENT_TYPE);
+        h2o_iovec_t type = hp_http_header_value(req, H2O_TOKEN_CONTENT_TYPE);
         if (type.base != NULL && req->entity.len != 0 &&
             !(type.len >= 16 && h2o_memis(type.base, 16, H2O_STRLIT("application/json")))) {
             hp_error_set(&err, &req->pool, HP_ERR_UNSUPPORTED_MEDIA,
@@ -445,7 +429,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     (void)self;
     hp_http_loop_t *loop = hp_http_loop_of(req->conn->ctx);
     api_call_t *call = h2o_mem_alloc_shared(&req->pool, sizeof(*call), on_call_dispose);
-    *call = (api_call_t){.req = req, .loop = loop, .started_ns = now_ns()};
+    *call = (api_call_t){.req = req, .loop = loop, .started_ns = hp_time_mono_ns()};
     ++loop->in_flight;
     hp_metrics_request_started(loop->metrics);
 

@@ -5,23 +5,9 @@
 #include <time.h>
 #include "compress/compress.h"
 #include "core/log.h"
+#include "core/time.h"
 #include "http/caching.h"
-
-/* These run for every response: plain digit loops, not printf (which showed up at 5% of the
- * server's CPU on S1u, most of it formatting doubles). */
-
-/* Appends n in decimal; returns the new end. */
-char *hp_http_put_uint(char *p, uint64_t n)
-{
-    char digits[20];
-    size_t k = 0;
-    do
-        digits[k++] = (char)('0' + n % 10);
-    while ((n /= 10) != 0);
-    while (k != 0)
-        *p++ = digits[--k];
-    return p;
-}
+#include "http/respond.h"
 
 /* Appends a duration in nanoseconds as milliseconds with 3 decimals ("0.042"). */
 static char *put_ms(char *p, uint64_t ns)
@@ -35,20 +21,13 @@ static char *put_ms(char *p, uint64_t ns)
     return p;
 }
 
-uint64_t hp_http_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* The time a change is recorded at: the start of the next second. HTTP dates have whole
  * seconds; rounding up makes every change later than any Last-Modified or Date sent before
  * it, so If-Modified-Since can never confirm a copy older than a change. Last-Modified is sent
  * capped at the current time (never in the future) and compared as recorded. */
 static uint64_t change_time_ms(void)
 {
-    return (hp_http_now_ms() / 1000 + 1) * 1000;
+    return (hp_time_real_ms() / 1000 + 1) * 1000;
 }
 
 hp_http_caching_t *hp_http_caching_create(const hp_config_t *conf, char *errbuf, size_t errlen)
@@ -192,11 +171,6 @@ uint64_t hp_http_caching_last_changed(hp_http_caching_t *c, const uint32_t *slot
 
 
 
-static h2o_iovec_t header_value(h2o_req_t *req, const h2o_token_t *token)
-{
-    ssize_t i = h2o_find_header(&req->headers, token, -1);
-    return i == -1 ? h2o_iovec_init(NULL, 0) : req->headers.entries[i].value;
-}
 
 /* If-None-Match: "*" or a list of entity tags; weak ones (W/"...") match by the weak rule,
  * which is what a GET uses. Our tags are "<hash>" for identity and "<hash>-<coding>" for a
@@ -226,10 +200,10 @@ static int etag_matches(h2o_iovec_t inm, const char *base, size_t base_len)
 
 static int not_modified(h2o_req_t *req, const char *etag_base, size_t base_len, uint64_t last_modified_ms)
 {
-    h2o_iovec_t inm = header_value(req, H2O_TOKEN_IF_NONE_MATCH);
+    h2o_iovec_t inm = hp_http_header_value(req, H2O_TOKEN_IF_NONE_MATCH);
     if (inm.base != NULL)
         return etag_matches(inm, etag_base, base_len);
-    h2o_iovec_t ims = header_value(req, H2O_TOKEN_IF_MODIFIED_SINCE);
+    h2o_iovec_t ims = hp_http_header_value(req, H2O_TOKEN_IF_MODIFIED_SINCE);
     struct tm tm;
     if (ims.base == NULL || h2o_time_parse_rfc1123(ims.base, ims.len, &tm) != 0)
         return 0;
@@ -237,15 +211,7 @@ static int not_modified(h2o_req_t *req, const char *etag_base, size_t base_len, 
     return (int64_t)(last_modified_ms / 1000) <= (int64_t)timegm(&tm);
 }
 
-static void add(h2o_req_t *req, const h2o_token_t *token, const char *value, size_t len)
-{
-    h2o_add_header(&req->pool, &req->res.headers, token, NULL, value, len);
-}
 
-static void add_str(h2o_req_t *req, const char *name, size_t name_len, const char *value, size_t len)
-{
-    h2o_add_header_by_str(&req->pool, &req->res.headers, name, name_len, 0, NULL, value, len);
-}
 
 /* Completes `"<hash>` (in a 32-byte buffer) with the coding's suffix and adds the header. */
 static void add_etag(h2o_req_t *req, char *etag, int base_len, hp_encoding_t enc)
@@ -254,13 +220,9 @@ static void add_etag(h2o_req_t *req, char *etag, int base_len, hp_encoding_t enc
                               ? snprintf(etag + base_len, 32 - (size_t)base_len, "\"")
                               : snprintf(etag + base_len, 32 - (size_t)base_len, "-%s\"",
                                          hp_compress_token(enc)));
-    add(req, H2O_TOKEN_ETAG, etag, (size_t)len);
+    hp_http_add_header(req, H2O_TOKEN_ETAG, etag, (size_t)len);
 }
 
-static void free_buffer(void *p)
-{
-    free(*(char **)p);
-}
 
 /* The body in `enc` (its bytes live until the request is disposed), or identity when coding
  * does not make it smaller or fails. */
@@ -284,8 +246,7 @@ static h2o_iovec_t encode_body(hp_http_caching_t *c, h2o_req_t *req, const hp_ht
     if (rep->entry != NULL && c->cache != NULL)
         v = hp_cache_entry_set_variant(c->cache, rep->entry, *enc, out.ptr, out.len);
     if (v.base == out.ptr) {
-        char **slot = h2o_mem_alloc_shared(&req->pool, sizeof(*slot), free_buffer);
-        *slot = out.ptr; /* our own buffer: freed with the request */
+        hp_http_own(req, out.ptr); /* our own buffer: freed with the request */
     } else {
         hp_buf_dispose(&out); /* the entry keeps its copy */
     }
@@ -299,7 +260,7 @@ void hp_http_caching_send(hp_http_caching_t *c, h2o_req_t *req, const hp_http_re
     /* The entity tag of the coding chosen for this client, decided first: a 304 carries it too. */
     hp_encoding_t enc = HP_ENCODING_IDENTITY;
     if (c->is_compress_enabled && hp_compress_is_worth(rep->body.len, c->compress_min_bytes)) {
-        h2o_iovec_t ae = header_value(req, H2O_TOKEN_ACCEPT_ENCODING);
+        h2o_iovec_t ae = hp_http_header_value(req, H2O_TOKEN_ACCEPT_ENCODING);
         enc = hp_compress_negotiate(ae.base, ae.len, HP_ENCODING_ALL_BITS);
         /* A client that refuses identity and every coding we have gets identity anyway
          * (RFC 9110 allows ignoring Accept-Encoding rather than answering 406). */
@@ -313,19 +274,19 @@ void hp_http_caching_send(hp_http_caching_t *c, h2o_req_t *req, const hp_http_re
     for (int i = 0; i != 16; ++i)
         etag[1 + i] = hex[(rep->etag >> (60 - 4 * i)) & 0xf];
     char *lm = h2o_mem_alloc_pool(&req->pool, H2O_TIMESTR_RFC1123_LEN + 1);
-    uint64_t now_ms = hp_http_now_ms();
+    uint64_t now_ms = hp_time_real_ms();
     time_t lm_s = (time_t)((rep->last_modified_ms < now_ms ? rep->last_modified_ms : now_ms) / 1000);
     struct tm gmt;
     gmtime_r(&lm_s, &gmt);
     h2o_time2str_rfc1123(lm, &gmt);
-    add(req, H2O_TOKEN_LAST_MODIFIED, lm, H2O_TIMESTR_RFC1123_LEN);
+    hp_http_add_header(req, H2O_TOKEN_LAST_MODIFIED, lm, H2O_TIMESTR_RFC1123_LEN);
     if (rep->policy != NULL) {
-        add(req, H2O_TOKEN_CACHE_CONTROL, rep->policy->cache_control, strlen(rep->policy->cache_control));
-        add(req, H2O_TOKEN_VARY, H2O_STRLIT("Accept, Accept-Encoding, Prefer, Range"));
+        hp_http_add_header(req, H2O_TOKEN_CACHE_CONTROL, rep->policy->cache_control, strlen(rep->policy->cache_control));
+        hp_http_add_header(req, H2O_TOKEN_VARY, H2O_STRLIT("Accept, Accept-Encoding, Prefer, Range"));
     } else if (c->is_compress_enabled) {
-        add(req, H2O_TOKEN_VARY, H2O_STRLIT("Accept-Encoding"));
+        hp_http_add_header(req, H2O_TOKEN_VARY, H2O_STRLIT("Accept-Encoding"));
     }
-    add_str(req, H2O_STRLIT("cache-status"), rep->cache_status, strlen(rep->cache_status));
+    hp_http_add_header_str(req, H2O_STRLIT("cache-status"), rep->cache_status, strlen(rep->cache_status));
     char *timing = h2o_mem_alloc_pool(&req->pool, 80), *t = timing;
     memcpy(t, "cache;dur=", 10);
     t = put_ms(t + 10, rep->cache_ns);
@@ -334,8 +295,8 @@ void hp_http_caching_send(hp_http_caching_t *c, h2o_req_t *req, const hp_http_re
         t = put_ms(t + 9, rep->db_ns);
     }
     size_t timing_len = (size_t)(t - timing);
-    add_str(req, H2O_STRLIT("server-timing"), timing, timing_len);
-    add(req, H2O_TOKEN_CONTENT_LOCATION, req->path.base, req->path.len);
+    hp_http_add_header_str(req, H2O_STRLIT("server-timing"), timing, timing_len);
+    hp_http_add_header(req, H2O_TOKEN_CONTENT_LOCATION, req->path.base, req->path.len);
 
     int is_head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
     if ((rep->status == 200 || rep->status == 206) &&
@@ -351,7 +312,7 @@ void hp_http_caching_send(hp_http_caching_t *c, h2o_req_t *req, const hp_http_re
     req->res.reason = rep->status == 206 ? "Partial Content" : "OK";
     for (size_t i = 0; i != rep->header_count; ++i) {
         const hp_cache_header_t *h = rep->headers + i;
-        add_str(req, h->name, h->name_len, h->value, h->value_len);
+        hp_http_add_header_str(req, h->name, h->name_len, h->value, h->value_len);
     }
 
     h2o_iovec_t body = rep->body;
@@ -359,7 +320,7 @@ void hp_http_caching_send(hp_http_caching_t *c, h2o_req_t *req, const hp_http_re
         body = encode_body(c, req, rep, &enc); /* identity again if coding does not pay */
         if (enc != HP_ENCODING_IDENTITY) {
             const char *token = hp_compress_token(enc);
-            add(req, H2O_TOKEN_CONTENT_ENCODING, token, strlen(token));
+            hp_http_add_header(req, H2O_TOKEN_CONTENT_ENCODING, token, strlen(token));
         }
     }
     add_etag(req, etag, base_len, enc);

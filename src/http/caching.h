@@ -54,10 +54,7 @@ void hp_http_caching_on_external_change(void *c);
 /* When the newest of `slots` last changed (CLOCK_REALTIME ms). */
 uint64_t hp_http_caching_last_changed(hp_http_caching_t *c, const uint32_t *slots, size_t count);
 
-uint64_t hp_http_now_ms(void);
-/* Writes n in decimal at p (at most 20 bytes, no NUL); returns the end. Used instead of printf
- * for the numbers in every response's headers. */
-char *hp_http_put_uint(char *p, uint64_t n);
+
 
 /* What a successful read answers with, from a cache entry or straight from a result. */
 typedef struct {

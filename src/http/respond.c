@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include "core/json.h"
 #include "core/log.h"
-#include "http/caching.h"
 #include "core/version.h"
 #include "http/respond.h"
 
@@ -30,28 +29,52 @@ static const char *reason_of(int status)
     }
 }
 
-static void add_header(h2o_req_t *req, const h2o_token_t *token, const char *value, size_t len)
+void hp_http_add_header(h2o_req_t *req, const h2o_token_t *token, const char *value, size_t len)
 {
     h2o_add_header(&req->pool, &req->res.headers, token, NULL, value, len);
 }
 
-static void add_header_str(h2o_req_t *req, const char *name, size_t name_len, const char *value,
+void hp_http_add_header_str(h2o_req_t *req, const char *name, size_t name_len, const char *value,
                            size_t len)
 {
     h2o_add_header_by_str(&req->pool, &req->res.headers, name, name_len, 0, NULL, value, len);
 }
 
-static void free_body(void *p)
+h2o_iovec_t hp_http_header_value(h2o_req_t *req, const h2o_token_t *token)
+{
+    ssize_t i = h2o_find_header(&req->headers, token, -1);
+    return i == -1 ? h2o_iovec_init(NULL, 0) : req->headers.entries[i].value;
+}
+
+static void free_owned(void *p)
 {
     free(*(char **)p);
 }
+
+void hp_http_own(h2o_req_t *req, void *p)
+{
+    void **slot = h2o_mem_alloc_shared(&req->pool, sizeof(*slot), free_owned);
+    *slot = p;
+}
+
+char *hp_http_put_uint(char *p, uint64_t n)
+{
+    char digits[20];
+    size_t k = 0;
+    do
+        digits[k++] = (char)('0' + n % 10);
+    while ((n /= 10) != 0);
+    while (k != 0)
+        *p++ = digits[--k];
+    return p;
+}
+
 
 /* Sends `body` (malloc'd, ownership taken) without copying: it is freed with the request. */
 static void send_owned(h2o_req_t *req, char *body, size_t len)
 {
     static h2o_generator_t generator = {NULL, NULL};
-    char **slot = h2o_mem_alloc_shared(&req->pool, sizeof(*slot), free_body);
-    *slot = body;
+    hp_http_own(req, body);
     h2o_iovec_t chunk = h2o_iovec_init(body, len);
     req->res.content_length = len;
     h2o_start_response(req, &generator);
@@ -70,14 +93,14 @@ void hp_http_respond_error(h2o_req_t *req, const hp_error_t *err)
         hp_log_warn("%d %s on %.*s %.*s: %s", req->res.status, hp_error_code_text(err->code),
                     (int)req->method.len, req->method.base, (int)req->path.len, req->path.base,
                     err->message != NULL ? err->message : "");
-    add_header(req, H2O_TOKEN_CONTENT_TYPE, H2O_STRLIT("application/json; charset=utf-8"));
+    hp_http_add_header(req, H2O_TOKEN_CONTENT_TYPE, H2O_STRLIT("application/json; charset=utf-8"));
     /* Errors are never stored; say so unless the caller already said why. */
     if (h2o_find_header_by_str(&req->res.headers, H2O_STRLIT("cache-status"), -1) == -1)
-        add_header_str(req, H2O_STRLIT("cache-status"), H2O_STRLIT("hotpath; fwd=miss"));
+        hp_http_add_header_str(req, H2O_STRLIT("cache-status"), H2O_STRLIT("hotpath; fwd=miss"));
     if (h2o_find_header_by_str(&req->res.headers, H2O_STRLIT("server-timing"), -1) == -1)
-        add_header_str(req, H2O_STRLIT("server-timing"), H2O_STRLIT("cache;dur=0"));
+        hp_http_add_header_str(req, H2O_STRLIT("server-timing"), H2O_STRLIT("cache;dur=0"));
     if (err->code == HP_ERR_DB_BUSY)
-        add_header(req, H2O_TOKEN_RETRY_AFTER, H2O_STRLIT("1"));
+        hp_http_add_header(req, H2O_TOKEN_RETRY_AFTER, H2O_STRLIT("1"));
     size_t len;
     char *p = hp_buf_release(&body, &len);
     send_owned(req, p, len);
@@ -164,7 +187,7 @@ static void add_preference_applied(h2o_req_t *req, const hp_plan_t *plan)
         APPLIED("count=exact");
 #undef APPLIED
     if (len != 0)
-        add_header_str(req, H2O_STRLIT("preference-applied"),
+        hp_http_add_header_str(req, H2O_STRLIT("preference-applied"),
                        h2o_strdup(&req->pool, text, len).base, len);
 }
 
@@ -217,16 +240,16 @@ void hp_http_respond_write(h2o_req_t *req, const hp_plan_t *plan, hp_exec_result
         memcpy(loc + 1, plan->table->name, name_len);
         loc[name_len + 1] = '?';
         memcpy(loc + name_len + 2, result->location.base, result->location.len);
-        add_header(req, H2O_TOKEN_LOCATION, loc, len);
+        hp_http_add_header(req, H2O_TOKEN_LOCATION, loc, len);
     }
     req->res.status = status;
     req->res.reason = reason_of(status);
-    add_header(req, H2O_TOKEN_CONTENT_RANGE, range.base, range.len);
+    hp_http_add_header(req, H2O_TOKEN_CONTENT_RANGE, range.base, range.len);
     add_preference_applied(req, plan);
-    add_header_str(req, H2O_STRLIT("cache-status"), H2O_STRLIT("hotpath; fwd=method"));
+    hp_http_add_header_str(req, H2O_STRLIT("cache-status"), H2O_STRLIT("hotpath; fwd=method"));
     if (has_body) {
         h2o_iovec_t type = content_type_of(plan->exec.format);
-        add_header(req, H2O_TOKEN_CONTENT_TYPE, type.base, type.len);
+        hp_http_add_header(req, H2O_TOKEN_CONTENT_TYPE, type.base, type.len);
     }
     if (!has_body) {
         h2o_send_inline(req, NULL, 0);
@@ -288,7 +311,7 @@ void hp_http_respond_root(h2o_req_t *req, const hp_schema_t *schema)
     hp_buf_append_lit(&b, "}}");
     req->res.status = 200;
     req->res.reason = "OK";
-    add_header(req, H2O_TOKEN_CONTENT_TYPE, H2O_STRLIT("application/openapi+json; charset=utf-8"));
+    hp_http_add_header(req, H2O_TOKEN_CONTENT_TYPE, H2O_STRLIT("application/openapi+json; charset=utf-8"));
     size_t len;
     char *body = hp_buf_release(&b, &len);
     send_owned(req, body, len);

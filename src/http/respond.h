@@ -12,6 +12,22 @@
 #include "db/exec.h"
 #include "query/query.h"
 
+/* --- building blocks (also for http/caching.c and http/api.c) --- */
+
+/* The request header's first value, or {NULL, 0}. */
+h2o_iovec_t hp_http_header_value(h2o_req_t *req, const h2o_token_t *token);
+/* Adds a response header; name and value are borrowed (they must live as long as the request). */
+void hp_http_add_header(h2o_req_t *req, const h2o_token_t *token, const char *value, size_t len);
+void hp_http_add_header_str(h2o_req_t *req, const char *name, size_t name_len, const char *value,
+                            size_t len);
+/* Hands malloc'd memory to the request: it is freed when the request is disposed. */
+void hp_http_own(h2o_req_t *req, void *p);
+/* Writes n in decimal at p (at most 20 bytes, no NUL); returns the end. Used instead of printf
+ * for the numbers in every response's headers. */
+char *hp_http_put_uint(char *p, uint64_t n);
+
+/* --- answers --- */
+
 /* Answers with the PostgREST-shaped error body and the error's status. */
 void hp_http_respond_error(h2o_req_t *req, const hp_error_t *err);
 /* Sets err (allocated in req->pool) and answers with it. */

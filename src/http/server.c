@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "compress/compress.h"
 #include "core/log.h"
+#include "core/time.h"
 #include "http/admin.h"
 #include "http/api.h"
 #include "http/loop.h"
@@ -108,12 +109,6 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
     loop->ctx.http1.req_timeout.timeout = 0;
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static int has_connections(h2o_context_t *ctx)
 {
@@ -167,8 +162,8 @@ static void *run_loop(void *arg)
     /* Stopping: finish the requests in flight and let the connections close, within the
      * deadline. Database jobs always come back (the database answers every job it took), and
      * the loop must outlive them because their replies are posted to it. */
-    uint64_t deadline = now_ms() + (uint64_t)loop->conf->server_shutdown_timeout_ms;
-    while ((loop->in_flight != 0 || has_connections(&loop->ctx)) && now_ms() < deadline)
+    uint64_t deadline = (hp_time_mono_ns() / 1000000) + (uint64_t)loop->conf->server_shutdown_timeout_ms;
+    while ((loop->in_flight != 0 || has_connections(&loop->ctx)) && (hp_time_mono_ns() / 1000000) < deadline)
         h2o_evloop_run(evloop, 10);
     int is_cut_off = loop->in_flight != 0;
     while (loop->jobs_in_flight != 0)

@@ -117,19 +117,13 @@ int hp_sqlite__set_error(hp_error_t *err, h2o_mem_pool_t *pool, sqlite3 *handle,
     return hp_error_set(err, pool, code, "%s", msg);
 }
 
-uint64_t hp_sqlite__now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* Called by SQLite every few hundred VM steps; a non-zero return interrupts the statement. */
 static int on_progress(void *arg)
 {
     hp_sqlite__conn_t *conn = arg;
     /* Once over, let the statement's own failure path (ROLLBACK) run uninterrupted. */
-    if (conn->deadline_ns == 0 || conn->is_over_budget || hp_sqlite__now_ns() < conn->deadline_ns)
+    if (conn->deadline_ns == 0 || conn->is_over_budget || hp_time_mono_ns() < conn->deadline_ns)
         return 0;
     conn->is_over_budget = 1;
     return 1;

@@ -162,7 +162,7 @@ void hp_sqlite__end_snapshot(hp_sqlite__conn_t *conn, int only_if_stale)
     if (!conn->has_snapshot)
         return;
     if (only_if_stale &&
-        hp_sqlite__now_ns() - conn->snapshot_taken_ns < conn->shared->snapshot_max_age_ns)
+        hp_time_mono_ns() - conn->snapshot_taken_ns < conn->shared->snapshot_max_age_ns)
         return;
     end_snapshot(conn);
 }
@@ -173,7 +173,7 @@ static int use_snapshot(hp_sqlite__conn_t *conn, hp_db_job_t *job)
 {
     uint64_t generation =
         atomic_load_explicit(&conn->shared->write_generation, memory_order_acquire);
-    uint64_t now = hp_sqlite__now_ns();
+    uint64_t now = hp_time_mono_ns();
     if (conn->has_snapshot && (generation != conn->snapshot_generation ||
                                now - conn->snapshot_taken_ns >= conn->shared->snapshot_max_age_ns))
         end_snapshot(conn);

@@ -58,7 +58,7 @@ static void queue_init(job_queue_t *q)
 {
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* timed waits use hp_sqlite__now_ns */
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* timed waits use hp_time_mono_ns */
     pthread_mutex_init(&q->lock, NULL);
     pthread_cond_init(&q->nonempty, &attr);
     pthread_condattr_destroy(&attr);
@@ -182,7 +182,7 @@ static void *writer_main(void *arg)
     sqlite_backend_t *b = w->backend;
     /* The watch runs from the start, between jobs and while idle: its first look only
      * records data_version, later ones compare. */
-    uint64_t next_watch = b->watch_ns != 0 ? hp_sqlite__now_ns() : 0;
+    uint64_t next_watch = b->watch_ns != 0 ? hp_time_mono_ns() : 0;
     for (;;) {
         int timed_out;
         hp_db_job_t *job = queue_pop(w->queue, &w->conn, next_watch, &timed_out);
@@ -191,7 +191,7 @@ static void *writer_main(void *arg)
         else if (!timed_out)
             break; /* closing, and every job is done */
         if (b->watch_ns != 0) {
-            uint64_t now = hp_sqlite__now_ns();
+            uint64_t now = hp_time_mono_ns();
             if (now >= next_watch) {
                 watch_external_writes(b);
                 next_watch = now + b->watch_ns;
@@ -372,7 +372,7 @@ static int run_inline(sqlite_backend_t *b, inline_conn_t *ic, hp_db_job_t *job)
         return 0;
     }
     ic->conn.is_over_budget = 0;
-    ic->conn.deadline_ns = hp_sqlite__now_ns() + b->inline_budget_ns;
+    ic->conn.deadline_ns = hp_time_mono_ns() + b->inline_budget_ns;
     uint64_t n = hp_sqlite__run(&ic->conn, job);
     ic->conn.deadline_ns = 0;
     if (ic->conn.is_over_budget) {

@@ -21,6 +21,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "core/time.h"
 #include "db/db.h"
 
 /* --- statement cache (stmt_cache.c) --- */
@@ -85,8 +86,7 @@ int hp_sqlite__conn_open(hp_sqlite__conn_t *conn, const char *path, int is_write
 void hp_sqlite__conn_close(hp_sqlite__conn_t *conn);
 /* Installs the progress handler that enforces conn->deadline_ns. */
 void hp_sqlite__conn_enable_budget(hp_sqlite__conn_t *conn);
-/* CLOCK_MONOTONIC in nanoseconds. */
-uint64_t hp_sqlite__now_ns(void);
+
 
 /* Sets `err` (text in pool) from the connection's last error: constraint kinds, busy, or DB.
  * `rc` is the result code the failing call returned. Returns -1. */

@@ -15,7 +15,7 @@ endif
 BUILD := build/$(FLAVOR)
 
 CC ?= cc
-PKGS := libh2o-evloop openssl sqlite3 jansson libxxhash inih zlib libbrotlienc libbrotlidec libzstd
+PKGS := libh2o-evloop openssl sqlite3 jansson libxxhash inih zlib libbrotlienc libbrotlidec libzstd libpq
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -32,6 +32,8 @@ LIB_SRC := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB := $(BUILD)/libhotpath.a
 BIN := $(BUILD)/hotpath
+# The admin dashboard page, built in (the rule is below).
+LIB_OBJ += $(BUILD)/gen/dashboard_html.o
 
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -50,6 +52,14 @@ $(LIB): $(LIB_OBJ)
 
 $(BIN): $(BUILD)/src/main.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# src/http/dashboard.html as a C array (xxd -i names it dashboard_html); src/http/dashboard.h
+# declares it and is force-included, so the two are checked against each other.
+$(BUILD)/gen/dashboard_html.c: src/http/dashboard.html
+	@mkdir -p $(dir $@)
+	cd src/http && xxd -i dashboard.html > $(CURDIR)/$@
+$(BUILD)/gen/dashboard_html.o: $(BUILD)/gen/dashboard_html.c src/http/dashboard.h
+	$(CC) $(CFLAGS_ALL) -include http/dashboard.h -c $< -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
@@ -91,13 +101,24 @@ test: deps
 	@scripts/test-all.sh $(FLAVOR)
 
 bench: deps
-	@$(MAKE) --no-print-directory FLAVOR=release SANITIZE=0 all build/release/bench/hello
+	@$(MAKE) --no-print-directory FLAVOR=release SANITIZE=0 all build/release/bench/hello \
+		build/release/bench/loadgen
 	@bench/run.sh build/release/hotpath
 
 # The fixed-bytes h2o server bench/run.sh measures S1z against (bench/README.md).
 $(BUILD)/bench/hello: bench/hello.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs libh2o-evloop openssl) -lpthread
+
+# The open-loop load generator (bench/README.md); its histogram and response parser are
+# unit-tested by tests/unit/test_loadgen_<part>.c, linked with bench/loadgen_<part>.c.
+LOADGEN_PARTS := $(BUILD)/bench/loadgen_hist.o $(BUILD)/bench/loadgen_http.o
+$(BUILD)/bench/loadgen: $(BUILD)/bench/loadgen.o $(LOADGEN_PARTS)
+	$(CC) $(LDFLAGS) -o $@ $^ -lm
+
+$(BUILD)/tests/test_loadgen_%: tests/unit/test_loadgen_%.c $(BUILD)/bench/loadgen_%.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Ibench $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(shell pkg-config --libs cmocka) -lm
 
 docs: $(BIN)
 	$(BIN) docs config > docs/config.md

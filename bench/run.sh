@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bench/run.sh BIN: the WORKLOAD.md scenarios against hotpath with wrk (see bench/README.md).
+# bench/run.sh BIN: the WORKLOAD.md scenarios against hotpath with wrk, then the before/after
+# comparison and ablation of bench/ablation.sh (see bench/README.md).
 #
 #   BENCH_SCALE=1.0       demo data set scale (the database is cached in build/bench/)
 #   BENCH_SECONDS=15      measured seconds per scenario
@@ -12,7 +13,11 @@
 #                         as the Makefile builds it); "none" skips it. Runs only with S1z.
 #   BENCH_HELLO_THREADS=N its event loops (default: --server-threads from BENCH_SERVER_ARGS,
 #                         else the core count, which is hotpath's default)
-#   BENCH_OUT=FILE        where to write the results (default bench/results/<date>[-suffix].md)
+#   BENCH_OUT=FILE        where to write the results (default bench/results/<date>[-suffix].md);
+#                         the chart goes beside it, with .svg for .md
+#   BENCH_README=auto     whether to rewrite README.md's figures: auto = after a standard run
+#                         only (default scale, durations, scenarios and output); 1, 0, or a path
+#   BENCH_ABLATION=1 ...  the before/after and ablation runs: see bench/ablation.sh (0 skips)
 set -euo pipefail
 
 if [ $# -ne 1 ] || [ ! -x "$1" ]; then
@@ -43,6 +48,8 @@ case "$MEASURE$WARMUP$PROBE" in
   *[!0-9]*) echo "bench: BENCH_SECONDS/BENCH_WARMUP/BENCH_PROBE_SECONDS are whole seconds" >&2; exit 2;;
 esac
 [ "$MEASURE" -ge 1 ] || { echo "bench: BENCH_SECONDS must be at least 1" >&2; exit 2; }
+# shellcheck source=bench/ablation.sh
+. bench/ablation.sh
 
 # The tree the run starts from (the binary is assumed to be built from it, as make bench does).
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo "no commit")
@@ -298,6 +305,13 @@ else
   }')
 fi
 
+# --- every optimization off, all on, each off in turn (bench/ablation.sh) ---
+ABLATION_RAN=0
+if ablation_ready; then
+  ablation_run
+  ABLATION_RAN=1
+fi
+
 # --- report ---
 DATE=$(date +%F)
 MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
@@ -309,6 +323,26 @@ if [ "$PROBE" != 3 ]; then SUFFIX="$SUFFIX-probe${PROBE}s"; fi
 OUT=${BENCH_OUT:-bench/results/$DATE$SUFFIX.md}
 mkdir -p "$(dirname "$OUT")"
 
+# README.md shows the figures of standard runs only, unless BENCH_README says otherwise.
+README_TARGET=""
+case "${BENCH_README:-auto}" in
+  auto) if [ -z "$SUFFIX" ] && [ -z "${BENCH_OUT:-}" ] && [ "$SCENARIOS" = "S1u S1z S2 S3 S4" ]; then
+          README_TARGET=README.md
+        fi;;
+  0) ;;
+  1) README_TARGET=README.md;;
+  *) README_TARGET=$BENCH_README;;
+esac
+ABL_SECTION="- ${ABL_NOTE:-before/after and ablation not run}"
+if [ "$ABLATION_RAN" = 1 ]; then
+  printf '%s\n' "$RATIO_LINES" >build/bench/readme-extra.md
+  if ABL_SECTION=$(ablation_report "$OUT" "$DATE" "$README_TARGET" build/bench/readme-extra.md); then
+    [ -z "$README_TARGET" ] || echo "bench: figures written to $README_TARGET"
+  else
+    ABL_SECTION="- the before/after report failed (see the run's output); raw figures: $ABL_TSV"
+  fi
+fi
+
 if [ "$PROBE" -gt 0 ]; then
   PROBE_NOTE="cache hits (share of \`Cache-Status: hotpath; hit\` responses) and bytes per response on the wire (wrk's bytes read / requests, headers included) come from two ${PROBE} s probe runs after each measured one, with and without \`Accept-Encoding: gzip, br\`"
 else
@@ -317,16 +351,21 @@ fi
 REPORT="# hotpath bench, $DATE
 
 - machine: $(nproc) cores, ${MODEL:-unknown CPU}, ${MEM:-? memory}; $(uname -sr); load average $LOAD_AT_START before the run, $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?") after
+- the load generators (wrk, and bench/loadgen below) run on this same machine and share its $(nproc) cores with the server
 - wrk on the same machine: $THREADS threads, $CONNECTIONS connections, keep-alive, closed loop (each connection sends its next request when the answer arrives); ${WARMUP} s warm-up, then ${MEASURE} s measured per scenario; wrk and the server share the $(nproc) cores (CPU %: of one core, over the measured run)
 - $("$BIN" version 2>/dev/null | head -n 1 || echo hotpath), commit $COMMIT$DIRTY; \`serve\` with default settings${BENCH_SERVER_ARGS:+ plus \`$BENCH_SERVER_ARGS\`}
 - data: shopiot (WORKLOAD.md) at scale $SCALE, seed $SEED, SQLite file $(du -h "$DB" | cut -f1)
 - non-2xx: responses with status >= 400 (as wrk counts them); $PROBE_NOTE; sample body bytes: one sample request's body
 - $HELLO_NOTE
 
+## Every scenario with the default settings (wrk)
+
 $TABLE
 ${RATIO_LINES:+
 $RATIO_LINES
-}"
+}
+$ABL_SECTION
+"
 echo
 echo "$REPORT"
 echo "$REPORT" > "$OUT"

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages hotpath's build, tests and benchmarks need, when missing.
 # Idempotent and quiet when everything is there. Runs apt-get as root, or through sudo.
+# xxd builds the admin dashboard page into the binary; chromium runs its test
+# (tests/dashboard, headless, through playwright-core from npm).
+# postgresql (the server programs, and the postgres user scripts/pg-cluster.sh runs them as
+# when we are root) and postgresql-contrib (pg_stat_statements) are for the PostgreSQL tests,
+# which make throwaway clusters of their own: Debian's default cluster is never used.
 set -euo pipefail
 
 PACKAGES=(
@@ -8,6 +13,8 @@ PACKAGES=(
   libh2o-evloop-dev libssl-dev zlib1g-dev libsqlite3-dev sqlite3 libjansson-dev libxxhash-dev
   libinih-dev libcmocka-dev libbrotli-dev libzstd-dev libpq-dev libhiredis-dev
   curl python3 nodejs npm wrk brotli zstd prometheus
+  postgresql postgresql-contrib
+  xxd chromium
 )
 
 missing=()

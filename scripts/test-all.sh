@@ -27,10 +27,14 @@ run() {
 run lint scripts/lint.sh
 run unit scripts/test-unit.sh build/$flavor/tests/test_*
 run spec scripts/test-spec.sh "$bin"
+run spec-pg scripts/test-spec-pg.sh "$bin"
+run pg python3 tests/pg/run.py "$bin"
 run compat scripts/test-compat.sh "$bin"
 run consistency python3 tests/consistency/run.py "$bin"
 run cache scripts/test-cache.sh "$bin"
 run metrics python3 tests/metrics/run.py "$bin"
+run accesslog python3 tests/accesslog/run.py "$bin"
+run dashboard scripts/test-dashboard.sh "$bin"
 if [ "$flavor" = release ]; then run fuzz scripts/fuzz.sh smoke; fi
 [ ${#failed_names[@]} -eq 0 ] || echo "failed suites: ${failed_names[*]}"
 echo "all: $passed passed, $failed failed"

@@ -1,5 +1,6 @@
 /*
- * hotpath: argv -> config -> server run. Subcommands: serve (default), demo, version, help.
+ * hotpath: argv -> config -> server run. Subcommands: serve (default), demo, setup-triggers,
+ * version, help.
  */
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "core/log.h"
 #include "core/version.h"
 #include "db/db.h"
+#include "db/pg/triggers.h"
 #include "demo/demo.h"
 #include "http/server.h"
 
@@ -21,10 +23,37 @@ static void print_usage(FILE *out)
             "Usage:\n"
             "  hotpath [serve] [--config FILE] [--KEY VALUE ...]   serve the API\n"
             "  hotpath demo [--scale F] [--out FILE] [--force]    write the demo database\n"
+            "  hotpath setup-triggers [--db-uri postgres://...]   NOTIFY hotpath on writes made\n"
+            "                                                       outside hotpath (PostgreSQL)\n"
             "  hotpath version                                      print the version\n"
             "  hotpath help | --help                                this text\n\n",
             HP_VERSION);
     hp_config_print_help(out);
+}
+
+static int setup_triggers(int argc, char **argv)
+{
+    hp_config_t conf;
+    char err[512];
+    int status = 2;
+    if (hp_config_load(&conf, argc, argv, environ, err, sizeof(err)) != 0) {
+        fprintf(stderr, "hotpath: %s\n", err);
+    } else if (strncmp(conf.db_uri, "postgres://", 11) != 0 &&
+               strncmp(conf.db_uri, "postgresql://", 13) != 0) {
+        fprintf(stderr, "hotpath setup-triggers: db-uri must be a postgres:// URI (SQLite's "
+                        "writes by other programs are seen without triggers)\n");
+    } else {
+        int count = hp_pg_setup_triggers(conf.db_uri, err, sizeof(err));
+        if (count < 0) {
+            fprintf(stderr, "hotpath setup-triggers: %s\n", err);
+            status = 1;
+        } else {
+            printf("hotpath setup-triggers: %d tables notify hotpath of their writes\n", count);
+            status = 0;
+        }
+    }
+    hp_config_dispose(&conf);
+    return status;
 }
 
 static int serve(int argc, char **argv)
@@ -47,7 +76,14 @@ static int serve(int argc, char **argv)
                                .busy_timeout_ms = (unsigned)conf.db_busy_timeout_ms,
                                .inline_budget_us = (unsigned)conf.db_inline_budget_us,
                                .snapshot_ms = (unsigned)conf.db_snapshot_ms,
-                               .watch_ms = (unsigned)conf.db_watch_ms};
+                               .watch_ms = (unsigned)conf.db_watch_ms,
+                               .pool_min = (unsigned)conf.db_pool_min,
+                               .pool_idle_ms = (unsigned)conf.db_pool_idle_ms,
+                               .pool_lifetime_ms = (unsigned)conf.db_pool_lifetime_ms,
+                               .pool_acquire_ms = (unsigned)conf.db_pool_acquire_ms,
+                               .pipeline = (unsigned)conf.db_pipeline,
+                               .replicas = conf.db_replicas,
+                               .loops = (unsigned)conf.server_threads};
     hp_db_t *db = hp_db_open(&db_opts, err, sizeof(err));
     if (db == NULL) {
         hp_log_error("db-uri %s: %s", conf.db_uri, err);
@@ -90,6 +126,8 @@ int main(int argc, char **argv)
         }
         return 0;
     }
+    if (strcmp(cmd, "setup-triggers") == 0)
+        return setup_triggers(argc - 2, argv + 2);
     if (strcmp(cmd, "demo") == 0)
         return hp_demo_command(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0)

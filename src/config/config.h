@@ -21,9 +21,25 @@
  * CHOICE keys list their choices in the default's place after a '|': "info|error|warn|...".
  * An INT default of 0 documented as "auto" is resolved by hp_config_resolve_auto(). */
 #define HP_CONFIG_KEYS(X)                                                                         \
-    X(db_uri, "db-uri", STR, "demo.db", 0, 0, "database: a SQLite file path or sqlite://PATH")    \
+    X(db_uri, "db-uri", STR, "demo.db", 0, 0,                                                     \
+      "database: a SQLite file path, sqlite://PATH, or postgres://... (libpq's URI)")             \
     X(db_pool, "db-pool", INT, "0", 0, 1024,                                                      \
-      "database read connections (SQLite: reader threads); 0 = 2 x cores")                        \
+      "SQLite: reader threads; PostgreSQL: most connections per server over all loops; "        \
+      "0 = 2 x cores")                                                                            \
+    X(db_pool_min, "db-pool-min", INT, "1", 0, 1024,                                              \
+      "PostgreSQL: connections kept open per server (shared among the loops)")                   \
+    X(db_pool_idle_ms, "db-pool-idle-ms", INT, "30000", 0, 86400000,                              \
+      "PostgreSQL: an idle connection beyond db-pool-min closes after this; 0 = never")           \
+    X(db_pool_lifetime_ms, "db-pool-lifetime-ms", INT, "1800000", 0, 86400000,                   \
+      "PostgreSQL: a connection is replaced once idle after this age; 0 = never")                 \
+    X(db_pool_acquire_ms, "db-pool-acquire-ms", INT, "10000", 1, 3600000,                         \
+      "PostgreSQL: a request waits this long for a connection, then answers 504 (PGRST003)")      \
+    X(db_pipeline, "db-pipeline", INT, "16", 1, 1024,                                             \
+      "PostgreSQL: most queries in flight on one connection (libpq pipeline mode); 1 = off")      \
+    X(db_replicas, "db-replicas", STR, "", 0, 0,                                                  \
+      "PostgreSQL: read replicas, uri,uri: reads go to the least busy one, writes to db-uri")     \
+    X(db_primary_after_write_ms, "db-primary-after-write-ms", INT, "5000", 0, 3600000,             \
+      "with db-replicas: a client's reads go to the primary for this long after it writes")      \
     X(db_max_rows, "db-max-rows", INT, "0", 0, INT64_MAX,                                         \
       "most rows a read returns (a hard limit added to every read); 0 = no cap")                  \
     X(db_inline_budget_us, "db-inline-budget-us", INT, "500", 0, 1000000,                         \
@@ -40,7 +56,7 @@
     X(server_host, "server-host", STR, "127.0.0.1", 0, 0, "address to listen on")                 \
     X(server_port, "server-port", INT, "3000", 1, 65535, "port to listen on")                     \
     X(admin_server_port, "admin-server-port", INT, "0", 0, 65535,                                 \
-      "port of the admin listener on server-host (/live, /ready, /metrics); 0 = off")             \
+      "port of the admin listener on server-host (/live, /ready, /metrics, /dashboard); 0 = off") \
     X(server_threads, "server-threads", INT, "0", 0, 256, "event-loop threads; 0 = one per core") \
     X(server_shutdown_timeout_ms, "server-shutdown-timeout-ms", INT, "10000", 0, 3600000,         \
       "on SIGTERM/SIGINT, how long in-flight requests may take before exit")                      \
@@ -59,7 +75,12 @@
     X(compress_gzip_level, "compress-gzip-level", INT, "6", 1, 9, "gzip level")                     \
     X(compress_br_level, "compress-br-level", INT, "5", 0, 11, "brotli level")                      \
     X(compress_zstd_level, "compress-zstd-level", INT, "3", 1, 19, "zstd level")                    \
-    X(log_level, "log-level", CHOICE, "info|error|warn|info|debug", 0, 0, "log verbosity")
+    X(log_level, "log-level", CHOICE, "info|error|warn|info|debug", 0, 0, "log verbosity")       \
+    X(log_access, "log-access", CHOICE, "off|off|combined|json", 0, 0,                            \
+      "access log, one line per API request: Apache combined (plus request id, duration, cache "  \
+      "status, traceparent) or JSON lines")                                                       \
+    X(log_access_file, "log-access-file", STR, "-", 0, 0,                                         \
+      "where the access log goes: a file path (opened for appending) or - for stderr")
 
 typedef enum { HP_CONFIG_STR, HP_CONFIG_INT, HP_CONFIG_BYTES, HP_CONFIG_CHOICE } hp_config_kind_t;
 

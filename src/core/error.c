@@ -48,6 +48,8 @@ int hp_error_set(hp_error_t *err, h2o_mem_pool_t *pool, hp_errcode_t code, const
     err->details = NULL;
     err->hint = NULL;
     err->details_is_json = 0;
+    err->sqlstate[0] = '\0';
+    err->status = 0;
     va_end(ap);
     return -1;
 }
@@ -91,9 +93,18 @@ static void render_nullable(hp_buf_t *out, const char *s)
         hp_json_string(out, s, strlen(s));
 }
 
+int hp_error_http_status(const hp_error_t *err)
+{
+    if (err->code == HP_ERR_DB_STATE && err->status != 0)
+        return err->status;
+    return hp_error_status(err->code);
+}
+
 void hp_error_render(const hp_error_t *err, hp_buf_t *out)
 {
     const char *code = hp_error_code_text(err->code);
+    if (err->code == HP_ERR_DB_STATE && err->sqlstate[0] != '\0')
+        code = err->sqlstate;
     hp_buf_append_lit(out, "{\"code\":");
     hp_json_string(out, code, strlen(code));
     hp_buf_append_lit(out, ",\"details\":");

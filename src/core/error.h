@@ -40,6 +40,8 @@
     X(LIMIT, 400, "HP400")             /* a cap in limits.h exceeded */                         \
     X(UNSUPPORTED_MEDIA, 415, "HP415") /* request Content-Type we cannot read */                \
     X(DB_BUSY, 503, "HP503")           /* database locked or unavailable: retry */              \
+    X(POOL_TIMEOUT, 504, "PGRST003")   /* no database connection within db-pool-acquire-ms */  \
+    X(DB_STATE, 400, "HP400db") /* PostgreSQL refused: code = its SQLSTATE, status by class */    \
     X(DB, 500, "HP500")                /* the database failed in a way we did not expect */     \
     X(INTERNAL, 500, "HP501")
 
@@ -57,7 +59,14 @@ typedef struct {
     const char *details; /* NULL renders as null */
     const char *hint;    /* NULL renders as null */
     int details_is_json; /* details is one JSON value, rendered as it is (not as a string) */
+    /* DB_STATE only: the database's SQLSTATE (rendered as the code) and the HTTP status that
+     * PostgREST gives that SQLSTATE. */
+    char sqlstate[6];
+    int status;
 } hp_error_t;
+
+/* The HTTP status of an error: the table's, or DB_STATE's own. */
+int hp_error_http_status(const hp_error_t *err);
 
 int hp_error_status(hp_errcode_t code);
 const char *hp_error_code_text(hp_errcode_t code);

@@ -28,19 +28,23 @@ typedef struct st_hp_db__backend_t {
      * returns 0 (see hp_db_attach_thread). */
     int (*submit)(void *state, hp_db_job_t *job);
     /* hp_db_attach_thread / hp_db_detach_thread for the calling thread. */
-    int (*attach_thread)(void *state, char *errbuf, size_t errlen);
+    int (*attach_thread)(void *state, h2o_loop_t *loop, char *errbuf, size_t errlen);
     void (*detach_thread)(void *state);
     void (*thread_tick)(void *state);
     /* Finishes every job already taken, stops the threads, frees the state. */
     void (*close)(void *state);
+    /* Optional: the pool's state (hp_db_pool_stats). */
+    void (*pool_stats)(void *state, hp_db_pool_stats_t *out);
 } hp_db__backend_t;
 
 extern const hp_db__backend_t hp_db__sqlite_backend;
+extern const hp_db__backend_t hp_db__pg_backend;
 
 /* Adds n to the database-wide statement counter (any thread). */
 void hp_db__count_queries(hp_db_t *db, uint64_t n);
-/* Reports a write by another program (any thread): calls the change listener. */
-void hp_db__external_change(hp_db_t *db);
+/* Reports a write by another program (any thread): calls the change listener. table: see
+ * hp_db_set_change_listener. */
+void hp_db__external_change(hp_db_t *db, const char *table, size_t table_len);
 /* Hands a finished job back to the loop that submitted it (any thread). The job must not be
  * touched afterwards: it belongs to its on_done callback. */
 void hp_db__reply(hp_db_job_t *job);

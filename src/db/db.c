@@ -24,7 +24,7 @@ struct st_hp_db_t {
     /* The change listener: arg is written before cb is published (release), read after cb
      * (acquire), so a database thread never sees a callback without its argument. */
     void *_Atomic change_arg;
-    void (*_Atomic change_cb)(void *arg);
+    _Atomic hp_db_change_cb change_cb;
 };
 
 static int has_prefix(const char *s, const char *prefix)
@@ -38,11 +38,11 @@ hp_db_t *hp_db_open(const hp_db_options_t *opts, char *errbuf, size_t errlen)
     const hp_db__backend_t *backend;
     const char *location;
 
+    backend = &hp_db__sqlite_backend;
     if (has_prefix(uri, "postgres://") || has_prefix(uri, "postgresql://")) {
-        snprintf(errbuf, errlen, "PostgreSQL support is not built yet");
-        return NULL;
-    }
-    if (has_prefix(uri, "sqlite://")) {
+        backend = &hp_db__pg_backend;
+        location = uri;
+    } else if (has_prefix(uri, "sqlite://")) {
         location = uri + strlen("sqlite://");
     } else if (strstr(uri, "://") != NULL) {
         snprintf(errbuf, errlen,
@@ -57,7 +57,6 @@ hp_db_t *hp_db_open(const hp_db_options_t *opts, char *errbuf, size_t errlen)
         snprintf(errbuf, errlen, "db-uri is empty: give the path of a SQLite database file");
         return NULL;
     }
-    backend = &hp_db__sqlite_backend;
 
     hp_db_t *db = calloc(1, sizeof(*db));
     if (db == NULL) {
@@ -138,9 +137,16 @@ void hp_db_job_destroy(hp_db_job_t *job)
     free(job);
 }
 
-int hp_db_attach_thread(hp_db_t *db, char *errbuf, size_t errlen)
+int hp_db_attach_thread(hp_db_t *db, h2o_loop_t *loop, char *errbuf, size_t errlen)
 {
-    return db->backend->attach_thread(db->state, errbuf, errlen);
+    return db->backend->attach_thread(db->state, loop, errbuf, errlen);
+}
+
+void hp_db_pool_stats(const hp_db_t *db, hp_db_pool_stats_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (db->backend->pool_stats != NULL)
+        db->backend->pool_stats(db->state, out);
 }
 
 void hp_db_detach_thread(hp_db_t *db)
@@ -193,15 +199,15 @@ void hp_db__reply(hp_db_job_t *job)
     h2o_multithread_send_message(job->reply_to, &job->_message);
 }
 
-void hp_db_set_change_listener(hp_db_t *db, void (*cb)(void *arg), void *arg)
+void hp_db_set_change_listener(hp_db_t *db, hp_db_change_cb cb, void *arg)
 {
     atomic_store_explicit(&db->change_arg, arg, memory_order_relaxed);
     atomic_store_explicit(&db->change_cb, cb, memory_order_release);
 }
 
-void hp_db__external_change(hp_db_t *db)
+void hp_db__external_change(hp_db_t *db, const char *table, size_t table_len)
 {
-    void (*cb)(void *) = atomic_load_explicit(&db->change_cb, memory_order_acquire);
+    hp_db_change_cb cb = atomic_load_explicit(&db->change_cb, memory_order_acquire);
     if (cb != NULL)
-        cb(atomic_load_explicit(&db->change_arg, memory_order_relaxed));
+        cb(atomic_load_explicit(&db->change_arg, memory_order_relaxed), table, table_len);
 }

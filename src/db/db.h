@@ -28,7 +28,25 @@ typedef struct {
                                   long between reads (0: a new one for every read); writes
                                   made through this handle are seen at once regardless */
     unsigned watch_ms;         /* how often to look for writes by other programs (0: never) */
+    /* PostgreSQL only (pool is then the most connections per server, over all loops). */
+    unsigned pool_min;         /* connections kept open per server */
+    unsigned pool_idle_ms;     /* an idle connection beyond pool_min closes after this; 0 never */
+    unsigned pool_lifetime_ms; /* a connection closes once idle after this age; 0 never */
+    unsigned pool_acquire_ms;  /* a job waits this long for a connection, then 504 */
+    unsigned pipeline;         /* most queries in flight per connection (1: no pipelining) */
+    const char *replicas;      /* "uri,uri": read replicas, or NULL / "" */
+    unsigned loops;            /* event loops that will attach (to share pool_min among) */
 } hp_db_options_t;
+
+/* The connection pool's state, summed over loops (PostgreSQL; zeros for SQLite). */
+typedef struct {
+    unsigned open;       /* connections open or opening */
+    unsigned max;        /* the most that may be open */
+    unsigned busy;       /* queries in flight */
+    unsigned waiting;    /* jobs waiting for a connection */
+    uint64_t acquired;   /* jobs that got a connection, since start */
+    uint64_t acquire_ns; /* their total wait */
+} hp_db_pool_stats_t;
 
 typedef struct st_hp_db_t hp_db_t;
 typedef struct st_hp_db_job_t hp_db_job_t;
@@ -41,6 +59,7 @@ struct st_hp_db_job_t {
     h2o_multithread_receiver_t *reply_to; /* the submitting loop's receiver (hp_db_on_replies) */
     hp_db_job_cb on_done;                 /* runs on reply_to's loop */
     void *data;                           /* the caller's; the backend never touches it */
+    int prefers_primary; /* a read that must see this client's recent writes: not a replica */
     /* Owned by the job: everything the exec points to. */
     h2o_mem_pool_t pool;
     /* Filled by the backend. */
@@ -48,6 +67,7 @@ struct st_hp_db_job_t {
     /* Internal. */
     h2o_multithread_message_t _message;
     hp_db_job_t *_next;
+    void *_backend;
 };
 
 /* Opens the database, loads the schema, starts the backend's threads. Returns NULL and writes
@@ -71,15 +91,18 @@ int hp_db_reload_schema(hp_db_t *db, char *errbuf, size_t errlen);
  * again: a loop never stalls behind a slow query for longer than the budget. Without this call
  * (or with a budget of 0) every read goes to the reader threads. Returns 0, or -1 with a
  * reason. Detach on the same thread before it exits. */
-int hp_db_attach_thread(hp_db_t *db, char *errbuf, size_t errlen);
+int hp_db_attach_thread(hp_db_t *db, h2o_loop_t *loop, char *errbuf, size_t errlen);
 void hp_db_detach_thread(hp_db_t *db);
 /* Call every few milliseconds on an attached thread: lets its connection drop a snapshot that
  * has grown stale while the thread was idle (an old snapshot holds back WAL checkpoints). */
 void hp_db_thread_tick(hp_db_t *db);
 
-/* Registers the one function called when another program wrote to the database (seen
- * within opts.watch_ms). It runs on a database thread: it must be quick and thread-safe. */
-void hp_db_set_change_listener(hp_db_t *db, void (*cb)(void *arg), void *arg);
+/* Registers the one function called when another program wrote to the database (SQLite:
+ * seen within opts.watch_ms; PostgreSQL: the NOTIFY of `hotpath setup-triggers`). `table` names
+ * the table written (not NUL-terminated), or is NULL when it is not known (anything may have
+ * changed). It runs on a database thread: it must be quick and thread-safe. */
+typedef void (*hp_db_change_cb)(void *arg, const char *table, size_t table_len);
+void hp_db_set_change_listener(hp_db_t *db, hp_db_change_cb cb, void *arg);
 
 /* Job lifecycle: create (malloc + pool init), submit, and destroy in on_done. */
 hp_db_job_t *hp_db_job_create(void);
@@ -96,5 +119,7 @@ void hp_db_on_replies(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mess
 
 /* Statements executed since start, over all connections (for tests and metrics). */
 uint64_t hp_db_query_count(const hp_db_t *db);
+/* The pool's state now (any thread). */
+void hp_db_pool_stats(const hp_db_t *db, hp_db_pool_stats_t *out);
 
 #endif

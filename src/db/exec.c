@@ -24,3 +24,50 @@ void hp_exec_result_dispose(hp_exec_result_t *r)
     r->row_count = 0;
     r->total = -1;
 }
+
+void hp_exec_append_csv_field(hp_buf_t *buf, const char *s, size_t len)
+{
+    int quote = 0;
+    for (size_t k = 0; k < len && !quote; k++)
+        quote = s[k] == ',' || s[k] == '"' || s[k] == '\r' || s[k] == '\n';
+    if (!quote) {
+        hp_buf_append(buf, s, len);
+        return;
+    }
+    hp_buf_putc(buf, '"');
+    size_t start = 0;
+    for (size_t k = 0; k < len; k++) {
+        if (s[k] == '"') {
+            hp_buf_append(buf, s + start, k + 1 - start);
+            hp_buf_putc(buf, '"');
+            start = k + 1;
+        }
+    }
+    hp_buf_append(buf, s + start, len - start);
+    hp_buf_putc(buf, '"');
+}
+
+void hp_exec_append_csv_header(hp_buf_t *buf, const hp_exec_t *exec)
+{
+    for (size_t i = 0; i < exec->col_count; i++) {
+        if (i > 0)
+            hp_buf_putc(buf, ',');
+        hp_exec_append_csv_field(buf, exec->cols[i].name.base, exec->cols[i].name.len);
+    }
+    hp_buf_putc(buf, '\n');
+}
+
+void hp_exec_append_percent_encoded(hp_buf_t *buf, const char *s, size_t len)
+{
+    static const char upper_hex[] = "0123456789ABCDEF";
+    for (size_t k = 0; k < len; k++) {
+        unsigned char c = (unsigned char)s[k];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
+            hp_buf_putc(buf, (char)c);
+        } else {
+            char esc[3] = {'%', upper_hex[c >> 4], upper_hex[c & 15]};
+            hp_buf_append(buf, esc, 3);
+        }
+    }
+}

@@ -79,6 +79,13 @@ typedef struct {
     size_t location_col_count;
     h2o_iovec_t *location_names;
     hp_format_t format;
+    /* PostgreSQL: the database renders the body itself, as PostgREST has it do (json_agg, so
+     * every type renders as PostgreSQL's to_json does), and `main` returns exactly one row:
+     *   body text (NULL for none; CSV lines without the header, which the backend writes from
+     *   cols), row count, total (NULL unless counted), inserted_any (writes), then
+     *   location_col_count key values as text (the first row's; used when the count is 1).
+     * `count` is unused (the total is computed in the same statement). */
+    int renders_in_db;
 } hp_exec_t;
 
 typedef struct {
@@ -93,6 +100,13 @@ typedef struct {
 } hp_exec_result_t;
 
 void hp_exec_result_init(hp_exec_result_t *r);
+/* Helpers shared by the backends' renderers. */
+/* A CSV field (RFC 4180): quoted when it holds , " CR or LF, with " doubled. */
+void hp_exec_append_csv_field(hp_buf_t *buf, const char *s, size_t len);
+/* The CSV header line (column names, then "\n"). */
+void hp_exec_append_csv_header(hp_buf_t *buf, const hp_exec_t *exec);
+/* Percent-encodes everything but RFC 3986's unreserved characters. */
+void hp_exec_append_percent_encoded(hp_buf_t *buf, const char *s, size_t len);
 /* Frees body and location. */
 void hp_exec_result_dispose(hp_exec_result_t *r);
 

@@ -134,6 +134,14 @@ void hp_schema_add_column(hp_schema_t *s, hp_table_t *table, const char *name,
                           const char *decl_type, int not_null, int pk_position,
                           const char *default_sql)
 {
+    hp_schema_add_typed_column(s, table, name, decl_type, hp_schema_type_of(decl_type), not_null,
+                               pk_position, default_sql);
+}
+
+void hp_schema_add_typed_column(hp_schema_t *s, hp_table_t *table, const char *name,
+                                const char *decl_type, hp_coltype_t type, int not_null,
+                                int pk_position, const char *default_sql)
+{
     table_impl_t *t = impl_of(table);
     assert(!s->is_final);
     (void)s;
@@ -146,7 +154,7 @@ void hp_schema_add_column(hp_schema_t *s, hp_table_t *table, const char *name,
     c->name = xstrdup(name);
     c->name_len = strlen(name);
     c->decl_type = xstrdup(decl_type ? decl_type : "");
-    c->type = hp_schema_type_of(decl_type);
+    c->type = type;
     c->is_pk = pk_position > 0;
     c->not_null = not_null != 0;
     c->default_sql = default_sql ? xstrdup(default_sql) : NULL;
@@ -373,6 +381,42 @@ hp_coltype_t hp_schema_type_of(const char *decl_type)
         contains_ci(decl_type, len, "DOUB"))
         return HP_COLTYPE_REAL;
     return HP_COLTYPE_NUMERIC;
+}
+
+/* PostgreSQL's names need no affinity rules: format_type() spells every built-in type one way,
+ * in lower case. The typmod in parentheses ("numeric(10,2)") does not change the kind. A name
+ * SQLite's rules would misread ("interval" and "point" contain INT, "date" would be NUMERIC)
+ * falls through to TEXT here, and so do enums and other user-defined types. */
+hp_coltype_t hp_schema_pg_type_of(const char *type_name)
+{
+    static const struct {
+        const char *name;
+        hp_coltype_t type;
+    } names[] = {
+        {"smallint", HP_COLTYPE_INTEGER},
+        {"integer", HP_COLTYPE_INTEGER},
+        {"bigint", HP_COLTYPE_INTEGER},
+        {"real", HP_COLTYPE_REAL},
+        {"double precision", HP_COLTYPE_REAL},
+        {"numeric", HP_COLTYPE_NUMERIC},
+        {"boolean", HP_COLTYPE_BOOLEAN},
+        {"json", HP_COLTYPE_JSON},
+        {"jsonb", HP_COLTYPE_JSON},
+        {"bytea", HP_COLTYPE_BLOB},
+    };
+    if (type_name == NULL)
+        return HP_COLTYPE_TEXT;
+    size_t len = strcspn(type_name, "(");
+    if (type_name[len] == '(') {
+        /* Only a trailing typmod: "numeric(10,2)", not "numeric(10,2)[]" (an array). */
+        const char *close = strchr(type_name + len, ')');
+        if (close == NULL || close[1] != '\0')
+            return HP_COLTYPE_TEXT;
+    }
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strlen(names[i].name) == len && memcmp(names[i].name, type_name, len) == 0)
+            return names[i].type;
+    return HP_COLTYPE_TEXT;
 }
 
 /* --- references --- */

@@ -1,7 +1,7 @@
 /*
  * The schema cache: tables, views, their columns (with declared types), primary keys and
  * foreign keys, as one immutable snapshot. A backend builds a snapshot with the builder
- * functions below (db/sqlite from sqlite_schema and PRAGMAs; later db/pg from pg_catalog),
+ * functions below (db/sqlite from sqlite_schema and PRAGMAs, db/pg from pg_catalog),
  * then publishes it. Readers hold a reference (hp_schema_ref/unref) for as long as they use
  * it, so a reload (SIGUSR1) can swap in a new snapshot while old requests finish on the old one.
  *
@@ -15,7 +15,8 @@
 #include <stdint.h>
 
 /* How values of a column are typed, from its declared type (SQLite affinity rules, plus the
- * declared names BOOLEAN/BOOL and JSON/JSONB which change how values render). */
+ * declared names BOOLEAN/BOOL and JSON/JSONB which change how values render; PostgreSQL's
+ * types map by name, see hp_schema_pg_type_of). */
 typedef enum {
     HP_COLTYPE_INTEGER, /* INT affinity: renders as a number */
     HP_COLTYPE_REAL,    /* REAL affinity */
@@ -29,7 +30,7 @@ typedef enum {
 typedef struct {
     char *name; /* as declared; NUL-terminated */
     size_t name_len;
-    char *decl_type; /* declared type text, "" when none */
+    char *decl_type; /* declared type text, "" when none (PostgreSQL: format_type()) */
     hp_coltype_t type;
     int is_pk; /* part of the primary key */
     int not_null;
@@ -81,10 +82,16 @@ typedef struct {
 hp_schema_t *hp_schema_create(void);
 /* Adds a table; the name is copied. Returns the table, to which columns are then added. */
 hp_table_t *hp_schema_add_table(hp_schema_t *s, const char *name, int is_view, int has_rowid);
-/* Adds a column (strings copied); type is derived from decl_type. pk_position is the 1-based
- * position in the primary key, or 0. default_sql may be NULL. */
+/* Adds a column (strings copied); type is derived from decl_type by SQLite's rules
+ * (hp_schema_type_of). pk_position is the 1-based position in the primary key, or 0.
+ * default_sql may be NULL. */
 void hp_schema_add_column(hp_schema_t *s, hp_table_t *t, const char *name, const char *decl_type,
                           int not_null, int pk_position, const char *default_sql);
+/* The same with the type decided by the backend (PostgreSQL: hp_schema_pg_type_of of the
+ * column's base type), for databases whose type names SQLite's rules do not fit. */
+void hp_schema_add_typed_column(hp_schema_t *s, hp_table_t *t, const char *name,
+                                const char *decl_type, hp_coltype_t type, int not_null,
+                                int pk_position, const char *default_sql);
 /* Adds a foreign key by names; returns -1 (and adds nothing) when a table or column is unknown.
  * Call after every table and column is added. `name` may be NULL. */
 int hp_schema_add_fkey(hp_schema_t *s, const char *name, const char *from_table,
@@ -95,6 +102,13 @@ void hp_schema_finalize(hp_schema_t *s);
 
 /* Maps a declared SQL type to an hp_coltype_t (SQLite's affinity rules plus BOOLEAN/JSON). */
 hp_coltype_t hp_schema_type_of(const char *decl_type);
+/* Maps a PostgreSQL type name as format_type() writes it ("integer", "double precision",
+ * "numeric(10,2)", "integer[]"...) to an hp_coltype_t: the integer types INTEGER, real and
+ * double precision REAL, numeric NUMERIC, boolean BOOLEAN, json and jsonb JSON, bytea BLOB, and
+ * everything else TEXT (character types, dates and times, uuid, enums, arrays, ranges...), as
+ * PostgREST's JSON writes them as strings. Exact names: a domain must be resolved to its base
+ * type first. NULL is TEXT. */
+hp_coltype_t hp_schema_pg_type_of(const char *type_name);
 
 /* --- reading (any thread, on a finalized snapshot) --- */
 

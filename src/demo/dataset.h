@@ -1,8 +1,8 @@
 /*
  * The "shopiot" demo data set of WORKLOAD.md, generated deterministically: the same seed and
  * scale give the same rows, byte for byte, on every run, machine and backend. Backend-neutral:
- * this module includes no database header; db/sqlite/demo_load.c (and later a PostgreSQL
- * loader) writes what it generates.
+ * this module includes no database header; db/sqlite/demo_load.c and db/pg/demo_load.c write
+ * what it generates.
  *
  * Every row is a pure function of (seed, table, id): it is derived from a splitmix64 stream
  * keyed by those three, so rows can be generated in any order, in parallel, or one at a time
@@ -39,7 +39,8 @@ typedef enum {
 
 /* Logical column types; a loader maps them to its own declared types (SQLite: INTEGER, REAL,
  * TEXT, BOOLEAN, and TEXT for TIMESTAMP; PostgreSQL: bigint, double precision, text, boolean,
- * timestamptz). TIMESTAMP values are ISO-8601 UTC text, "2025-03-04T05:06:07Z". */
+ * and text for TIMESTAMP, so both read back as the same JSON). TIMESTAMP values are ISO-8601
+ * UTC text, "2025-03-04T05:06:07Z", which sorts chronologically as bytes. */
 typedef enum {
     HP_DEMO_INTEGER,
     HP_DEMO_REAL,
@@ -181,5 +182,13 @@ void hp_demo_row(const hp_demo_t *demo, hp_demo_table_id_t table, int64_t id, hp
 
 /* Writes the ISO-8601 UTC text of a Unix time (seconds) into out[HP_DEMO_TS_CAP]. */
 void hp_demo_format_time(int64_t unix_seconds, char *out);
+
+/* --- loaders --- */
+
+/* How a loader (db/sqlite/demo_load.h, db/pg/demo_load.h) reports its progress: called after
+ * each step, `step` is a table name (rows = rows written), or "indexes" or "analyze" (rows =
+ * -1), with the seconds that step took; last comes "finish" (rows = -1) with the seconds of
+ * the whole load, once the data is in place. */
+typedef void (*hp_demo_progress_cb)(void *ctx, const char *step, int64_t rows, double seconds);
 
 #endif

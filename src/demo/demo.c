@@ -1,5 +1,6 @@
 /*
- * `hotpath demo`: argument parsing and progress output around hp_demo_sqlite_load().
+ * `hotpath demo`: argument parsing and progress output around the loaders:
+ * hp_demo_sqlite_load() for a file, hp_demo_pg_load() for a postgres:// or postgresql:// URI.
  */
 #include "demo/demo.h"
 
@@ -11,14 +12,17 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "db/pg/demo_load.h"
 #include "db/sqlite/demo_load.h"
 #include "demo/dataset.h"
 
 static const char usage[] =
-    "usage: hotpath demo [--scale F] [--out FILE] [--force] [--seed N]\n"
+    "usage: hotpath demo [--scale F] [--out FILE|URI] [--force] [--seed N]\n"
     "  --scale F   fraction of the full data set (1.0 = 3.15 M rows; default 1.0)\n"
     "  --out FILE  SQLite file to create (default demo.db)\n"
-    "  --force     replace FILE when it already exists\n"
+    "  --out URI   postgres://... or postgresql://...: load into that PostgreSQL database\n"
+    "  --force     replace FILE when it already exists, or the demo tables in the database\n"
+    "              (DROP TABLE ... CASCADE)\n"
     "  --seed N    generator seed (default 1); the same seed gives the same rows\n";
 
 typedef struct {
@@ -116,6 +120,25 @@ static void on_signal(int sig)
     (void)sig;
     interrupted = 1;
     hp_demo_sqlite_cancel();
+    hp_demo_pg_cancel();
+}
+
+static int is_postgres_uri(const char *out)
+{
+    return strncmp(out, "postgres://", 11) == 0 || strncmp(out, "postgresql://", 13) == 0;
+}
+
+/* The URI as it may be printed: a password in its user info becomes "***". */
+static void describe_target(const char *out, char *buf, size_t cap)
+{
+    const char *host = is_postgres_uri(out) ? strstr(out, "://") + 3 : NULL;
+    size_t authority_len = host != NULL ? strcspn(host, "/?#") : 0;
+    const char *at = host != NULL ? memchr(host, '@', authority_len) : NULL;
+    const char *colon = at != NULL ? memchr(host, ':', (size_t)(at - host)) : NULL;
+    if (colon == NULL)
+        snprintf(buf, cap, "%s", out);
+    else
+        snprintf(buf, cap, "%.*s:***%s", (int)(colon - out), out, at);
 }
 
 static void on_progress(void *ctx, const char *step, int64_t rows, double seconds)
@@ -143,7 +166,8 @@ int hp_demo_command(int argc, char **argv)
     int rc = parse_args(argc, argv, &opts);
     if (rc != 0)
         return rc == 1 ? 0 : 2;
-    if (!opts.force && stat(opts.out, &st) == 0) {
+    int to_postgres = is_postgres_uri(opts.out);
+    if (!to_postgres && !opts.force && stat(opts.out, &st) == 0) {
         fprintf(stderr, "hotpath demo: %s already exists (use --force to replace it)\n", opts.out);
         return 1;
     }
@@ -152,7 +176,9 @@ int hp_demo_command(int argc, char **argv)
         return 2;
     }
 
-    printf("hotpath demo: writing %s (scale %g, seed %llu)\n", opts.out, opts.scale, opts.seed);
+    char target[512];
+    describe_target(opts.out, target, sizeof(target));
+    printf("hotpath demo: writing %s (scale %g, seed %llu)\n", target, opts.scale, opts.seed);
     fflush(stdout);
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof(sa));
@@ -160,12 +186,20 @@ int hp_demo_command(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    rc = hp_demo_sqlite_load(&demo, opts.out, opts.force, on_progress, &progress, err, sizeof(err));
+    if (to_postgres)
+        rc = hp_demo_pg_load(&demo, opts.out, opts.force, on_progress, &progress, err, sizeof(err));
+    else
+        rc = hp_demo_sqlite_load(&demo, opts.out, opts.force, on_progress, &progress, err,
+                                 sizeof(err));
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (rc != 0) {
         fprintf(stderr, "hotpath demo: %s\n", err);
         return interrupted ? 130 : 1;
+    }
+    if (to_postgres) {
+        printf("%s: %lld rows in %.2f s\n", target, (long long)progress.rows, progress.seconds);
+        return 0;
     }
     double mib = stat(opts.out, &st) == 0 ? (double)st.st_size / (1024.0 * 1024.0) : 0;
     printf("%s: %lld rows in %.2f s, %.1f MiB\n", opts.out, (long long)progress.rows,

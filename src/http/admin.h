@@ -1,10 +1,13 @@
 /*
  * The admin handler: what monitoring asks a running server, on its own listener
  * (admin-server-port on server-host, served by loop 0), never on the API's port:
- *   GET /live     200 {"status":"ok"} while the process answers at all
- *   GET /ready    200 {"status":"ok"} when the schema snapshot is loaded, else 503
- *   GET /metrics  the Prometheus text exposition format (src/metrics)
- * Anything else is 404; a method other than GET or HEAD is 405.
+ *   GET /live          200 {"status":"ok"} while the process answers at all
+ *   GET /ready         200 {"status":"ok"} when the schema snapshot is loaded, else 503
+ *   GET /metrics       the Prometheus text exposition format (src/metrics)
+ *   GET /metrics.json  the same figures as one JSON object (hp_metrics_render_json)
+ *   GET /dashboard     a self-contained page charting /metrics.json live (dashboard.html)
+ * Anything else is 404; a method other than GET or HEAD is 405. Every answer carries an
+ * X-Request-Id (http/access_log.h); admin requests are not access-logged or counted.
  * Runs on a loop thread; never blocks (a scrape sums the metrics slots and takes each cache
  * shard's lock in turn, briefly).
  */

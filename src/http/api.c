@@ -5,6 +5,7 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "http/affinity.h"
 #include "http/api.h"
 #include "http/caching.h"
 #include "http/loop.h"
@@ -137,8 +138,11 @@ static void on_job_done(hp_db_job_t *job)
         result->error = meta_err;
 
     /* A write invalidates what read its table before anyone hears of it. */
-    if (result->error.code == HP_OK && plan->is_write)
+    if (result->error.code == HP_OK && plan->is_write) {
         hp_http_caching_table_written(loop->caching, plan->table->name, plan->table->name_len);
+        if (call != NULL)
+            hp_http_affinity_wrote(loop->affinity, hp_http_affinity_client(call->req));
+    }
 
     hp_cache_entry_t *entry = NULL;
     cache_fill_t *fill = ctx->fill;
@@ -174,7 +178,7 @@ static void on_job_done(hp_db_job_t *job)
     if (call != NULL) {
         call->job_ctx = NULL;
         if (result->error.code != HP_OK) {
-            if (call->fallback != NULL && hp_error_status(result->error.code) >= 500) {
+            if (call->fallback != NULL && hp_error_http_status(&result->error) >= 500) {
                 hp_cache_entry_t *stale = call->fallback;
                 call->fallback = NULL;
                 respond_entry(call, stale, "hotpath; hit; fwd=stale; detail=stale-if-error", db_ns);
@@ -257,6 +261,24 @@ static void on_waiter_called(hp_cache_waiter_t *waiter, hp_cache_entry_t *entry)
     h2o_multithread_send_message(w->reply_to, &w->message);
 }
 
+/* With read replicas: a read goes to the primary when its client wrote lately (it must read
+ * its own writes), or when a table it reads changed lately (a replica may not have replayed
+ * that yet, and what the read returns may be cached for everyone). */
+static int reads_from_primary(api_call_t *call, hp_http_loop_t *loop, const hp_plan_t *plan)
+{
+    if (loop->affinity == NULL || plan->is_write)
+        return 0;
+    if (call != NULL && hp_http_affinity_prefers_primary(loop->affinity,
+                                                         hp_http_affinity_client(call->req)))
+        return 1;
+    uint32_t slots[16];
+    size_t count = plan->table_count < 16 ? plan->table_count : 16;
+    for (size_t i = 0; i != count; ++i)
+        slots[i] = hp_cache_table_slot(plan->tables[i]->name, plan->tables[i]->name_len);
+    uint64_t changed = hp_http_caching_last_written(loop->caching, slots, count);
+    return changed + (uint64_t)loop->conf->db_primary_after_write_ms > hp_time_real_ms();
+}
+
 /* Plans the request and submits it. call may be NULL (a background refresh of `key`); a
  * non-empty key makes the job publish its result under it (or abandon it on failure). */
 static void submit_read_or_respond(api_call_t *call, hp_http_loop_t *loop, const hp_request_t *r,
@@ -294,6 +316,7 @@ static void submit_read_or_respond(api_call_t *call, hp_http_loop_t *loop, const
         ctx->fill = fill;
     }
     job->exec = &plan->exec;
+    job->prefers_primary = reads_from_primary(call, loop, plan);
     job->reply_to = &loop->db_receiver;
     job->on_done = on_job_done;
     job->data = ctx;
@@ -432,6 +455,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     *call = (api_call_t){.req = req, .loop = loop, .started_ns = hp_time_mono_ns()};
     ++loop->in_flight;
     hp_metrics_request_started(loop->metrics);
+    hp_http_access_log_begin(loop->access_log, req, call->started_ns);
 
     size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     h2o_iovec_t path = h2o_iovec_init(req->path.base, path_len);

@@ -60,7 +60,8 @@ hp_http_caching_t *hp_http_caching_create(const hp_config_t *conf, char *errbuf,
     c->levels[HP_ENCODING_GZIP] = (int)conf->compress_gzip_level;
     c->levels[HP_ENCODING_BR] = (int)conf->compress_br_level;
     c->levels[HP_ENCODING_ZSTD] = (int)conf->compress_zstd_level;
-    atomic_store(&c->all_changed_ms, change_time_ms());
+    c->started_ms = change_time_ms();
+    atomic_store(&c->all_changed_ms, c->started_ms);
     return c;
 }
 
@@ -151,9 +152,24 @@ void hp_http_caching_all_changed(hp_http_caching_t *c)
         hp_cache_bump_all(c->cache);
 }
 
-void hp_http_caching_on_external_change(void *c)
+void hp_http_caching_on_external_change(void *c, const char *table, size_t table_len)
 {
-    hp_http_caching_all_changed(c);
+    if (table != NULL)
+        hp_http_caching_table_written(c, table, table_len);
+    else
+        hp_http_caching_all_changed(c);
+}
+
+uint64_t hp_http_caching_last_written(hp_http_caching_t *c, const uint32_t *slots, size_t count)
+{
+    uint64_t all = atomic_load_explicit(&c->all_changed_ms, memory_order_relaxed);
+    uint64_t t = all == c->started_ms ? 0 : all;
+    for (size_t i = 0; i != count; ++i) {
+        uint64_t s = atomic_load_explicit(&c->slot_changed_ms[slots[i]], memory_order_relaxed);
+        if (s > t)
+            t = s;
+    }
+    return t;
 }
 
 uint64_t hp_http_caching_last_changed(hp_http_caching_t *c, const uint32_t *slots, size_t count)

@@ -30,6 +30,7 @@ typedef struct {
      * schema reload, a write by another program): CLOCK_REALTIME ms. */
     _Atomic uint64_t slot_changed_ms[HP_CACHE_TABLE_SLOTS];
     _Atomic uint64_t all_changed_ms;
+    uint64_t started_ms; /* all_changed_ms's first value: the start, not a write */
 } hp_http_caching_t;
 
 /* Builds the state from the config. NULL with a reason ("cache-policy: ...") on a bad value. */
@@ -49,10 +50,12 @@ void hp_http_caching_table_written(hp_http_caching_t *c, const char *table, size
 /* Everything may have changed (a write by another program, a schema reload). */
 void hp_http_caching_all_changed(hp_http_caching_t *c);
 /* For hp_db_set_change_listener. */
-void hp_http_caching_on_external_change(void *c);
+void hp_http_caching_on_external_change(void *c, const char *table, size_t table_len);
 
 /* When the newest of `slots` last changed (CLOCK_REALTIME ms). */
 uint64_t hp_http_caching_last_changed(hp_http_caching_t *c, const uint32_t *slots, size_t count);
+/* The same, but only for writes seen since the start (0 when none). */
+uint64_t hp_http_caching_last_written(hp_http_caching_t *c, const uint32_t *slots, size_t count);
 
 
 

@@ -10,10 +10,13 @@
 #include <h2o.h>
 #include "config/config.h"
 #include "db/db.h"
+#include "http/access_log.h"
+#include "http/affinity.h"
 #include "http/caching.h"
 #include "metrics/metrics.h"
 
-/* How often a loop lets its database connection drop a stale read snapshot. */
+/* How often a loop lets its database connection drop a stale read snapshot (and writes its
+ * buffered access log lines). */
 #define HP_HTTP_TICK_MS 10
 
 typedef struct {
@@ -32,7 +35,7 @@ typedef struct {
     h2o_multithread_receiver_t control;     /* shutdown requests from the signal thread */
     h2o_multithread_receiver_t cache_receiver; /* fills this loop's requests waited for */
     h2o_multithread_message_t shutdown_message;
-    h2o_timeout_t tick_timeout; /* every HP_HTTP_TICK_MS: database housekeeping */
+    h2o_timeout_t tick_timeout; /* every HP_HTTP_TICK_MS: database and access log housekeeping */
     h2o_timeout_entry_t tick;
     size_t in_flight;      /* requests accepted and not yet disposed */
     size_t jobs_in_flight; /* database jobs submitted and not yet back, and cache waits not yet
@@ -45,7 +48,9 @@ typedef struct {
     const hp_config_t *conf;
     hp_http_caching_t *caching;
     hp_db_t *db;
+    hp_http_affinity_t *affinity; /* read-your-writes routing; NULL without replicas */
     hp_metrics_slot_t *metrics; /* this loop's own counters */
+    hp_http_access_log_loop_t *access_log; /* this loop's request ids and access log buffer */
 } hp_http_loop_t;
 
 static inline hp_http_loop_t *hp_http_loop_of(h2o_context_t *ctx)

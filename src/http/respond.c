@@ -86,7 +86,7 @@ void hp_http_respond_error(h2o_req_t *req, const hp_error_t *err)
     hp_buf_t body;
     hp_buf_init(&body);
     hp_error_render(err, &body);
-    req->res.status = hp_error_status(err->code);
+    req->res.status = hp_error_http_status(err);
     req->res.reason = reason_of(req->res.status);
     /* A 5xx is ours to look at, not the client's mistake: say so in the log. */
     if (req->res.status >= 500)
@@ -99,7 +99,7 @@ void hp_http_respond_error(h2o_req_t *req, const hp_error_t *err)
         hp_http_add_header_str(req, H2O_STRLIT("cache-status"), H2O_STRLIT("hotpath; fwd=miss"));
     if (h2o_find_header_by_str(&req->res.headers, H2O_STRLIT("server-timing"), -1) == -1)
         hp_http_add_header_str(req, H2O_STRLIT("server-timing"), H2O_STRLIT("cache;dur=0"));
-    if (err->code == HP_ERR_DB_BUSY)
+    if (err->code == HP_ERR_DB_BUSY || err->code == HP_ERR_POOL_TIMEOUT)
         hp_http_add_header(req, H2O_TOKEN_RETRY_AFTER, H2O_STRLIT("1"));
     size_t len;
     char *p = hp_buf_release(&body, &len);

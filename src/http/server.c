@@ -24,6 +24,8 @@ struct st_hp_server_t {
     hp_db_t *db;
     hp_http_caching_t *caching;
     hp_metrics_t *metrics;
+    hp_http_access_log_t *access_log;
+    hp_http_affinity_t *affinity;
     h2o_globalconf_t globalconf;
     /* Each listener serves one host whatever the Host header says: h2o picks the only
      * hostconf of a single-entry list. */
@@ -119,6 +121,7 @@ static void on_tick(h2o_timeout_entry_t *entry)
 {
     hp_http_loop_t *loop = H2O_STRUCT_FROM_MEMBER(hp_http_loop_t, tick, entry);
     hp_db_thread_tick(loop->db);
+    hp_http_access_log_flush(loop->access_log);
     h2o_timeout_link(loop->ctx.loop, &loop->tick_timeout, &loop->tick);
 }
 
@@ -140,7 +143,7 @@ static void *run_loop(void *arg)
                                       hp_http_api_on_cache_messages);
     sem_post(loop->ready);
     char err[256];
-    if (hp_db_attach_thread(loop->db, err, sizeof(err)) != 0)
+    if (hp_db_attach_thread(loop->db, evloop, err, sizeof(err)) != 0)
         hp_log_warn("reads from this loop go to the db-pool threads: %s", err);
     h2o_timeout_init(evloop, &loop->tick_timeout, HP_HTTP_TICK_MS);
     loop->tick.cb = on_tick;
@@ -168,6 +171,7 @@ static void *run_loop(void *arg)
     int is_cut_off = loop->in_flight != 0;
     while (loop->jobs_in_flight != 0)
         h2o_evloop_run(evloop, 10);
+    hp_http_access_log_flush(loop->access_log);
     h2o_timeout_unlink(&loop->tick);
     h2o_timeout_dispose(evloop, &loop->tick_timeout);
     hp_db_detach_thread(loop->db);
@@ -210,6 +214,16 @@ hp_server_t *hp_server_create(const hp_config_t *conf, hp_db_t *db, char *errbuf
         return NULL;
     }
     hp_db_set_change_listener(db, hp_http_caching_on_external_change, s->caching);
+    if (conf->db_replicas[0] != '\0')
+        s->affinity = hp_http_affinity_create((unsigned)conf->db_primary_after_write_ms);
+    if ((s->access_log = hp_http_access_log_create(
+             (hp_access_log_format_t)conf->log_access, conf->log_access_file, errbuf, errlen)) ==
+        NULL) {
+        hp_http_caching_destroy(s->caching);
+        h2o_config_dispose(&s->globalconf);
+        free(s);
+        return NULL;
+    }
     s->loop_count = (size_t)conf->server_threads;
     s->metrics = hp_metrics_create(s->loop_count, (uint64_t)time(NULL));
     if (conf->admin_server_port != 0) {
@@ -227,8 +241,10 @@ hp_server_t *hp_server_create(const hp_config_t *conf, hp_db_t *db, char *errbuf
     }
     close(probe);
     s->loops = calloc(s->loop_count, sizeof(*s->loops));
-    for (size_t i = 0; i != s->loop_count; ++i)
+    for (size_t i = 0; i != s->loop_count; ++i) {
         s->loops[i].listen_fd = s->loops[i].admin_fd = -1;
+        s->loops[i].access_log = hp_http_access_log_loop_create(s->access_log);
+    }
     for (size_t i = 0; i != s->loop_count; ++i) {
         hp_http_loop_t *loop = s->loops + i;
         if ((loop->listen_fd =
@@ -239,6 +255,7 @@ hp_server_t *hp_server_create(const hp_config_t *conf, hp_db_t *db, char *errbuf
         loop->conf = conf;
         loop->db = db;
         loop->caching = s->caching;
+        loop->affinity = s->affinity;
         loop->metrics = hp_metrics_slot(s->metrics, i);
         loop->hosts = s->api_hosts;
         loop->admin_hosts = s->admin_hosts;
@@ -280,8 +297,13 @@ int hp_server_run(hp_server_t *s)
     hp_log_info("listening on http://%s:%lld with %zu threads", s->conf->server_host,
                 (long long)s->conf->server_port, s->loop_count);
     if (s->conf->admin_server_port != 0)
-        hp_log_info("admin (/live, /ready, /metrics) on http://%s:%lld", s->conf->server_host,
-                    (long long)s->conf->admin_server_port);
+        hp_log_info("admin (/live, /ready, /metrics, /dashboard) on http://%s:%lld",
+                    s->conf->server_host, (long long)s->conf->admin_server_port);
+    if (s->conf->log_access != HP_ACCESS_LOG_OFF)
+        hp_log_info("access log (%s) to %s",
+                    s->conf->log_access == HP_ACCESS_LOG_JSON ? "json" : "combined",
+                    strcmp(s->conf->log_access_file, "-") == 0 ? "stderr"
+                                                               : s->conf->log_access_file);
 
     for (;;) {
         int sig;
@@ -324,11 +346,14 @@ void hp_server_destroy(hp_server_t *s)
             close(loop->listen_fd);
         if (loop->admin_listener == NULL && loop->ctx.queue == NULL && loop->admin_fd != -1)
             close(loop->admin_fd);
+        hp_http_access_log_loop_destroy(loop->access_log);
     }
+    hp_http_access_log_destroy(s->access_log);
     free(s->loops);
     /* No database thread may call the listener into freed state. */
     hp_db_set_change_listener(s->db, NULL, NULL);
     hp_http_caching_destroy(s->caching);
+    hp_http_affinity_destroy(s->affinity);
     hp_metrics_destroy(s->metrics);
     h2o_config_dispose(&s->globalconf);
     free(s);

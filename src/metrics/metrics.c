@@ -21,12 +21,15 @@ struct st_hp_metrics_t {
     hp_metrics_slot_t *slots;
 };
 
+/* From 10 us: a cached response takes tens of microseconds, and p50/p99 read from buckets
+ * that start at 100 us would say nothing about it. */
 static const uint64_t bucket_bounds_ns[HP_METRICS_DURATION_BUCKETS] = {
-    100000,    250000,    500000,    1000000,    2500000,    5000000,    10000000,
-    25000000,  50000000,  100000000, 250000000,  500000000,  1000000000, 2500000000u};
+    10000,    25000,     50000,     100000,    250000,     500000,
+    1000000,  2500000,   5000000,   10000000,  25000000,   50000000,
+    100000000, 250000000, 500000000, 1000000000, 2500000000u};
 static const char *const bucket_labels[HP_METRICS_DURATION_BUCKETS + 1] = {
-    "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
-    "0.05",   "0.1",     "0.25",   "0.5",   "1",      "2.5",   "+Inf"};
+    "0.00001", "0.000025", "0.00005", "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005",
+    "0.01",    "0.025",    "0.05",    "0.1",    "0.25",    "0.5",    "1",     "2.5",    "+Inf"};
 static const char *const method_labels[HP_METRICS_METHODS] = {"GET", "POST", "PATCH", "DELETE",
                                                               "other"};
 static const char *const status_labels[HP_METRICS_STATUSES] = {"2xx", "3xx", "4xx", "5xx",
@@ -122,6 +125,31 @@ static uint64_t sum(const hp_metrics_t *m, size_t field)
 
 #define SUM(m, member) sum((m), offsetof(hp_metrics_slot_t, member))
 
+/* Every HTTP counter summed over the slots, read once for one rendering. */
+typedef struct {
+    uint64_t requests[HP_METRICS_METHODS][HP_METRICS_STATUSES];
+    uint64_t not_modified, in_flight, duration_sum_ns;
+    uint64_t cumulative[HP_METRICS_DURATION_BUCKETS + 1]; /* the last is +Inf, i.e. the count */
+} totals_t;
+
+static void read_totals(const hp_metrics_t *m, totals_t *t)
+{
+    for (size_t i = 0; i != HP_METRICS_METHODS; ++i)
+        for (size_t j = 0; j != HP_METRICS_STATUSES; ++j)
+            t->requests[i][j] = SUM(m, requests[i][j]);
+    t->not_modified = SUM(m, not_modified);
+    /* Each slot's two counters only grow, but a scrape reads `done` and `started` at slightly
+     * different times: never report a negative gauge. */
+    uint64_t done = SUM(m, done), started = SUM(m, started);
+    t->in_flight = started > done ? started - done : 0;
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b != HP_METRICS_DURATION_BUCKETS + 1; ++b) {
+        cumulative += SUM(m, buckets[b]);
+        t->cumulative[b] = cumulative;
+    }
+    t->duration_sum_ns = SUM(m, duration_sum_ns);
+}
+
 static void put_header(hp_buf_t *out, const char *name, const char *type, const char *help)
 {
     hp_buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -134,7 +162,13 @@ static void put_one(hp_buf_t *out, const char *name, const char *type, const cha
     hp_buf_appendf(out, "%s %llu\n", name, (unsigned long long)value);
 }
 
-void hp_metrics_render(hp_metrics_t *m, const hp_metrics_extra_t *extra, hp_buf_t *out)
+static void put_seconds(hp_buf_t *out, uint64_t ns)
+{
+    hp_buf_appendf(out, "%llu.%09llu", (unsigned long long)(ns / 1000000000u),
+                   (unsigned long long)(ns % 1000000000u));
+}
+
+static void render_http(const totals_t *t, hp_buf_t *out)
 {
     put_header(out, "hotpath_http_requests_total", "counter",
                "API requests answered, by method (HEAD counts as GET) and status class "
@@ -143,55 +177,140 @@ void hp_metrics_render(hp_metrics_t *m, const hp_metrics_extra_t *extra, hp_buf_
         for (size_t j = 0; j != HP_METRICS_STATUSES; ++j)
             hp_buf_appendf(out, "hotpath_http_requests_total{method=\"%s\",code=\"%s\"} %llu\n",
                            method_labels[i], status_labels[j],
-                           (unsigned long long)SUM(m, requests[i][j]));
+                           (unsigned long long)t->requests[i][j]);
     put_one(out, "hotpath_http_not_modified_total", "counter",
-            "API requests answered 304 Not Modified (also counted as 3xx)",
-            SUM(m, not_modified));
-    /* Each slot's two counters only grow, but a scrape reads `done` and `started` at slightly
-     * different times: never report a negative gauge. */
-    uint64_t done = SUM(m, done), started = SUM(m, started);
+            "API requests answered 304 Not Modified (also counted as 3xx)", t->not_modified);
     put_one(out, "hotpath_http_requests_in_flight", "gauge",
-            "API requests accepted and not yet finished", started > done ? started - done : 0);
+            "API requests accepted and not yet finished", t->in_flight);
 
     put_header(out, "hotpath_http_request_duration_seconds", "histogram",
                "time from accepting an API request to being done with it");
-    uint64_t cumulative = 0;
-    for (size_t b = 0; b != HP_METRICS_DURATION_BUCKETS + 1; ++b) {
-        cumulative += SUM(m, buckets[b]);
+    for (size_t b = 0; b != HP_METRICS_DURATION_BUCKETS + 1; ++b)
         hp_buf_appendf(out, "hotpath_http_request_duration_seconds_bucket{le=\"%s\"} %llu\n",
-                       bucket_labels[b], (unsigned long long)cumulative);
-    }
-    uint64_t sum_ns = SUM(m, duration_sum_ns);
-    hp_buf_appendf(out, "hotpath_http_request_duration_seconds_sum %llu.%09llu\n",
-                   (unsigned long long)(sum_ns / 1000000000u),
-                   (unsigned long long)(sum_ns % 1000000000u));
-    hp_buf_appendf(out, "hotpath_http_request_duration_seconds_count %llu\n",
-                   (unsigned long long)cumulative);
+                       bucket_labels[b], (unsigned long long)t->cumulative[b]);
+    hp_buf_appendf(out, "hotpath_http_request_duration_seconds_sum ");
+    put_seconds(out, t->duration_sum_ns);
+    hp_buf_appendf(out, "\nhotpath_http_request_duration_seconds_count %llu\n",
+                   (unsigned long long)t->cumulative[HP_METRICS_DURATION_BUCKETS]);
+}
 
+static void render_cache(const hp_cache_stats_t *c, hp_buf_t *out)
+{
+    put_one(out, "hotpath_cache_hits_total", "counter", "response cache lookups served fresh",
+            c->hits);
+    put_one(out, "hotpath_cache_stale_hits_total", "counter",
+            "response cache lookups served stale", c->stale_hits);
+    put_one(out, "hotpath_cache_misses_total", "counter",
+            "response cache lookups that led a fill", c->misses);
+    put_one(out, "hotpath_cache_waits_total", "counter",
+            "response cache lookups that waited for another request's fill", c->waits);
+    put_one(out, "hotpath_cache_evictions_total", "counter",
+            "response cache entries evicted to make room", c->evictions);
+    put_one(out, "hotpath_cache_invalidated_total", "counter",
+            "response cache entries (or fills) dropped because a table changed", c->invalidated);
+    put_one(out, "hotpath_cache_rejected_total", "counter",
+            "responses too big (or reading too many tables) to cache", c->rejected);
+    put_one(out, "hotpath_cache_bytes", "gauge", "bytes the response cache holds",
+            (uint64_t)c->bytes);
+    put_one(out, "hotpath_cache_entries", "gauge", "entries the response cache holds",
+            (uint64_t)c->entries);
+}
+
+static void render_pool(const hp_metrics_pool_t *p, hp_buf_t *out)
+{
+    put_one(out, "hotpath_db_pool_connections", "gauge", "database connections open or opening",
+            p->open);
+    put_one(out, "hotpath_db_pool_max_connections", "gauge",
+            "the most database connections allowed (db-pool per server)", p->max);
+    put_one(out, "hotpath_db_pool_busy", "gauge",
+            "database queries in flight (pipelined: several per connection)", p->busy);
+    put_one(out, "hotpath_db_pool_waiting", "gauge", "requests waiting for a database connection",
+            p->waiting);
+    put_one(out, "hotpath_db_pool_acquired_total", "counter",
+            "requests that got a database connection", p->acquired);
+    hp_buf_appendf(out,
+                   "# HELP hotpath_db_pool_acquire_seconds_total time requests waited for a "
+                   "database connection\n# TYPE hotpath_db_pool_acquire_seconds_total counter\n"
+                   "hotpath_db_pool_acquire_seconds_total %.6f\n",
+                   (double)p->acquire_ns / 1e9);
+}
+
+void hp_metrics_render(hp_metrics_t *m, const hp_metrics_extra_t *extra, hp_buf_t *out)
+{
+    totals_t t;
+    read_totals(m, &t);
+    render_http(&t, out);
     put_one(out, "hotpath_db_statements_total", "counter", "SQL statements executed",
             extra->db_statements);
-    if (extra->cache != NULL) {
-        const hp_cache_stats_t *c = extra->cache;
-        put_one(out, "hotpath_cache_hits_total", "counter", "response cache lookups served fresh",
-                c->hits);
-        put_one(out, "hotpath_cache_stale_hits_total", "counter",
-                "response cache lookups served stale", c->stale_hits);
-        put_one(out, "hotpath_cache_misses_total", "counter",
-                "response cache lookups that led a fill", c->misses);
-        put_one(out, "hotpath_cache_waits_total", "counter",
-                "response cache lookups that waited for another request's fill", c->waits);
-        put_one(out, "hotpath_cache_evictions_total", "counter",
-                "response cache entries evicted to make room", c->evictions);
-        put_one(out, "hotpath_cache_invalidated_total", "counter",
-                "response cache entries (or fills) dropped because a table changed",
-                c->invalidated);
-        put_one(out, "hotpath_cache_rejected_total", "counter",
-                "responses too big (or reading too many tables) to cache", c->rejected);
-        put_one(out, "hotpath_cache_bytes", "gauge", "bytes the response cache holds",
-                (uint64_t)c->bytes);
-        put_one(out, "hotpath_cache_entries", "gauge", "entries the response cache holds",
-                (uint64_t)c->entries);
-    }
+    if (extra->cache != NULL)
+        render_cache(extra->cache, out);
+    if (extra->pool != NULL)
+        render_pool(extra->pool, out);
     put_one(out, "process_start_time_seconds", "gauge",
             "start time of the process since the Unix epoch in seconds", m->start_time_s);
+}
+
+static void render_json_http(const totals_t *t, hp_buf_t *out)
+{
+    uint64_t by_status[HP_METRICS_STATUSES] = {0}, total = 0;
+    for (size_t i = 0; i != HP_METRICS_METHODS; ++i)
+        for (size_t j = 0; j != HP_METRICS_STATUSES; ++j)
+            by_status[j] += t->requests[i][j];
+    hp_buf_appendf(out, "\"requests_by_status\":{");
+    for (size_t j = 0; j != HP_METRICS_STATUSES; ++j) {
+        hp_buf_appendf(out, "%s\"%s\":%llu", j != 0 ? "," : "", status_labels[j],
+                       (unsigned long long)by_status[j]);
+        total += by_status[j];
+    }
+    hp_buf_appendf(out, "},\"requests\":%llu,\"not_modified\":%llu,\"in_flight\":%llu,",
+                   (unsigned long long)total, (unsigned long long)t->not_modified,
+                   (unsigned long long)t->in_flight);
+    hp_buf_appendf(out, "\"duration_seconds\":{\"bounds\":[");
+    for (size_t b = 0; b != HP_METRICS_DURATION_BUCKETS; ++b)
+        hp_buf_appendf(out, "%s%s", b != 0 ? "," : "", bucket_labels[b]);
+    hp_buf_appendf(out, "],\"cumulative\":[");
+    for (size_t b = 0; b != HP_METRICS_DURATION_BUCKETS + 1; ++b)
+        hp_buf_appendf(out, "%s%llu", b != 0 ? "," : "", (unsigned long long)t->cumulative[b]);
+    hp_buf_appendf(out, "],\"sum\":");
+    put_seconds(out, t->duration_sum_ns);
+    hp_buf_appendf(out, ",\"count\":%llu}",
+                   (unsigned long long)t->cumulative[HP_METRICS_DURATION_BUCKETS]);
+}
+
+static void render_json_cache(const hp_cache_stats_t *c, hp_buf_t *out)
+{
+    hp_buf_appendf(out,
+                   "{\"hits\":%llu,\"stale_hits\":%llu,\"misses\":%llu,\"waits\":%llu,"
+                   "\"evictions\":%llu,\"invalidated\":%llu,\"rejected\":%llu,\"bytes\":%llu,"
+                   "\"entries\":%llu}",
+                   (unsigned long long)c->hits, (unsigned long long)c->stale_hits,
+                   (unsigned long long)c->misses, (unsigned long long)c->waits,
+                   (unsigned long long)c->evictions, (unsigned long long)c->invalidated,
+                   (unsigned long long)c->rejected, (unsigned long long)c->bytes,
+                   (unsigned long long)c->entries);
+}
+
+void hp_metrics_render_json(hp_metrics_t *m, const hp_metrics_extra_t *extra,
+                            uint64_t monotonic_ms, hp_buf_t *out)
+{
+    totals_t t;
+    read_totals(m, &t);
+    hp_buf_appendf(out, "{\"monotonic_ms\":%llu,\"start_time_seconds\":%llu,",
+                   (unsigned long long)monotonic_ms, (unsigned long long)m->start_time_s);
+    render_json_http(&t, out);
+    hp_buf_appendf(out, ",\"db_statements\":%llu,\"cache\":",
+                   (unsigned long long)extra->db_statements);
+    if (extra->cache != NULL)
+        render_json_cache(extra->cache, out);
+    else
+        hp_buf_appendf(out, "null");
+    if (extra->pool == NULL) {
+        hp_buf_appendf(out, ",\"pool\":null}\n");
+        return;
+    }
+    const hp_metrics_pool_t *p = extra->pool;
+    hp_buf_appendf(out,
+                   ",\"pool\":{\"in_use\":%u,\"size\":%u,\"max\":%u,\"busy\":%u,"
+                   "\"waiting\":%u}}\n",
+                   p->busy < p->open ? p->busy : p->open, p->open, p->max, p->busy, p->waiting);
 }

@@ -1,8 +1,9 @@
 /*
  * Metrics: HTTP request counters, a request duration histogram and the requests in flight,
  * kept per event-loop thread with no lock on the request path, and their rendering in the
- * Prometheus text exposition format (version 0.0.4) together with figures other modules keep
- * (database statements, cache statistics), which the caller passes in.
+ * Prometheus text exposition format (version 0.0.4), or as JSON for the dashboard, together
+ * with figures other modules keep (database statements, cache statistics), which the caller
+ * passes in.
  *
  * Threads: each loop owns one slot (hp_metrics_slot) and is the only thread that writes it;
  * a write is a relaxed load and store of the owner's own cache line, so loops never contend
@@ -42,15 +43,25 @@ typedef enum {
 
 /* Upper bounds of the duration histogram's finite buckets, in nanoseconds; one more bucket
  * (+Inf) follows them. */
-#define HP_METRICS_DURATION_BUCKETS 14
+#define HP_METRICS_DURATION_BUCKETS 17
 
 typedef struct st_hp_metrics_t hp_metrics_t;
 typedef struct st_hp_metrics_slot_t hp_metrics_slot_t;
+
+/* A database connection pool's state (PostgreSQL's; see hp_db_pool_stats). */
+typedef struct {
+    unsigned open, max;  /* connections open (or opening), and the most allowed */
+    unsigned busy;       /* queries in flight (several per connection with pipelining) */
+    unsigned waiting;    /* requests waiting for a connection */
+    uint64_t acquired;   /* requests that got one, since start */
+    uint64_t acquire_ns; /* their total wait */
+} hp_metrics_pool_t;
 
 /* What the rendered text includes besides the HTTP metrics (all borrowed for the call). */
 typedef struct {
     uint64_t db_statements;         /* hp_db_query_count */
     const hp_cache_stats_t *cache;  /* NULL when the cache is off: no cache metrics */
+    const hp_metrics_pool_t *pool;  /* NULL when the backend has no pool (SQLite) */
 } hp_metrics_extra_t;
 
 /* --- lifecycle --- */
@@ -78,5 +89,17 @@ void hp_metrics_request_done(hp_metrics_slot_t *slot, hp_metrics_method_t method
 
 /* Appends every metric in the text exposition format to out. */
 void hp_metrics_render(hp_metrics_t *m, const hp_metrics_extra_t *extra, hp_buf_t *out);
+/* Appends the same figures as one JSON object (and a newline), for the admin dashboard:
+ *   {"monotonic_ms", "start_time_seconds", "requests_by_status": {"2xx"..."other"},
+ *    "requests", "not_modified", "in_flight",
+ *    "duration_seconds": {"bounds": [finite upper bounds], "cumulative": [one more, +Inf],
+ *                         "sum", "count"},
+ *    "db_statements", "cache": {hits, stale_hits, misses, waits, evictions, invalidated,
+ *                               rejected, bytes, entries} or null,
+ *    "pool": {in_use, size, max, busy, waiting} or null}
+ * monotonic_ms (CLOCK_MONOTONIC) lets a client turn two scrapes into rates. "pool" is null
+ * when the backend has no connection pool (SQLite); in_use is min(busy, size). */
+void hp_metrics_render_json(hp_metrics_t *m, const hp_metrics_extra_t *extra,
+                            uint64_t monotonic_ms, hp_buf_t *out);
 
 #endif

@@ -29,8 +29,11 @@ typedef struct {
     h2o_iovec_t name;       /* the column as the client wrote it (parse) */
     const hp_column_t *col; /* the column it names (resolve); NULL before */
     h2o_iovec_t path;    /* SQLite JSON path text ('$."a"[0]'), bound as a value; len 0: none */
+    h2o_iovec_t pg_path; /* the same path as a PostgreSQL text[] literal ('{"a","0"}') for #>
+                            and #>>; len 0: none */
     int path_is_text;    /* the last arrow was ->> (an SQL value), not -> (JSON) */
-    const char *cast;    /* SQL type for CAST(... AS type), NULL for none */
+    const char *cast;    /* SQLite type for CAST(... AS type), NULL for none */
+    const char *cast_pg; /* the PostgreSQL type of the same cast */
     int cast_is_bool;    /* ::boolean: render as a boolean */
     h2o_iovec_t key;     /* default output key: the column name (set by resolve), or the last
                             path element (set by parse) */
@@ -167,7 +170,8 @@ void hp_query__gen_init(hp_query__gen_t *g, hp_dialect_t dialect, h2o_mem_pool_t
 /* Moves the text and binds into `out`; the generator starts over, empty. */
 void hp_query__gen_finish(hp_query__gen_t *g, hp_stmt_t *out);
 void hp_query__gen_append(hp_query__gen_t *g, const char *s, size_t len);
-#define hp_query__gen_lit(g, lit) hp_query__gen_append((g), (lit), sizeof(lit) - 1)
+/* lit must be a string literal ("" lit does not compile otherwise, so sizeof is its length). */
+#define hp_query__gen_lit(g, lit) hp_query__gen_append((g), "" lit, sizeof(lit) - 1)
 /* Appends "name" with embedded double quotes doubled. */
 void hp_query__gen_ident(hp_query__gen_t *g, const char *name, size_t len);
 /* Adds a bind and appends its placeholder. */
@@ -181,6 +185,9 @@ void hp_query__gen_placeholder(hp_query__gen_t *g, size_t number);
 /* The list of values of a read (or a RETURNING): one per select item of `root`, filling
  * cols[0..root->sel_count). Top-level columns are written unqualified. */
 void hp_query__gen_select_list(hp_query__gen_t *g, const hp_query__node_t *root, hp_outcol_t *cols);
+/* PostgreSQL: the aggregate over the derived table "_hp_r" (the rows) that renders the body
+ * text in `format` (JSON array, the first row as an object, or CSV lines without header). */
+void hp_query__gen_pg_body(hp_query__gen_t *g, hp_format_t format);
 /* " WHERE ..." for the root's filters (and its !inner embeds when with_inner), or nothing. */
 void hp_query__gen_where(hp_query__gen_t *g, const hp_query__node_t *root, int with_inner);
 /* " ORDER BY ..." for the root, or nothing. */

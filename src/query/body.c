@@ -98,6 +98,56 @@ static int plan_target(const hp_query__parsed_t *q, const hp_table_t *t, json_t 
     return 0;
 }
 
+/* PostgreSQL: the write is a data-modifying CTE and one SELECT renders what it returned:
+ *   WITH "_hp_w" AS (<write> RETURNING "t".*, (xmax = 0) AS "_hp_ins")
+ *   SELECT (SELECT <body> FROM (SELECT <list> FROM "_hp_w" AS "t") AS "_hp_r") | NULL,
+ *          (SELECT count(*) FROM "_hp_w"), NULL,
+ *          (SELECT coalesce(bool_or("_hp_ins"), false) FROM "_hp_w"),
+ *          (SELECT "t"."k"::text FROM "_hp_w" AS "t" LIMIT 1), ...      (POST: the key)
+ * xmax = 0 tells a row the statement inserted from one an upsert updated. */
+static void append_returning_pg(hp_query__gen_t *g, const hp_query__parsed_t *q, hp_plan_t *plan,
+                                int with_location, h2o_mem_pool_t *pool)
+{
+    hp_exec_t *exec = &plan->exec;
+    const hp_table_t *t = plan->table;
+    exec->renders_in_db = 1;
+    exec->returns_rows = plan->prefer.ret == HP_RETURN_REPRESENTATION;
+    hp_query__gen_lit(g, " RETURNING ");
+    hp_query__gen_ident(g, t->name, t->name_len);
+    hp_query__gen_lit(g, ".*, ");
+    if (plan->is_insert && !t->is_view)
+        hp_query__gen_lit(g, "(xmax = 0)");
+    else
+        hp_query__gen_lit(g, "false");
+    hp_query__gen_lit(g, " AS \"_hp_ins\") SELECT ");
+    if (exec->returns_rows) {
+        exec->col_count = q->root->sel_count;
+        exec->cols = h2o_mem_alloc_pool(pool, (q->root->sel_count + 1) * sizeof(*exec->cols));
+        hp_query__gen_lit(g, "(SELECT ");
+        hp_query__gen_pg_body(g, exec->format);
+        hp_query__gen_lit(g, " FROM (SELECT ");
+        hp_query__gen_select_list(g, q->root, exec->cols);
+        hp_query__gen_lit(g, " FROM \"_hp_w\" AS ");
+        hp_query__gen_ident(g, t->name, t->name_len);
+        hp_query__gen_lit(g, ") AS \"_hp_r\")");
+    } else {
+        hp_query__gen_lit(g, "NULL::text");
+    }
+    hp_query__gen_lit(g, ", (SELECT count(*) FROM \"_hp_w\"), NULL::int8, "
+                         "(SELECT coalesce(bool_or(\"_hp_ins\"), false) FROM \"_hp_w\")");
+    if (!with_location || t->pk_count == 0)
+        return;
+    exec->location_col_count = t->pk_count;
+    exec->location_names = h2o_mem_alloc_pool(pool, t->pk_count * sizeof(h2o_iovec_t));
+    for (size_t i = 0; i != t->pk_count; ++i) {
+        const hp_column_t *c = &t->columns[t->pk_cols[i]];
+        hp_query__gen_lit(g, ", (SELECT ");
+        hp_query__gen_ident(g, c->name, c->name_len);
+        hp_query__gen_lit(g, "::text FROM \"_hp_w\" LIMIT 1)");
+        exec->location_names[i] = h2o_iovec_init(c->name, c->name_len);
+    }
+}
+
 /* RETURNING: the select list for return=representation, then (POST) the primary key, which the
  * backend turns into the Location header. */
 static void append_returning(hp_query__gen_t *g, const hp_query__parsed_t *q, hp_plan_t *plan,
@@ -105,6 +155,8 @@ static void append_returning(hp_query__gen_t *g, const hp_query__parsed_t *q, hp
 {
     hp_exec_t *exec = &plan->exec;
     const hp_table_t *t = plan->table;
+    if (g->dialect == HP_DIALECT_POSTGRES)
+        return append_returning_pg(g, q, plan, with_location, pool);
     int representation = plan->prefer.ret == HP_RETURN_REPRESENTATION;
     with_location = with_location && t->pk_count != 0;
     if (!representation && !with_location)
@@ -129,10 +181,42 @@ static void append_returning(hp_query__gen_t *g, const hp_query__parsed_t *q, hp
     }
 }
 
+static void append_default(hp_query__gen_t *g, const hp_column_t *c)
+{
+    if (c->default_sql != NULL) {
+        /* SQL text from the database's own schema, not from the client. */
+        hp_query__gen_lit(g, "(");
+        hp_query__gen_append(g, c->default_sql, strlen(c->default_sql));
+        hp_query__gen_lit(g, ")");
+    } else {
+        hp_query__gen_lit(g, "NULL");
+    }
+}
+
+/* PostgreSQL: the value of column c in one object of the body ("_hp_e"."v"), typed by
+ * json_populate_record ("_hp_b"); a key missing from the object takes the column's default
+ * when use_default. */
+static void append_insert_value_pg(hp_query__gen_t *g, const hp_column_t *c, int use_default)
+{
+    if (use_default) {
+        hp_query__gen_lit(g, "CASE WHEN \"_hp_e\".\"v\" -> ");
+        hp_query__gen_bind_text(g, h2o_iovec_init(c->name, c->name_len));
+        hp_query__gen_lit(g, "::text IS NULL THEN ");
+        append_default(g, c);
+        hp_query__gen_lit(g, " ELSE ");
+    }
+    hp_query__gen_lit(g, "\"_hp_b\".");
+    hp_query__gen_ident(g, c->name, c->name_len);
+    if (use_default)
+        hp_query__gen_lit(g, " END");
+}
+
 /* The value inserted into column c from json_each's `value`, its path bound as `path_bind`. */
 static void append_insert_value(hp_query__gen_t *g, const hp_column_t *c, size_t path_bind,
                                 int use_default)
 {
+    if (g->dialect == HP_DIALECT_POSTGRES)
+        return append_insert_value_pg(g, c, use_default);
     if (!use_default) {
         hp_query__gen_lit(g, "json_extract(value, ");
         hp_query__gen_placeholder(g, path_bind);
@@ -142,14 +226,7 @@ static void append_insert_value(hp_query__gen_t *g, const hp_column_t *c, size_t
     hp_query__gen_lit(g, "CASE WHEN json_type(value, ");
     hp_query__gen_placeholder(g, path_bind);
     hp_query__gen_lit(g, ") IS NULL THEN ");
-    if (c->default_sql != NULL) {
-        /* SQL text from the database's own schema, not from the client. */
-        hp_query__gen_lit(g, "(");
-        hp_query__gen_append(g, c->default_sql, strlen(c->default_sql));
-        hp_query__gen_lit(g, ")");
-    } else {
-        hp_query__gen_lit(g, "NULL");
-    }
+    append_default(g, c);
     hp_query__gen_lit(g, " ELSE json_extract(value, ");
     hp_query__gen_placeholder(g, path_bind);
     hp_query__gen_lit(g, ") END");
@@ -254,6 +331,9 @@ static int plan_insert(const hp_request_t *req, const hp_query__parsed_t *q, jso
     }
 
     hp_query__gen_add_text(g, copy_body(req->body, json_is_object(doc), pool));
+    int pg = g->dialect == HP_DIALECT_POSTGRES;
+    if (pg)
+        hp_query__gen_lit(g, "WITH \"_hp_w\" AS (");
     hp_query__gen_lit(g, "INSERT INTO ");
     hp_query__gen_ident(g, t->name, t->name_len);
     hp_query__gen_lit(g, " (");
@@ -265,20 +345,52 @@ static int plan_insert(const hp_request_t *req, const hp_query__parsed_t *q, jso
     hp_query__gen_lit(g, ") SELECT ");
     for (size_t i = 0; i != target.count; ++i) {
         h2o_iovec_t path;
-        if (path_of(target.cols[i], &path, err, pool) != 0)
+        if (!pg && path_of(target.cols[i], &path, err, pool) != 0)
             return -1;
         if (i != 0)
             hp_query__gen_lit(g, ", ");
-        append_insert_value(g, target.cols[i], hp_query__gen_add_text(g, path), target.use_default);
+        append_insert_value(g, target.cols[i], pg ? 0 : hp_query__gen_add_text(g, path),
+                            target.use_default);
     }
-    hp_query__gen_lit(g, " FROM json_each(");
-    hp_query__gen_placeholder(g, 1);
-    hp_query__gen_lit(g, ") WHERE true");
+    if (pg) {
+        hp_query__gen_lit(g, " FROM json_array_elements($1::json) AS \"_hp_e\"(\"v\"), "
+                             "json_populate_record(NULL::");
+        hp_query__gen_ident(g, t->name, t->name_len);
+        hp_query__gen_lit(g, ", \"_hp_e\".\"v\") AS \"_hp_b\"");
+    } else {
+        hp_query__gen_lit(g, " FROM json_each(");
+        hp_query__gen_placeholder(g, 1);
+        hp_query__gen_lit(g, ") WHERE true");
+    }
     if (req->prefer.resolution != HP_RESOLUTION_NONE &&
         append_on_conflict(g, req, q, t, &target, err, pool) != 0)
         return -1;
     append_returning(g, q, plan, 1, pool);
     return 0;
+}
+
+/* PostgreSQL: SET ("a", "b") = (SELECT "a", "b" FROM json_populate_record(NULL::"t", $1)) */
+static void append_update_set_pg(hp_query__gen_t *g, const hp_table_t *t, const target_t *target,
+                                 h2o_iovec_t body)
+{
+    for (int pass = 0; pass != 2; ++pass) {
+        if (pass == 0)
+            hp_query__gen_lit(g, "(");
+        else
+            hp_query__gen_lit(g, " = (SELECT ");
+        for (size_t i = 0; i != target->count; ++i) {
+            if (i != 0)
+                hp_query__gen_lit(g, ", ");
+            hp_query__gen_ident(g, target->cols[i]->name, target->cols[i]->name_len);
+        }
+        if (pass == 0)
+            hp_query__gen_lit(g, ")");
+    }
+    hp_query__gen_lit(g, " FROM json_populate_record(NULL::");
+    hp_query__gen_ident(g, t->name, t->name_len);
+    hp_query__gen_lit(g, ", ");
+    hp_query__gen_bind_text(g, body);
+    hp_query__gen_lit(g, "::json))");
 }
 
 static int plan_update(const hp_request_t *req, const hp_query__parsed_t *q, json_t *doc,
@@ -291,6 +403,9 @@ static int plan_update(const hp_request_t *req, const hp_query__parsed_t *q, jso
     if (plan_target(q, t, &doc, 1, &target, err, pool) != 0)
         return -1;
 
+    int pg = g->dialect == HP_DIALECT_POSTGRES;
+    if (pg)
+        hp_query__gen_lit(g, "WITH \"_hp_w\" AS (");
     hp_query__gen_lit(g, "UPDATE ");
     hp_query__gen_ident(g, t->name, t->name_len);
     hp_query__gen_lit(g, " SET ");
@@ -302,6 +417,9 @@ static int plan_update(const hp_request_t *req, const hp_query__parsed_t *q, jso
         hp_query__gen_lit(g, " = ");
         hp_query__gen_ident(g, c->name, c->name_len);
         hp_query__gen_lit(g, " WHERE false");
+    } else if (pg) {
+        append_update_set_pg(g, t, &target, copy_body(req->body, 0, pool));
+        hp_query__gen_where(g, q->root, 0);
     } else {
         size_t body_bind = hp_query__gen_add_text(g, copy_body(req->body, 0, pool));
         for (size_t i = 0; i != target.count; ++i) {
@@ -340,7 +458,10 @@ int hp_query__plan_write(const hp_request_t *req, const hp_query__parsed_t *q,
 
     hp_query__gen_t g;
     hp_query__gen_init(&g, dialect, pool);
+    plan->is_insert = req->method == HP_METHOD_POST;
     if (req->method == HP_METHOD_DELETE) {
+        if (dialect == HP_DIALECT_POSTGRES)
+            hp_query__gen_lit(&g, "WITH \"_hp_w\" AS (");
         hp_query__gen_lit(&g, "DELETE FROM ");
         hp_query__gen_ident(&g, plan->table->name, plan->table->name_len);
         hp_query__gen_where(&g, q->root, 0);

@@ -252,6 +252,22 @@ static int is_index(h2o_iovec_t key)
     return 1;
 }
 
+/* One element of a PostgreSQL text[] literal: "key" with " and \ escaped, after a comma
+ * unless it is the first. Writes at most 2 * key.len + 3 bytes. */
+static char *append_pg_path_element(char *dst, h2o_iovec_t key, int is_first)
+{
+    if (!is_first)
+        *dst++ = ',';
+    *dst++ = '"';
+    for (size_t i = 0; i != key.len; ++i) {
+        if (key.base[i] == '"' || key.base[i] == '\\')
+            *dst++ = '\\';
+        *dst++ = key.base[i];
+    }
+    *dst++ = '"';
+    return dst;
+}
+
 /* After a column name: ( ("->" | "->>") key )*, key := name. Builds the SQLite JSON path
  * ('$."a"[0]') in two passes: one to check and measure, one to write. */
 static int scan_path(parser_t *ps, scan_t *s, hp_query__field_t *f)
@@ -279,12 +295,15 @@ static int scan_path(parser_t *ps, scan_t *s, hp_query__field_t *f)
     if (elements == 0)
         return 0;
     char *path = h2o_mem_alloc_pool(ps->pool, path_len + 1), *dst = path;
+    char *pg = h2o_mem_alloc_pool(ps->pool, 2 * (size_t)(probe.p - s->p) + 3), *pg_dst = pg;
+    *pg_dst++ = '{';
     *dst++ = '$';
     while (at_str(s, "->")) {
         s->p += 2;
         if (at(s, '>'))
             ++s->p;
         scan_name(ps, s, &key);
+        pg_dst = append_pg_path_element(pg_dst, key, pg_dst == pg + 1);
         if (is_index(key)) {
             *dst++ = '[';
             memcpy(dst, key.base, key.len);
@@ -301,7 +320,9 @@ static int scan_path(parser_t *ps, scan_t *s, hp_query__field_t *f)
             break;
     }
     *dst = '\0';
+    *pg_dst++ = '}';
     f->path = h2o_iovec_init(path, path_len);
+    f->pg_path = h2o_iovec_init(pg, (size_t)(pg_dst - pg));
     f->path_is_text = is_text;
     f->key = key;
     return 0;
@@ -342,11 +363,12 @@ static int resolve_cast(h2o_iovec_t type, hp_query__field_t *f)
         {"real", "REAL", 0},       {"float", "REAL", 0},       {"float4", "REAL", 0},
         {"float8", "REAL", 0},     {"double precision", "REAL", 0},
         {"numeric", "NUMERIC", 0}, {"decimal", "NUMERIC", 0},  {"boolean", "INTEGER", 1},
-        {"bool", "INTEGER", 1},
+        {"bool", "INTEGER", 1},    {"json", "TEXT", 0},        {"jsonb", "TEXT", 0},
     };
     for (size_t i = 0; i != sizeof(casts) / sizeof(casts[0]); ++i) {
         if (equals_nocase(type, casts[i].name)) {
             f->cast = casts[i].sql;
+            f->cast_pg = casts[i].name; /* a PostgreSQL type name as listed: safe SQL */
             f->cast_is_bool = casts[i].is_bool;
             return 0;
         }
@@ -465,7 +487,7 @@ static int parse_select_item(parser_t *ps, scan_t *s, hp_query__node_t *n, hp_qu
         if (resolve_cast(type, &sel->field) != 0) {
             s->p = start;
             s->expect = "a cast to one of text, integer, bigint, smallint, real, double "
-                        "precision, numeric, boolean";
+                        "precision, numeric, boolean, json";
             return -1;
         }
     }

@@ -49,6 +49,35 @@ static void plan_window(const hp_request_t *req, const hp_query__node_t *root,
     *out = w;
 }
 
+/* PostgreSQL: one statement renders the body and counts, as PostgREST's does:
+ *   SELECT <body of "_hp_r">, count(*), (SELECT count(*) FROM "t" WHERE ...) | NULL
+ *   FROM (SELECT <list> FROM "t" WHERE ... ORDER BY ... LIMIT ... OFFSET ...) AS "_hp_r" */
+static void plan_read_pg(const hp_request_t *req, const hp_query__node_t *root, const hp_table_t *t,
+                         const window_t *w, hp_query__gen_t *g, hp_exec_t *exec)
+{
+    exec->renders_in_db = 1;
+    hp_query__gen_lit(g, "SELECT ");
+    hp_query__gen_pg_body(g, exec->format);
+    hp_query__gen_lit(g, ", count(*), ");
+    if (req->prefer.count != HP_COUNT_NONE) {
+        hp_query__gen_lit(g, "(SELECT count(*) FROM ");
+        hp_query__gen_ident(g, t->name, t->name_len);
+        hp_query__gen_where(g, root, 1);
+        hp_query__gen_lit(g, ")");
+    } else {
+        hp_query__gen_lit(g, "NULL::int8");
+    }
+    hp_query__gen_lit(g, " FROM (SELECT ");
+    hp_query__gen_select_list(g, root, exec->cols);
+    hp_query__gen_lit(g, " FROM ");
+    hp_query__gen_ident(g, t->name, t->name_len);
+    hp_query__gen_where(g, root, 1);
+    hp_query__gen_order(g, root);
+    hp_query__gen_limit(g, w->count != UINT64_MAX, w->count, w->offset);
+    hp_query__gen_lit(g, ") AS \"_hp_r\"");
+    hp_query__gen_finish(g, &exec->main);
+}
+
 static int plan_read(const hp_request_t *req, const hp_query__parsed_t *q,
                      const hp_query_options_t *opts, hp_dialect_t dialect, hp_plan_t *plan,
                      h2o_mem_pool_t *pool)
@@ -68,6 +97,10 @@ static int plan_read(const hp_request_t *req, const hp_query__parsed_t *q,
     exec->returns_rows = 1;
     exec->col_count = root->sel_count;
     exec->cols = h2o_mem_alloc_pool(pool, (root->sel_count + 1) * sizeof(*exec->cols));
+    if (dialect == HP_DIALECT_POSTGRES) {
+        plan_read_pg(req, root, t, &w, &g, exec);
+        return 0;
+    }
     hp_query__gen_lit(&g, "SELECT ");
     hp_query__gen_select_list(&g, root, exec->cols);
     hp_query__gen_lit(&g, " FROM ");
@@ -128,9 +161,6 @@ int hp_query_plan(const hp_request_t *req, const hp_schema_t *schema, hp_dialect
     memset(plan, 0, sizeof(*plan));
     plan->prefer = req->prefer;
     plan->exec.format = req->format;
-    if (dialect != HP_DIALECT_SQLITE)
-        return hp_error_set(err, pool, HP_ERR_INTERNAL,
-                            "the PostgreSQL dialect is not implemented in the planner yet");
 
     hp_query__parsed_t q;
     if (hp_query__parse(req, &q, err, pool) != 0)

@@ -97,6 +97,7 @@ typedef struct {
     uint64_t offset; /* first row's index, for Content-Range */
     int has_limit;   /* a limit or Range narrowed the read (for 206 decisions) */
     int is_write;
+    int is_insert; /* a POST */
     hp_prefer_t prefer; /* as applied: e.g. ret resolved from DEFAULT */
 } hp_plan_t;
 

@@ -282,6 +282,10 @@ static void bind_value(hp_query__gen_t *g, const hp_query__field_t *f, h2o_iovec
     int64_t i;
     double d;
     int b;
+    /* dialect: PostgreSQL types an untyped parameter from its context, as it would a literal,
+     * and refuses text that is not a value of the column's type (22P02), as PostgREST does. */
+    if (g->dialect == HP_DIALECT_POSTGRES)
+        return hp_query__gen_bind_text(g, v);
     switch (type_of_field(f)) {
     case TYPE_INTEGER:
         if (parse_int64(v, &i))
@@ -328,6 +332,29 @@ static h2o_iovec_t like_pattern(h2o_iovec_t v, h2o_mem_pool_t *pool)
     return h2o_iovec_init(p, v.len);
 }
 
+/* A PostgreSQL array literal of the values: {"v1","v2"} with " and \ escaped. */
+static h2o_iovec_t array_literal(const h2o_iovec_t *values, size_t count, h2o_mem_pool_t *pool)
+{
+    size_t cap = 2;
+    for (size_t i = 0; i != count; ++i)
+        cap += 2 * values[i].len + 3;
+    char *p = h2o_mem_alloc_pool(pool, cap), *d = p;
+    *d++ = '{';
+    for (size_t i = 0; i != count; ++i) {
+        if (i != 0)
+            *d++ = ',';
+        *d++ = '"';
+        for (size_t k = 0; k != values[i].len; ++k) {
+            if (values[i].base[k] == '"' || values[i].base[k] == '\\')
+                *d++ = '\\';
+            *d++ = values[i].base[k];
+        }
+        *d++ = '"';
+    }
+    *d++ = '}';
+    return h2o_iovec_init(p, (size_t)(d - p));
+}
+
 /* --- column references and values --- */
 
 /* The name a node has in SQL: the table's own name at the root, "_hpN" below. */
@@ -352,9 +379,36 @@ static void append_column(hp_query__gen_t *g, const hp_query__node_t *n, int unq
     hp_query__gen_ident(g, c->name, c->name_len);
 }
 
+/* dialect: PostgreSQL follows a path with #> / #>> and a text[] of its keys. */
+static void append_field_pg(hp_query__gen_t *g, const hp_query__node_t *n,
+                            const hp_query__field_t *f)
+{
+    if (f->cast_pg != NULL)
+        hp_query__gen_lit(g, "CAST(");
+    if (f->pg_path.len != 0)
+        hp_query__gen_lit(g, "(");
+    append_column(g, n, 0, f->col);
+    if (f->pg_path.len != 0) {
+        if (f->path_is_text)
+            hp_query__gen_lit(g, " #>> ");
+        else
+            hp_query__gen_lit(g, " #> ");
+        hp_query__gen_bind_text(g, f->pg_path);
+        hp_query__gen_lit(g, ")");
+    }
+    if (f->cast_pg != NULL) {
+        hp_query__gen_lit(g, " AS ");
+        hp_query__gen_append(g, f->cast_pg, strlen(f->cast_pg));
+        hp_query__gen_lit(g, ")");
+    }
+}
+
 static void append_field(hp_query__gen_t *g, const hp_query__node_t *n, int unqualified,
                          const hp_query__field_t *f)
 {
+    /* PostgreSQL: always qualified, so an output alias in ORDER BY never shadows a column. */
+    if (g->dialect == HP_DIALECT_POSTGRES)
+        return append_field_pg(g, n, f);
     if (f->cast != NULL)
         hp_query__gen_lit(g, "CAST(");
     if (f->path.len != 0)
@@ -533,9 +587,12 @@ static void append_filter(hp_query__gen_t *g, const hp_query__node_t *n, int unq
         hp_query__gen_append(g, comparisons[c->op], strlen(comparisons[c->op]));
         bind_value(g, &c->field, c->value);
         break;
-    case HP_QUERY__OP_ISDISTINCT:
+    case HP_QUERY__OP_ISDISTINCT: /* dialect */
         append_field(g, n, unqualified, &c->field);
-        hp_query__gen_lit(g, " IS NOT ");
+        if (g->dialect == HP_DIALECT_POSTGRES)
+            hp_query__gen_lit(g, " IS DISTINCT FROM ");
+        else
+            hp_query__gen_lit(g, " IS NOT ");
         bind_value(g, &c->field, c->value);
         break;
     case HP_QUERY__OP_LIKE:
@@ -543,7 +600,13 @@ static void append_filter(hp_query__gen_t *g, const hp_query__node_t *n, int unq
         hp_query__gen_lit(g, " LIKE ");
         hp_query__gen_bind_text(g, like_pattern(c->value, g->pool));
         break;
-    case HP_QUERY__OP_ILIKE: /* dialect: ILIKE on PostgreSQL */
+    case HP_QUERY__OP_ILIKE: /* dialect */
+        if (g->dialect == HP_DIALECT_POSTGRES) {
+            append_field(g, n, unqualified, &c->field);
+            hp_query__gen_lit(g, " ILIKE ");
+            hp_query__gen_bind_text(g, like_pattern(c->value, g->pool));
+            break;
+        }
         hp_query__gen_lit(g, "lower(");
         append_field(g, n, unqualified, &c->field);
         hp_query__gen_lit(g, ") LIKE lower(");
@@ -556,6 +619,12 @@ static void append_filter(hp_query__gen_t *g, const hp_query__node_t *n, int unq
             break;
         }
         append_field(g, n, unqualified, &c->field);
+        if (g->dialect == HP_DIALECT_POSTGRES) { /* dialect: one bind however long the list */
+            hp_query__gen_lit(g, " = ANY(");
+            hp_query__gen_bind_text(g, array_literal(c->values, c->value_count, g->pool));
+            hp_query__gen_lit(g, ")");
+            break;
+        }
         hp_query__gen_lit(g, " IN (");
         for (size_t i = 0; i != c->value_count; ++i) {
             if (i != 0)
@@ -716,7 +785,7 @@ void hp_query__gen_limit(hp_query__gen_t *g, int has_limit, uint64_t limit, uint
     if (has_limit) {
         hp_query__gen_lit(g, " LIMIT ");
         hp_query__gen_bind_int(g, limit > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)limit);
-    } else if (offset != 0) {
+    } else if (offset != 0 && g->dialect == HP_DIALECT_SQLITE) {
         hp_query__gen_lit(g, " LIMIT -1");
     }
     if (offset != 0) {
@@ -727,10 +796,71 @@ void hp_query__gen_limit(hp_query__gen_t *g, int has_limit, uint64_t limit, uint
 
 /* --- embeds --- */
 
+/* PostgreSQL: the select items of n as `value AS "key"`, values qualified. The keys are
+ * identifiers, so json_agg / row_to_json of the row use them as they are. */
+static void append_pg_list(hp_query__gen_t *g, const hp_query__node_t *n, hp_outcol_t *cols)
+{
+    size_t i = 0;
+    for (const hp_query__sel_t *s = n->sel; s != NULL; s = s->next, ++i) {
+        if (i != 0)
+            hp_query__gen_lit(g, ", ");
+        append_raw(g, n, s);
+        hp_query__gen_lit(g, " AS ");
+        hp_query__gen_ident(g, s->name.base, s->name.len);
+        if (cols != NULL) {
+            cols[i].name = s->name;
+            cols[i].render = HP_RENDER_AUTO;
+        }
+    }
+}
+
+/* The derived table's name of node n: "_hpN_r" ("_hp_r" for the root). */
+static void append_row_name(hp_query__gen_t *g, const hp_query__node_t *n)
+{
+    char tmp[32];
+    int len = n->alias_no == 0 ? snprintf(tmp, sizeof(tmp), "\"_hp_r\"")
+                               : snprintf(tmp, sizeof(tmp), "\"_hp%u_r\"", n->alias_no);
+    hp_query__gen_append(g, tmp, (size_t)len);
+}
+
+/* PostgreSQL (PostgREST's shape): the database renders the embed as JSON itself.
+ *   to-many  (SELECT coalesce(json_agg("_hpN_r"), '[]') FROM (SELECT <list> FROM "c" AS "_hpN"
+ *            WHERE <join> ... ORDER BY ... LIMIT ...) AS "_hpN_r")
+ *   to-one   (SELECT row_to_json("_hpN_r") FROM (SELECT <list> FROM "c" AS "_hpN" WHERE ...)
+ *            AS "_hpN_r") */
+static void append_embed_pg(hp_query__gen_t *g, const hp_query__node_t *parent,
+                            const hp_query__node_t *e)
+{
+    if (e->is_to_many)
+        hp_query__gen_lit(g, "(SELECT coalesce(json_agg(");
+    else
+        hp_query__gen_lit(g, "(SELECT row_to_json(");
+    append_row_name(g, e);
+    if (e->is_to_many)
+        hp_query__gen_lit(g, "), '[]') FROM (SELECT ");
+    else
+        hp_query__gen_lit(g, ") FROM (SELECT ");
+    append_pg_list(g, e, NULL);
+    hp_query__gen_lit(g, " FROM ");
+    hp_query__gen_ident(g, e->table->name, e->table->name_len);
+    hp_query__gen_lit(g, " AS ");
+    append_node_name(g, e);
+    append_embed_where(g, parent, e);
+    if (e->is_to_many) {
+        append_order_terms(g, e, 0);
+        hp_query__gen_limit(g, e->has_limit, e->limit, e->offset);
+    }
+    hp_query__gen_lit(g, ") AS ");
+    append_row_name(g, e);
+    hp_query__gen_lit(g, ")");
+}
+
 /* dialect: json_group_array / json_agg. */
 static void append_embed(hp_query__gen_t *g, const hp_query__node_t *parent,
                          const hp_query__node_t *e)
 {
+    if (g->dialect == HP_DIALECT_POSTGRES)
+        return append_embed_pg(g, parent, e);
     int derived = e->is_to_many && (e->order != NULL || e->has_limit || e->offset != 0);
     hp_query__gen_lit(g, "(SELECT ");
     if (e->is_to_many)
@@ -771,6 +901,8 @@ static void append_embed(hp_query__gen_t *g, const hp_query__node_t *parent,
 
 void hp_query__gen_select_list(hp_query__gen_t *g, const hp_query__node_t *root, hp_outcol_t *cols)
 {
+    if (g->dialect == HP_DIALECT_POSTGRES)
+        return append_pg_list(g, root, cols);
     size_t i = 0;
     for (const hp_query__sel_t *s = root->sel; s != NULL; s = s->next, ++i) {
         if (i != 0)
@@ -821,5 +953,22 @@ void hp_query__gen_where(hp_query__gen_t *g, const hp_query__node_t *root, int w
     if (has_inner) {
         int first = root->conds == NULL;
         append_inner_exists(g, root, &first);
+    }
+}
+
+void hp_query__gen_pg_body(hp_query__gen_t *g, hp_format_t format)
+{
+    switch (format) {
+    case HP_FORMAT_JSON:
+        hp_query__gen_lit(g, "coalesce(json_agg(\"_hp_r\"), '[]')::text");
+        break;
+    case HP_FORMAT_OBJECT:
+        hp_query__gen_lit(g, "(json_agg(\"_hp_r\") -> 0)::text");
+        break;
+    case HP_FORMAT_CSV:
+        /* PostgREST's CSV: each row's record text without its parentheses. */
+        hp_query__gen_lit(g, "coalesce(string_agg(substring(\"_hp_r\"::text, 2, "
+                             "length(\"_hp_r\"::text) - 2), E'\\n'), '')");
+        break;
     }
 }

@@ -218,8 +218,9 @@ def main(argv):
                     problems.append("%s: # TYPE %r, expected %s" % (family, types.get(family), kind))
             buckets = [(k[1], v) for k, v in after.items()
                        if k[0] == "hotpath_http_request_duration_seconds_bucket"]
-            les = ["0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
-                   "0.05", "0.1", "0.25", "0.5", "1", "2.5", "+Inf"]
+            les = ["0.00001", "0.000025", "0.00005", "0.0001", "0.00025", "0.0005", "0.001",
+                   "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5",
+                   "+Inf"]
             values = [dict(buckets).get('{le="%s"}' % le) for le in les]
             if None in values or len(buckets) != len(les):
                 problems.append("histogram buckets %r" % sorted(buckets))

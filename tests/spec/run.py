@@ -3,21 +3,34 @@
 The spec runner: HTTP behaviour as data, as curl's tests are.
 
 Usage:  run.py BIN [FILE[:CASE-TITLE]]
+        HP_SPEC_PG=postgres://USER@HOST:PORT/DB run.py BIN [FILE[:CASE-TITLE]]
 
 For every case file (tests/spec/cases/*.case, or the one named), the runner builds a fresh
-database from tests/spec/fixture.sql with the sqlite3 CLI in a temporary directory, starts
-`BIN serve` on it on a free 127.0.0.1 port, waits until `GET /` answers 200, runs the file's
-cases in order (so a file can write, then read what it wrote), then stops the server with
-SIGTERM and checks that it exited with status 0 (graceful shutdown). Files are independent of
-each other; cases within a file are not. It prints one line per failure (with the differences
-indented below it) and ends with exactly one line `N passed, N failed`; the exit status is 1
-when anything failed, 2 on a usage error. Python 3 standard library only.
+database from the fixture, starts `BIN serve` on it on a free 127.0.0.1 port, waits until
+`GET /` answers 200, runs the file's cases in order (so a file can write, then read what it
+wrote), then stops the server with SIGTERM and checks that it exited with status 0 (graceful
+shutdown). Files are independent of each other; cases within a file are not. It prints one line
+per failure (with the differences indented below it) and ends with exactly one line
+`N passed, N failed`; the exit status is 1 when anything failed, 2 on a usage error. Python 3
+standard library only.
+
+The backend:
+  SQLite (default)  the database is tests/spec/fixture.sql run by the sqlite3 CLI into a file in
+                    a temporary directory, served with `--db-uri FILE`.
+  PostgreSQL        with HP_SPEC_PG set to the URI of a role that may create databases on a
+                    running server (scripts/pg-cluster.sh start prints one; scripts/test-spec-pg.sh
+                    does it all), each file gets a database of its own, spec_<pid>_<n>, created
+                    with the C collation (text sorts bytewise, as in SQLite) from
+                    tests/spec/fixture.pg.sql by psql -v ON_ERROR_STOP=1, served with
+                    `--db-uri` set to HP_SPEC_PG with spec_<pid>_<n> as its database, and dropped
+                    (WITH (FORCE)) when the file is done, pass or fail.
 
 FILE may be a path or a case file's name (`filters` or `filters.case`); CASE-TITLE picks one
 case by its exact title, else by a case-insensitive substring of it (all that match run).
 
-Environment: HP_SPEC_TIMEOUT (seconds per request, default 10), HP_SPEC_START_TIMEOUT (seconds
-for the server to come up, default 30), HP_SPEC_KEEP=1 keeps the temporary directories.
+Environment: HP_SPEC_PG (above), HP_SPEC_TIMEOUT (seconds per request, default 10),
+HP_SPEC_START_TIMEOUT (seconds for the server to come up, default 30), HP_SPEC_KEEP=1 keeps the
+temporary directories (and PostgreSQL databases).
 
 THE CASE FILE FORMAT
 
@@ -25,6 +38,7 @@ THE CASE FILE FORMAT
     %server-args --max-body-bytes 1024      (file directive: more arguments for `serve`)
 
     ### a title, unique within the file
+    @only postgres                           (optional: the case runs on that backend alone)
     METHOD /path?query
     Header-Name: value                       (request headers, any number, repeatable)
 
@@ -36,6 +50,13 @@ THE CASE FILE FORMAT
     @max-db-queries N                        (at most N SQL statements for this request)
 
     expected body (optional, after one blank line, up to the next ### or the end)
+
+Backends: the same cases run on SQLite and on PostgreSQL. Where what PostgREST does on
+PostgreSQL cannot be had from SQLite (or the other way round), a case says which backend it is
+for with a line `@only sqlite` or `@only postgres` right after its ### line (comment lines may
+stand around it), usually beside a twin case for the other backend under another title. A case
+for the other backend is not run and counts as neither passed nor failed; each file's summary
+line says how many were left out.
 
 Request:
   - The request target is sent as written, except that spaces, double quotes, non-ASCII
@@ -88,10 +109,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CASES_DIR = os.path.join(HERE, "cases")
 FIXTURE = os.path.join(HERE, "fixture.sql")
+FIXTURE_PG = os.path.join(HERE, "fixture.pg.sql")
+BACKENDS = ("sqlite", "postgres")
 REQUEST_TIMEOUT = float(os.environ.get("HP_SPEC_TIMEOUT", "10"))
 START_TIMEOUT = float(os.environ.get("HP_SPEC_START_TIMEOUT", "30"))
 STOP_TIMEOUT = 10.0
@@ -115,6 +139,7 @@ class Case:
         self.body_mode = None  # None, empty, text, subset, json
         self.exp_body = None  # text for text mode, parsed value for json/subset
         self.max_db_queries = None  # int or None: @max-db-queries N
+        self.only = None  # None, or the one backend the case runs on: @only BACKEND
 
     def label(self):
         return '%s:%d "%s"' % (os.path.basename(self.path), self.line, self.title)
@@ -182,7 +207,16 @@ def parse_file(path):
     while i < n:
         case = Case(path, i + 1, lines[i][4:].strip())
         i += 1
-        while i < n and (lines[i].startswith("#") and not lines[i].startswith("### ")):
+        while i < n and ((lines[i].startswith("#") and not lines[i].startswith("### "))
+                         or lines[i].startswith("@only")):
+            if lines[i].startswith("@only"):
+                om = re.match(r"^@only\s+(\S+)\s*$", lines[i])
+                if not om or om.group(1) not in BACKENDS:
+                    raise FormatError("%s:%d: bad @only line %r (one of: %s)"
+                                      % (path, i + 1, lines[i], ", ".join(BACKENDS)))
+                if case.only is not None:
+                    raise FormatError("%s:%d: second @only line" % (path, i + 1))
+                case.only = om.group(1)
             i += 1
         if i >= n or not lines[i].strip():
             raise FormatError("%s: no request line" % case.label())
@@ -397,6 +431,10 @@ def http_request(port, method, target, headers=(), body=None, timeout=REQUEST_TI
 
 
 class Server:
+    """`BIN serve` on a free 127.0.0.1 port (and a free --admin-server-port). `db` is what
+    --db-uri gets: a SQLite file's path (other runners open the same file with the sqlite3 CLI)
+    or a postgres:// URI."""
+
     def __init__(self, binary, db, args, log_path):
         self.binary = binary
         self.db = db
@@ -488,12 +526,116 @@ class Server:
         return [l for l in lines[-count:] if l]
 
 
+# --- the database --------------------------------------------------------------------------
+
+class SqliteDatabase:
+    """The fixture in a SQLite file in the file's temporary directory (which holds its end)."""
+
+    backend = "sqlite"
+
+    def __init__(self, tmp):
+        self.uri = os.path.join(tmp, "spec.db")
+
+    def create(self):
+        """Returns None, or why the fixture could not be built."""
+        with open(FIXTURE, "rb") as f:
+            mk = subprocess.run(["sqlite3", "-bail", self.uri], stdin=f, capture_output=True, timeout=60)
+        return None if mk.returncode == 0 else mk.stderr.decode("utf-8", "replace").strip()
+
+    def drop(self):
+        pass
+
+
+def psql(uri, *args):
+    """Runs psql on uri (stopping at the first error); returns None, or its complaint."""
+    cmd = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", uri] + list(args)
+    # A stop (Ctrl-C, SIGTERM) waits for psql: one killed in the middle of CREATE DATABASE would
+    # leave a database that commits after the cleanup looked for it.
+    stops = {signal.SIGINT, signal.SIGTERM}
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+    try:
+        run = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return "%s: %s" % (" ".join(cmd[:1] + list(args)), e)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+    return None if run.returncode == 0 else run.stderr.decode("utf-8", "replace").strip()
+
+
+def with_database(uri, dbname):
+    """The URI with its path (the database name) replaced; query parameters kept."""
+    parts = urllib.parse.urlsplit(uri)
+    return urllib.parse.urlunsplit(parts._replace(path="/" + dbname))
+
+
+class PostgresDatabase:
+    """The fixture in a database of its own, spec_<pid>_<n>, on the server HP_SPEC_PG names."""
+
+    backend = "postgres"
+
+    def __init__(self, admin_uri, number):
+        self.admin_uri = admin_uri
+        self.name = "spec_%d_%d" % (os.getpid(), number)
+        self.uri = with_database(admin_uri, self.name)
+        self.created = False
+
+    def create(self):
+        """Returns None, or why the fixture could not be built."""
+        # template0 with the C collation: text sorts bytewise, as SQLite's BINARY does, whatever
+        # the server's default locale is. Marked created first: a run stopped while psql runs
+        # still drops it.
+        self.created = True
+        why = psql(self.admin_uri, "-c", "DROP DATABASE IF EXISTS %s" % self.name,
+                   "-c", "CREATE DATABASE %s TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' "
+                   "LC_CTYPE 'C'" % self.name)
+        return why if why is not None else psql(self.uri, "-f", FIXTURE_PG)
+
+    def drop(self):
+        """FORCE: a server that had to be killed may have left connections behind."""
+        if self.created and os.environ.get("HP_SPEC_KEEP") != "1":
+            why = psql(self.admin_uri, "-c", "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.name)
+            if why is not None:
+                print("run.py: could not drop database %s: %s" % (self.name, why), file=sys.stderr)
+            self.created = False
+
+
+class Backend:
+    """Makes each case file's database: SQLite files, or PostgreSQL databases (HP_SPEC_PG)."""
+
+    def __init__(self, pg_uri):
+        self.name = "postgres" if pg_uri else "sqlite"
+        self.pg_uri = pg_uri
+        self.count = 0
+
+    def database(self, tmp):
+        self.count += 1
+        if self.pg_uri:
+            return PostgresDatabase(self.pg_uri, self.count)
+        return SqliteDatabase(tmp)
+
+    def check(self):
+        """Returns None, or why this backend cannot be used."""
+        if not self.pg_uri:
+            if shutil.which("sqlite3") is None:
+                return "the sqlite3 CLI is needed to build the fixture"
+            return None
+        if not re.match(r"^postgres(ql)?://", self.pg_uri):
+            return "HP_SPEC_PG must be a postgres:// or postgresql:// URI, not %r" % self.pg_uri
+        if shutil.which("psql") is None:
+            return "psql is needed to build the PostgreSQL fixture"
+        why = psql(self.pg_uri, "-c", "SELECT 1")
+        if why is not None:
+            return "cannot connect to HP_SPEC_PG: %s" % why
+        return None
+
+
 # --- running -------------------------------------------------------------------------------
 
 class Totals:
     def __init__(self):
         self.passed = 0
         self.failed = 0
+        self.skipped = 0  # cases @only for the other backend
 
 
 def report_failure(label, problems, detail):
@@ -503,7 +645,7 @@ def report_failure(label, problems, detail):
     sys.stdout.flush()
 
 
-def run_file(binary, path, title_filter, totals):
+def run_file(binary, backend, path, title_filter, totals):
     try:
         server_args, cases = parse_file(path)
     except FormatError as e:
@@ -517,15 +659,21 @@ def run_file(binary, path, title_filter, totals):
             print("no case in %s matches %r" % (path, title_filter))
             totals.failed += 1
             return
+    other = [c for c in cases if c.only not in (None, backend.name)]
+    cases = [c for c in cases if c.only in (None, backend.name)]
+    totals.skipped += len(other)
+    left_out = "" if not other else ", %d only for %s" % (len(other), other[0].only)
+    if not cases:
+        print("ok   %s (0 cases%s)" % (os.path.basename(path), left_out))
+        return
     tmp = tempfile.mkdtemp(prefix="hotpath-spec-")
-    db = os.path.join(tmp, "spec.db")
-    server = Server(binary, db, server_args, os.path.join(tmp, "server.log"))
+    db = backend.database(tmp)
+    server = Server(binary, db.uri, server_args, os.path.join(tmp, "server.log"))
     failed_before = totals.failed
     try:
-        with open(FIXTURE, "rb") as f:
-            mk = subprocess.run(["sqlite3", "-bail", db], stdin=f, capture_output=True, timeout=60)
-        if mk.returncode != 0:
-            report_failure(os.path.basename(path), ["fixture failed: " + mk.stderr.decode("utf-8", "replace").strip()], [])
+        why = db.create()
+        if why is not None:
+            report_failure(os.path.basename(path), ["fixture failed: " + why], [])
             totals.failed += len(cases)
             return
         reason = server.start()
@@ -564,13 +712,14 @@ def run_file(binary, path, title_filter, totals):
             totals.failed += 1
     finally:
         server.kill()
+        db.drop()
         if os.environ.get("HP_SPEC_KEEP") == "1":
-            print("kept %s" % tmp)
+            print("kept %s%s" % (tmp, " and database %s" % db.uri if backend.pg_uri else ""))
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     bad = totals.failed - failed_before
-    print("%s %s (%d cases%s)" % ("ok  " if bad == 0 else "FAIL", os.path.basename(path), len(cases),
-                                  "" if bad == 0 else ", %d failed" % bad))
+    print("%s %s (%d cases%s%s)" % ("ok  " if bad == 0 else "FAIL", os.path.basename(path), len(cases),
+                                    "" if bad == 0 else ", %d failed" % bad, left_out))
     sys.stdout.flush()
 
 
@@ -589,8 +738,12 @@ def main(argv):
     if not os.access(binary, os.X_OK):
         print("run.py: %s is not an executable" % binary, file=sys.stderr)
         return 2
-    if shutil.which("sqlite3") is None:
-        print("run.py: the sqlite3 CLI is needed to build the fixture", file=sys.stderr)
+    # SIGTERM unwinds as Ctrl-C does, so the running file's server, directory and database go.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    backend = Backend(os.environ.get("HP_SPEC_PG", ""))
+    why = backend.check()
+    if why is not None:
+        print("run.py: %s" % why, file=sys.stderr)
         return 2
     title = None
     if len(argv) == 3:
@@ -607,7 +760,10 @@ def main(argv):
         files = sorted(os.path.join(CASES_DIR, f) for f in os.listdir(CASES_DIR) if f.endswith(".case"))
     totals = Totals()
     for path in files:
-        run_file(binary, path, title, totals)
+        run_file(binary, backend, path, title, totals)
+    if totals.skipped:
+        print("%s: %d case%s for the other backend left out"
+              % (backend.name, totals.skipped, "" if totals.skipped == 1 else "s"))
     print("%d passed, %d failed" % (totals.passed, totals.failed))
     return 1 if totals.failed else 0
 

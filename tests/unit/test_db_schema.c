@@ -178,6 +178,84 @@ static void test_type_affinity_rules(void **state)
     }
 }
 
+static void test_postgres_type_names(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        hp_coltype_t want;
+    } cases[] = {
+        {"smallint", HP_COLTYPE_INTEGER},
+        {"integer", HP_COLTYPE_INTEGER},
+        {"bigint", HP_COLTYPE_INTEGER},
+        {"boolean", HP_COLTYPE_BOOLEAN},
+        {"json", HP_COLTYPE_JSON},
+        {"jsonb", HP_COLTYPE_JSON},
+        {"numeric", HP_COLTYPE_NUMERIC},
+        {"numeric(10,2)", HP_COLTYPE_NUMERIC},
+        {"real", HP_COLTYPE_REAL},
+        {"double precision", HP_COLTYPE_REAL},
+        {"text", HP_COLTYPE_TEXT},
+        {"character varying(20)", HP_COLTYPE_TEXT},
+        {"character varying", HP_COLTYPE_TEXT},
+        {"character(5)", HP_COLTYPE_TEXT},
+        {"timestamp with time zone", HP_COLTYPE_TEXT},
+        {"timestamp(3) without time zone", HP_COLTYPE_TEXT},
+        {"date", HP_COLTYPE_TEXT},
+        {"uuid", HP_COLTYPE_TEXT},
+        {"bytea", HP_COLTYPE_BLOB},
+        {"integer[]", HP_COLTYPE_TEXT}, /* arrays are not JSON: {1,2} */
+        {"numeric(10,2)[]", HP_COLTYPE_TEXT},
+        {"jsonb[]", HP_COLTYPE_TEXT},
+        {"interval", HP_COLTYPE_TEXT}, /* contains INT: SQLite's rule would say INTEGER */
+        {"point", HP_COLTYPE_TEXT},
+        {"int4range", HP_COLTYPE_TEXT},
+        {"mood", HP_COLTYPE_TEXT},        /* an enum */
+        {"\"Integer\"", HP_COLTYPE_TEXT}, /* a user type that only looks like one */
+        {"INTEGER", HP_COLTYPE_TEXT},     /* format_type() never writes upper case */
+        {"numeric(10", HP_COLTYPE_TEXT},  /* malformed: no crash */
+        {"", HP_COLTYPE_TEXT},
+        {NULL, HP_COLTYPE_TEXT},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        hp_coltype_t got = hp_schema_pg_type_of(cases[i].name);
+        if (got != cases[i].want)
+            fail_msg("type of '%s': got %d, want %d", cases[i].name ? cases[i].name : "(null)",
+                     (int)got, (int)cases[i].want);
+    }
+}
+
+static void test_sqlite_rules_unchanged_for_postgres_names(void **state)
+{
+    (void)state;
+    /* SQLite columns keep SQLite's affinity even when declared with PostgreSQL's names. */
+    assert_int_equal(hp_schema_type_of("integer[]"), HP_COLTYPE_INTEGER);
+    assert_int_equal(hp_schema_type_of("interval"), HP_COLTYPE_INTEGER);
+    assert_int_equal(hp_schema_type_of("date"), HP_COLTYPE_NUMERIC);
+    assert_int_equal(hp_schema_type_of("timestamp with time zone"), HP_COLTYPE_NUMERIC);
+    assert_int_equal(hp_schema_type_of("uuid"), HP_COLTYPE_NUMERIC);
+}
+
+static void test_typed_column_keeps_the_given_type(void **state)
+{
+    (void)state;
+    hp_schema_t *s = hp_schema_create();
+    hp_table_t *t = hp_schema_add_table(s, "events", 0, 0);
+    hp_schema_add_typed_column(s, t, "id", "bigint", HP_COLTYPE_INTEGER, 1, 1,
+                               "nextval('events_id_seq'::regclass)");
+    hp_schema_add_typed_column(s, t, "at", "date", HP_COLTYPE_TEXT, 0, 0, NULL);
+    hp_schema_add_column(s, t, "day", "date", 0, 0, NULL);
+    hp_schema_finalize(s);
+    assert_int_equal(t->columns[0].type, HP_COLTYPE_INTEGER);
+    assert_string_equal(t->columns[0].default_sql, "nextval('events_id_seq'::regclass)");
+    assert_int_equal(t->columns[1].type, HP_COLTYPE_TEXT);
+    assert_string_equal(t->columns[1].decl_type, "date");
+    assert_int_equal(t->columns[2].type, HP_COLTYPE_NUMERIC);
+    assert_int_equal(t->pk_count, 1);
+    assert_int_equal(t->pk_cols[0], 0);
+    hp_schema_unref(s);
+}
+
 static void test_many_to_one_and_one_to_many(void **state)
 {
     (void)state;
@@ -396,6 +474,9 @@ int main(void)
         cmocka_unit_test(test_columns_and_primary_key),
         cmocka_unit_test(test_wide_table_uses_hash_lookup),
         cmocka_unit_test(test_type_affinity_rules),
+        cmocka_unit_test(test_postgres_type_names),
+        cmocka_unit_test(test_sqlite_rules_unchanged_for_postgres_names),
+        cmocka_unit_test(test_typed_column_keeps_the_given_type),
         cmocka_unit_test(test_many_to_one_and_one_to_many),
         cmocka_unit_test(test_one_to_one_when_fkey_is_child_pk),
         cmocka_unit_test(test_ambiguous_embed_narrowed_by_hint),

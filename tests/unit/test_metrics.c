@@ -50,7 +50,7 @@ static void test_counts_summed_over_slots(void **state)
     hp_metrics_slot_t *a = hp_metrics_slot(m, 0), *b = hp_metrics_slot(m, 1);
     for (int i = 0; i != 6; ++i)
         hp_metrics_request_started(i % 2 ? a : b);
-    hp_metrics_request_done(a, HP_METRICS_GET, 200, 50000);      /* 50 us: first bucket */
+    hp_metrics_request_done(a, HP_METRICS_GET, 200, 50000);      /* exactly 0.00005: le */
     hp_metrics_request_done(b, HP_METRICS_GET, 200, 100000);     /* exactly 0.0001: le */
     hp_metrics_request_done(b, HP_METRICS_GET, 304, 300000);     /* 0.0005 bucket */
     hp_metrics_request_done(a, HP_METRICS_POST, 404, 2000000);   /* 0.0025 bucket */
@@ -74,6 +74,9 @@ static void test_counts_summed_over_slots(void **state)
     assert_line(text, "# TYPE hotpath_http_requests_in_flight gauge");
     assert_line(text, "hotpath_http_requests_in_flight 1");
     assert_line(text, "# TYPE hotpath_http_request_duration_seconds histogram");
+    assert_line(text, "hotpath_http_request_duration_seconds_bucket{le=\"0.00001\"} 0");
+    assert_line(text, "hotpath_http_request_duration_seconds_bucket{le=\"0.000025\"} 0");
+    assert_line(text, "hotpath_http_request_duration_seconds_bucket{le=\"0.00005\"} 1");
     assert_line(text, "hotpath_http_request_duration_seconds_bucket{le=\"0.0001\"} 2");
     assert_line(text, "hotpath_http_request_duration_seconds_bucket{le=\"0.00025\"} 2");
     assert_line(text, "hotpath_http_request_duration_seconds_bucket{le=\"0.0005\"} 3");
@@ -97,14 +100,14 @@ static void test_counts_summed_over_slots(void **state)
     assert_line(text, "hotpath_cache_entries 2");
     assert_line(text, "# TYPE process_start_time_seconds gauge");
     assert_line(text, "process_start_time_seconds 1700000000");
-    /* 25 request series, 15 buckets, and every line ends with a newline. */
+    /* 25 request series, 18 buckets, and every line ends with a newline. */
     size_t series = 0, buckets = 0;
     for (const char *p = text; (p = strstr(p, "hotpath_http_requests_total{")) != NULL; ++p)
         ++series;
     for (const char *p = text; (p = strstr(p, "_bucket{le=")) != NULL; ++p)
         ++buckets;
     assert_int_equal(series, 25);
-    assert_int_equal(buckets, 15);
+    assert_int_equal(buckets, 18);
     assert_int_equal(text[strlen(text) - 1], '\n');
     free(text);
     hp_metrics_destroy(m);
@@ -125,12 +128,61 @@ static void test_no_cache_metrics_when_cache_is_off(void **state)
     hp_metrics_destroy(m);
 }
 
+static char *render_json(hp_metrics_t *m, const hp_metrics_extra_t *extra, uint64_t now_ms)
+{
+    hp_buf_t b;
+    hp_buf_init(&b);
+    hp_metrics_render_json(m, extra, now_ms, &b);
+    hp_buf_putc(&b, '\0');
+    size_t len;
+    return hp_buf_release(&b, &len);
+}
+
+/* Fails unless `part` occurs in text. */
+static void assert_has(const char *text, const char *part)
+{
+    if (strstr(text, part) == NULL)
+        fail_msg("no [%s] in:\n%s", part, text);
+}
+
+static void test_json_has_the_same_figures(void **state)
+{
+    (void)state;
+    hp_metrics_t *m = hp_metrics_create(2, 1700000000);
+    hp_metrics_slot_t *a = hp_metrics_slot(m, 0), *b = hp_metrics_slot(m, 1);
+    for (int i = 0; i != 4; ++i)
+        hp_metrics_request_started(i % 2 ? a : b);
+    hp_metrics_request_done(a, HP_METRICS_GET, 200, 20000);   /* 0.000025 bucket */
+    hp_metrics_request_done(b, HP_METRICS_GET, 304, 20000);   /* 0.000025 bucket */
+    hp_metrics_request_done(b, HP_METRICS_POST, 500, 3000000000u); /* +Inf */
+    hp_cache_stats_t cs = {.hits = 3, .stale_hits = 1, .misses = 2, .waits = 4, .bytes = 9,
+                           .entries = 2};
+    hp_metrics_extra_t extra = {.db_statements = 42, .cache = &cs};
+    char *text = render_json(m, &extra, 12345);
+    assert_has(text, "{\"monotonic_ms\":12345,\"start_time_seconds\":1700000000,");
+    assert_has(text, "\"requests_by_status\":{\"2xx\":1,\"3xx\":1,\"4xx\":0,\"5xx\":1,"
+                     "\"other\":0},\"requests\":3,\"not_modified\":1,\"in_flight\":1,");
+    assert_has(text, "\"bounds\":[0.00001,0.000025,0.00005,0.0001,");
+    assert_has(text, "\"cumulative\":[0,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,3],\"sum\":3.000040000,"
+                     "\"count\":3}");
+    assert_has(text, "\"db_statements\":42,\"cache\":{\"hits\":3,\"stale_hits\":1,\"misses\":2,"
+                     "\"waits\":4,");
+    assert_has(text, "\"pool\":null}\n");
+    free(text);
+    extra.cache = NULL;
+    text = render_json(m, &extra, 0);
+    assert_has(text, "\"cache\":null,\"pool\":null}");
+    free(text);
+    hp_metrics_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_method_classes),
         cmocka_unit_test(test_counts_summed_over_slots),
         cmocka_unit_test(test_no_cache_metrics_when_cache_is_off),
+        cmocka_unit_test(test_json_has_the_same_figures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -190,9 +190,10 @@ typedef struct {
     char location[256];
 } test_query_outcome_t;
 
-static inline void test_query_run(const hp_schema_t *schema, hp_method_t method,
-                                  const char *resource, const char *query, const char *body,
-                                  const char *prefer, test_query_outcome_t *out)
+static inline void test_query_run_in(const hp_schema_t *schema, hp_dialect_t dialect,
+                                     hp_method_t method, const char *resource, const char *query,
+                                     const char *body, const char *prefer,
+                                     test_query_outcome_t *out)
 {
     hp_request_t req = test_query_request(method, resource, query, body);
     if (prefer != NULL)
@@ -202,7 +203,7 @@ static inline void test_query_run(const hp_schema_t *schema, hp_method_t method,
     hp_error_t err = {0};
     h2o_mem_init_pool(&pool);
     memset(out, 0, sizeof(*out));
-    out->rc = hp_query_plan(&req, schema, HP_DIALECT_SQLITE, &opts, &out->plan, &err, &pool);
+    out->rc = hp_query_plan(&req, schema, dialect, &opts, &out->plan, &err, &pool);
     out->code = err.code;
     if (err.message != NULL)
         snprintf(out->message, sizeof(out->message), "%s", err.message);
@@ -236,6 +237,13 @@ static inline void test_query_run(const hp_schema_t *schema, hp_method_t method,
     out->plan.exec.cols = NULL;
     out->plan.exec.location_names = NULL;
     h2o_mem_clear_pool(&pool);
+}
+
+static inline void test_query_run(const hp_schema_t *schema, hp_method_t method,
+                                  const char *resource, const char *query, const char *body,
+                                  const char *prefer, test_query_outcome_t *out)
+{
+    test_query_run_in(schema, HP_DIALECT_SQLITE, method, resource, query, body, prefer, out);
 }
 
 #endif

@@ -14,15 +14,11 @@
 #include <stdint.h>
 #include "demo/dataset.h"
 
-/* Called after each step: `step` is a table name (rows = rows written), or "indexes" or
- * "analyze" (rows = -1), with the seconds that step took; last comes "finish" (rows = -1)
- * with the seconds of the whole load, once the file is in place. */
-typedef void (*hp_demo_progress_cb)(void *ctx, const char *step, int64_t rows, double seconds);
-
 /* Creates the SQLite file `path` holding `demo`'s rows. An existing file at `path` is replaced
  * only when `overwrite` is set (together with any -wal/-shm files beside it); otherwise the
- * call fails and the file is left alone. `progress` may be NULL. Returns 0, or -1 with a
- * one-line reason in errbuf; on failure the temporary file is removed and `path` untouched. */
+ * call fails and the file is left alone. `progress` (demo/dataset.h) may be NULL. Returns 0, or
+ * -1 with a one-line reason in errbuf; on failure the temporary file is removed and `path`
+ * untouched. */
 int hp_demo_sqlite_load(const hp_demo_t *demo, const char *path, int overwrite,
                         hp_demo_progress_cb progress, void *ctx, char *errbuf, size_t errlen);
 

@@ -169,7 +169,7 @@ static void watch_external_writes(sqlite_backend_t *b)
         int64_t version = sqlite3_column_int64(st, 0);
         if (b->data_version != 0 && version != b->data_version) {
             atomic_fetch_add_explicit(&b->shared.write_generation, 1, memory_order_release);
-            hp_db__external_change(b->db);
+            hp_db__external_change(b->db, NULL, 0);
         }
         b->data_version = version;
     }
@@ -322,8 +322,9 @@ static __thread inline_conn_t *tls_inline;
  * before it is tried inline again (its cost depends on the values bound, which change). */
 #define OFFLOAD_RUNS 64
 
-static int sqlite_attach_thread(void *state, char *errbuf, size_t errlen)
+static int sqlite_attach_thread(void *state, h2o_loop_t *loop, char *errbuf, size_t errlen)
 {
+    (void)loop;
     sqlite_backend_t *b = state;
     if (b->inline_budget_ns == 0 || tls_inline != NULL)
         return 0;

@@ -222,29 +222,6 @@ static void render_json_value(hp_buf_t *buf, sqlite3_stmt *stmt, int i, hp_rende
     render_json_auto(buf, stmt, i, type);
 }
 
-/* A CSV field (RFC 4180): quoted when it holds , " CR or LF, with " doubled. */
-static void append_csv_field(hp_buf_t *buf, const char *s, size_t len)
-{
-    int quote = 0;
-    for (size_t k = 0; k < len && !quote; k++)
-        quote = s[k] == ',' || s[k] == '"' || s[k] == '\r' || s[k] == '\n';
-    if (!quote) {
-        hp_buf_append(buf, s, len);
-        return;
-    }
-    hp_buf_putc(buf, '"');
-    size_t start = 0;
-    for (size_t k = 0; k < len; k++) {
-        if (s[k] == '"') {
-            hp_buf_append(buf, s + start, k + 1 - start);
-            hp_buf_putc(buf, '"');
-            start = k + 1;
-        }
-    }
-    hp_buf_append(buf, s + start, len - start);
-    hp_buf_putc(buf, '"');
-}
-
 static void append_double_text(hp_buf_t *buf, double v)
 {
     if (isnan(v))
@@ -274,7 +251,7 @@ static void render_csv_value(hp_buf_t *buf, sqlite3_stmt *stmt, int i, hp_render
             append_double_text(buf, sqlite3_column_double(stmt, i));
         break;
     case SQLITE_TEXT:
-        append_csv_field(buf, (const char *)sqlite3_column_text(stmt, i),
+        hp_exec_append_csv_field(buf, (const char *)sqlite3_column_text(stmt, i),
                          (size_t)sqlite3_column_bytes(stmt, i));
         break;
     case SQLITE_BLOB:
@@ -282,22 +259,6 @@ static void render_csv_value(hp_buf_t *buf, sqlite3_stmt *stmt, int i, hp_render
         append_hex(buf, sqlite3_column_blob(stmt, i), (size_t)sqlite3_column_bytes(stmt, i));
         break;
     default: break;
-    }
-}
-
-/* Percent-encodes everything but RFC 3986's unreserved characters. */
-static void append_percent_encoded(hp_buf_t *buf, const char *s, size_t len)
-{
-    static const char upper_hex[] = "0123456789ABCDEF";
-    for (size_t k = 0; k < len; k++) {
-        unsigned char c = (unsigned char)s[k];
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~') {
-            hp_buf_putc(buf, (char)c);
-        } else {
-            char esc[3] = {'%', upper_hex[c >> 4], upper_hex[c & 15]};
-            hp_buf_append(buf, esc, 3);
-        }
     }
 }
 
@@ -310,7 +271,7 @@ static void render_location(hp_buf_t *buf, const hp_exec_t *exec, sqlite3_stmt *
         int i = (int)(exec->col_count + k);
         if (k > 0)
             hp_buf_putc(buf, '&');
-        append_percent_encoded(buf, exec->location_names[k].base, exec->location_names[k].len);
+        hp_exec_append_percent_encoded(buf, exec->location_names[k].base, exec->location_names[k].len);
         text.len = 0;
         switch (sqlite3_column_type(stmt, i)) {
         case SQLITE_NULL: hp_buf_append_lit(buf, "=is.null"); continue;
@@ -326,7 +287,7 @@ static void render_location(hp_buf_t *buf, const hp_exec_t *exec, sqlite3_stmt *
             break;
         }
         hp_buf_append_lit(buf, "=eq.");
-        append_percent_encoded(buf, text.ptr, text.len);
+        hp_exec_append_percent_encoded(buf, text.ptr, text.len);
     }
     hp_buf_dispose(&text);
 }
@@ -344,12 +305,7 @@ void hp_sqlite__render_begin(hp_sqlite__render_t *r, const hp_exec_t *exec,
     hp_buf_t *body = &result->body;
 
     if (exec->format == HP_FORMAT_CSV) {
-        for (size_t i = 0; i < exec->col_count; i++) {
-            if (i > 0)
-                hp_buf_putc(body, ',');
-            append_csv_field(body, exec->cols[i].name.base, exec->cols[i].name.len);
-        }
-        hp_buf_putc(body, '\n');
+        hp_exec_append_csv_header(body, exec);
         return;
     }
     /* Keys escaped once into one buffer, then copied into the job's pool. */

@@ -1,0 +1,159 @@
+/*
+ * The PostgreSQL backend's private parts (src/db/pg only).
+ *
+ * libpq runs in non-blocking pipeline mode on the event loops themselves: each loop that
+ * attaches (hp_db_attach_thread) owns its own connections, watches their sockets with h2o
+ * (H2O_SOCKET_FLAG_DONT_READ: h2o only reports readiness, libpq reads), and runs every job it
+ * submits on them, so a job never changes thread and no thread blocks on the network.
+ *
+ *   pg_backend_t  one per database handle: URIs, limits, the count of connections open per
+ *                 server across all loops (db-pool is a total), the NOTIFY listener thread
+ *   pg_loop_t     one per attached loop: its servers (pg_target_t: the primary, then each
+ *                 replica), the FIFO of jobs waiting for a connection
+ *   pg_conn_t     one libpq connection: connecting or ready, the calls in its pipeline in
+ *                 order, its named prepared statements
+ *   pg_call_t     one job on its way through a connection (allocated in the job's pool)
+ *
+ * Every job ends in exactly one pg__finish() on the loop that submitted it, which calls its
+ * on_done there: with the result, or with an error (503 when the server cannot be reached,
+ * 504 when no connection could be had within db-pool-acquire-ms).
+ */
+#ifndef HP_DB_PG_PG_H
+#define HP_DB_PG_PG_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <libpq-fe.h>
+#include <h2o.h>
+#include "db/backend.h"
+
+#define PG_MAX_TARGETS 9 /* the primary and up to 8 replicas */
+
+typedef struct st_pg_backend_t pg_backend_t;
+typedef struct st_pg_loop_t pg_loop_t;
+typedef struct st_pg_target_t pg_target_t;
+typedef struct st_pg_conn_t pg_conn_t;
+typedef struct st_pg_call_t pg_call_t;
+typedef struct st_pg_stmts_t pg_stmts_t;
+
+struct st_pg_backend_t {
+    hp_db_t *db;
+    hp_db_options_t opts;
+    char *uris[PG_MAX_TARGETS]; /* [0] the primary */
+    size_t target_count;
+    unsigned pool_max;  /* connections per server, over all loops */
+    unsigned pool_min;  /* per server, over all loops */
+    unsigned pipeline;  /* most calls in flight per connection (1: no pipelining) */
+    atomic_uint open[PG_MAX_TARGETS]; /* connections open or opening, per server */
+    atomic_uint busy;                 /* calls in flight, all loops */
+    atomic_uint waiting;              /* jobs waiting for a connection, all loops */
+    atomic_uint_fast64_t acquire_ns;  /* total time jobs waited for a connection */
+    atomic_uint_fast64_t acquired;    /* jobs that got one */
+    atomic_uint loops;
+    atomic_uint_fast64_t connected_ms[PG_MAX_TARGETS]; /* a loop's last successful connect */
+    struct st_pg_listener_t *listener;
+};
+
+typedef enum { PG_CONN_CONNECTING, PG_CONN_READY } pg_conn_state_t;
+
+struct st_pg_target_t {
+    pg_loop_t *loop;
+    size_t index; /* 0: the primary */
+    pg_conn_t *conns;
+    unsigned conn_count, ready_count, connecting_count;
+    unsigned outstanding;  /* calls in flight on its connections */
+    uint64_t retry_at_ms;  /* after a failed connect: no attempt before this */
+    unsigned backoff_ms;   /* doubles per failure, up to PG_BACKOFF_MAX_MS */
+    int is_down;           /* the last attempt failed and no connection is ready */
+    uint64_t failed_ms;    /* when it went down */
+    char last_error[160];
+};
+
+struct st_pg_loop_t {
+    pg_backend_t *be;
+    h2o_loop_t *loop;
+    pg_target_t targets[PG_MAX_TARGETS];
+    pg_call_t *queue_head, **queue_tail; /* jobs waiting for a connection, FIFO */
+    unsigned queued;
+    unsigned min_share; /* connections this loop keeps open to each server */
+};
+
+struct st_pg_conn_t {
+    pg_target_t *target;
+    pg_conn_t *next;
+    PGconn *pg;
+    h2o_socket_t *sock; /* watches a dup() of libpq's socket */
+    ino_t socket_id;    /* which socket that is */
+    pg_conn_state_t state;
+    int wants_write;   /* waiting for the socket to take more of libpq's output */
+    int is_exclusive;  /* a transaction is open on it: nothing else may join the pipeline */
+    uint64_t created_ms, last_used_ms;
+    pg_call_t *head, **tail; /* calls in flight, in pipeline order */
+    unsigned depth;
+    pg_stmts_t *stmts;
+};
+
+typedef enum {
+    PG_CALL_QUEUED,
+    PG_CALL_SENT,     /* the statement (and its Sync) are in the pipeline */
+    PG_CALL_DECIDING, /* a singular write: BEGIN + statement came back; COMMIT/ROLLBACK sent */
+} pg_call_phase_t;
+
+struct st_pg_call_t {
+    hp_db_job_t *job;
+    pg_call_t *next;
+    pg_call_phase_t phase;
+    uint64_t queued_ns;
+    int in_tx;          /* BEGIN ... COMMIT/ROLLBACK around the statement (singular writes) */
+    long stmt_slot;     /* the statement table slot this call prepares, or -1 */
+    unsigned results;   /* results received so far (not counting Syncs) */
+    PGresult *result;   /* the statement's rows (TUPLES_OK), kept until the Sync */
+    PGresult *error;    /* the first error, kept until the Sync */
+};
+
+/* backend.c */
+uint64_t pg__now_ms(void);
+/* pool.c: the backend.h entry points that run on a loop. */
+int hp_db__pg_attach(void *state, h2o_loop_t *loop, char *errbuf, size_t errlen);
+void hp_db__pg_detach(void *state);
+void hp_db__pg_tick(void *state);
+
+/* pool.c: the per-loop side. */
+pg_loop_t *pg__loop_current(void);
+int pg__loop_submit(pg_loop_t *pl, hp_db_job_t *job);
+void pg__loop_dispatch(pg_loop_t *pl);
+void pg__finish(pg_call_t *call);
+/* A connection finished connecting (ok) or failed / broke (!ok; it is already unlinked). */
+void pg__target_conn_event(pg_target_t *t, int ok, const char *why);
+
+/* conn.c: one connection. */
+pg_conn_t *pg__conn_start(pg_target_t *t, const char *uri, char *errbuf, size_t errlen);
+/* Puts the call into the connection's pipeline. Returns 0, or -1 when the connection broke
+ * (the call is untouched; the connection is closed and the target told). */
+int pg__conn_send(pg_conn_t *c, pg_call_t *call);
+void pg__conn_close(pg_conn_t *c);
+
+/* stmts.c: per-connection names of prepared statements, by SQL text. */
+pg_stmts_t *pg__stmts_create(void);
+void pg__stmts_destroy(pg_stmts_t *s);
+typedef enum { PG_STMT_NONE, PG_STMT_PREPARING, PG_STMT_READY } pg_stmt_state_t;
+/* Looks the text up. For READY / PREPARING, *slot is its slot; for NONE, *slot is a free slot
+ * to prepare it in (then pg__stmts_begin), or -1 when the table is full (run it unnamed). */
+pg_stmt_state_t pg__stmts_find(pg_stmts_t *s, const char *sql, size_t len, long *slot);
+void pg__stmts_begin(pg_stmts_t *s, long slot, const char *sql, size_t len);
+void pg__stmts_end(pg_stmts_t *s, long slot, int ok);
+/* "hp<slot>" */
+void pg__stmts_name(long slot, char *buf, size_t len);
+
+/* result.c: PGresult -> hp_exec_result_t. */
+void pg__result_fill(hp_db_job_t *job, const PGresult *res);
+void pg__result_error(hp_db_job_t *job, const PGresult *res);
+/* Whether a singular write's statement result may be committed (exactly one row). */
+int pg__result_is_singular_ok(const PGresult *res);
+
+/* listen.c: LISTEN hotpath on its own connection and thread. */
+int pg__listener_start(pg_backend_t *be, char *errbuf, size_t errlen);
+void pg__listener_stop(pg_backend_t *be);
+
+#endif

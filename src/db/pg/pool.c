@@ -1,0 +1,358 @@
+/*
+ * The per-loop side of the pool: which server a job goes to, which connection takes it, when
+ * to open or close connections, and what a job that cannot be served is told.
+ *
+ *   Routing      writes, and reads of a client that wrote recently (job->prefers_primary),
+ *                go to the primary; other reads to the healthy replica with the fewest calls
+ *                in flight from this loop (the primary when there is none).
+ *   Connections  a job joins the ready connection with the shortest pipeline, up to
+ *                db-pipeline calls deep. When every connection is busy and the server's total
+ *                (db-pool, over all loops) allows, one more connection is opened; meanwhile the
+ *                job still pipelines. With no connection free, jobs wait in a FIFO, each up to
+ *                db-pool-acquire-ms (then 504 PGRST003, Retry-After).
+ *   Failures     a failed connect marks the server down and retries with doubling backoff (50
+ *                ms to 2 s); while it is down and no connection is ready, its jobs fail at
+ *                once with 503 + Retry-After rather than wait. A replica that is down is skipped.
+ *   Idle         connections idle longer than db-pool-idle-ms beyond this loop's share of
+ *                db-pool-min, and connections older than db-pool-lifetime-ms once idle, close.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/log.h"
+#include "core/time.h"
+#include "db/pg/pg.h"
+
+#define PG_BACKOFF_MIN_MS 50
+#define PG_BACKOFF_MAX_MS 2000
+
+static __thread pg_loop_t *current_loop;
+
+pg_loop_t *pg__loop_current(void)
+{
+    return current_loop;
+}
+
+/* --- finishing --- */
+
+void pg__finish(pg_call_t *call)
+{
+    hp_db_job_t *job = call->job;
+    pg_backend_t *be = (pg_backend_t *)job->_backend;
+    if (job->result.error.code == HP_OK) {
+        if (call->error != NULL)
+            pg__result_error(job, call->error);
+        else if (call->result != NULL)
+            pg__result_fill(job, call->result);
+        else
+            hp_error_set(&job->result.error, &job->pool, HP_ERR_DB,
+                         "The database returned no result");
+    }
+    if (call->result != NULL || call->error != NULL) {
+        job->result.db_queries = 1;
+        hp_db__count_queries(be->db, 1);
+    }
+    PQclear(call->result);
+    PQclear(call->error);
+    call->result = call->error = NULL;
+    job->on_done(job);
+}
+
+static void fail_call(pg_call_t *call, hp_errcode_t code, const char *message, const char *why)
+{
+    hp_error_set(&call->job->result.error, &call->job->pool, code, "%s", message);
+    if (why != NULL && *why != '\0')
+        hp_error_details(&call->job->result.error, &call->job->pool, "%s", why);
+    pg__finish(call);
+}
+
+/* --- the queue --- */
+
+static void push_front(pg_loop_t *pl, pg_call_t *call)
+{
+    call->next = pl->queue_head;
+    if (pl->queue_head == NULL)
+        pl->queue_tail = &call->next;
+    pl->queue_head = call;
+    ++pl->queued;
+    atomic_fetch_add(&pl->be->waiting, 1);
+}
+
+static pg_call_t *pop_front(pg_loop_t *pl)
+{
+    pg_call_t *call = pl->queue_head;
+    pl->queue_head = call->next;
+    if (pl->queue_head == NULL)
+        pl->queue_tail = &pl->queue_head;
+    call->next = NULL;
+    --pl->queued;
+    atomic_fetch_sub(&pl->be->waiting, 1);
+    return call;
+}
+
+/* --- connections --- */
+
+static int reserve_slot(pg_backend_t *be, size_t index)
+{
+    unsigned open = atomic_load(&be->open[index]);
+    while (open < be->pool_max)
+        if (atomic_compare_exchange_weak(&be->open[index], &open, open + 1))
+            return 1;
+    return 0;
+}
+
+/* Whether t is down here and backing off: not once another loop has connected to it since. */
+static int is_backing_off(pg_target_t *t)
+{
+    if (!t->is_down)
+        return 0;
+    if (atomic_load(&t->loop->be->connected_ms[t->index]) >= t->failed_ms)
+        t->retry_at_ms = 0; /* it is back: try at once */
+    return pg__now_ms() < t->retry_at_ms;
+}
+
+/* Opens one more connection to t unless one is already being opened, the server's total is
+ * reached, or a failed attempt is still backing off. */
+static void grow(pg_target_t *t)
+{
+    pg_backend_t *be = t->loop->be;
+    if (t->connecting_count != 0 || is_backing_off(t))
+        return;
+    if (!reserve_slot(be, t->index))
+        return;
+    char err[256];
+    if (pg__conn_start(t, be->uris[t->index], err, sizeof(err)) == NULL) {
+        atomic_fetch_sub(&be->open[t->index], 1);
+        pg__target_conn_event(t, 0, err);
+    }
+}
+
+void pg__target_conn_event(pg_target_t *t, int ok, const char *why)
+{
+    if (ok) {
+        atomic_store(&t->loop->be->connected_ms[t->index], pg__now_ms());
+        t->is_down = 0;
+        t->backoff_ms = 0;
+        pg__loop_dispatch(t->loop);
+        return;
+    }
+    if (t->ready_count != 0)
+        return; /* one connection broke; the others serve */
+    if (!t->is_down)
+        hp_log_warn("database server %zu unreachable: %s", t->index, why != NULL ? why : "");
+    if (!t->is_down)
+        t->failed_ms = pg__now_ms();
+    t->is_down = 1;
+    t->backoff_ms = t->backoff_ms == 0 ? PG_BACKOFF_MIN_MS
+                                       : (t->backoff_ms * 2 > PG_BACKOFF_MAX_MS ? PG_BACKOFF_MAX_MS
+                                                                               : t->backoff_ms * 2);
+    t->retry_at_ms = pg__now_ms() + t->backoff_ms;
+    snprintf(t->last_error, sizeof(t->last_error), "%s", why != NULL ? why : "");
+    /* Trim libpq's trailing newline. */
+    size_t len = strlen(t->last_error);
+    while (len != 0 && (t->last_error[len - 1] == '\n' || t->last_error[len - 1] == '\r'))
+        t->last_error[--len] = '\0';
+    pg__loop_dispatch(t->loop);
+}
+
+static pg_target_t *choose_target(pg_loop_t *pl, const hp_db_job_t *job)
+{
+    pg_target_t *best = &pl->targets[0];
+    if (pl->be->target_count == 1 || job->exec->kind != HP_EXEC_READ || job->prefers_primary)
+        return best;
+    pg_target_t *replica = NULL;
+    for (size_t i = 1; i != pl->be->target_count; ++i) {
+        pg_target_t *t = &pl->targets[i];
+        if (t->is_down && t->ready_count == 0)
+            continue;
+        if (replica == NULL || t->outstanding < replica->outstanding)
+            replica = t;
+    }
+    return replica != NULL ? replica : best;
+}
+
+/* The ready connection with the shortest pipeline that can take the call, or NULL. */
+static pg_conn_t *pick_conn(pg_target_t *t, const pg_call_t *call)
+{
+    pg_conn_t *best = NULL;
+    for (pg_conn_t *c = t->conns; c != NULL; c = c->next) {
+        if (c->state != PG_CONN_READY || c->is_exclusive)
+            continue;
+        if (call->in_tx && c->depth != 0)
+            continue;
+        if (best == NULL || c->depth < best->depth)
+            best = c;
+    }
+    return best;
+}
+
+void pg__loop_dispatch(pg_loop_t *pl)
+{
+    pg_backend_t *be = pl->be;
+    while (pl->queue_head != NULL) {
+        pg_call_t *call = pl->queue_head;
+        pg_target_t *t = choose_target(pl, call->job);
+        if (t->is_down && t->ready_count == 0) {
+            if (is_backing_off(t)) {
+                pop_front(pl);
+                fail_call(call, HP_ERR_DB_BUSY, "The database is not reachable", t->last_error);
+                continue;
+            }
+            grow(t);
+            break;
+        }
+        pg_conn_t *c = pick_conn(t, call);
+        if (c == NULL || c->depth >= be->pipeline) {
+            grow(t);
+            break;
+        }
+        if (c->depth != 0)
+            grow(t); /* busy: open another connection if the pool allows */
+        pop_front(pl);
+        uint64_t waited = hp_time_mono_ns() - call->queued_ns;
+        if (pg__conn_send(c, call) != 0) {
+            push_front(pl, call);
+            continue;
+        }
+        atomic_fetch_add(&be->acquire_ns, waited);
+        atomic_fetch_add(&be->acquired, 1);
+    }
+}
+
+/* --- submit, tick, attach --- */
+
+/* PostgreSQL text cannot hold NUL; refuse it as the server would. */
+static int has_nul(const hp_stmt_t *stmt)
+{
+    for (size_t i = 0; i != stmt->bind_count; ++i)
+        if (stmt->binds[i].kind == HP_BIND_TEXT &&
+            memchr(stmt->binds[i].text.base, '\0', stmt->binds[i].text.len) != NULL)
+            return 1;
+    return 0;
+}
+
+int pg__loop_submit(pg_loop_t *pl, hp_db_job_t *job)
+{
+    pg_call_t *call = h2o_mem_alloc_pool(&job->pool, sizeof(*call));
+    memset(call, 0, sizeof(*call));
+    call->job = job;
+    call->stmt_slot = -1;
+    call->in_tx = job->exec->kind == HP_EXEC_WRITE && job->exec->format == HP_FORMAT_OBJECT;
+    call->queued_ns = hp_time_mono_ns();
+    job->_backend = pl->be;
+    if (has_nul(&job->exec->main)) {
+        hp_error_t *e = &job->result.error;
+        hp_error_set(e, &job->pool, HP_ERR_DB_STATE,
+                     "invalid byte sequence for encoding \"UTF8\": 0x00");
+        memcpy(e->sqlstate, "22021", 6);
+        e->status = 400;
+        pg__finish(call);
+        return 0;
+    }
+    *pl->queue_tail = call;
+    pl->queue_tail = &call->next;
+    ++pl->queued;
+    atomic_fetch_add(&pl->be->waiting, 1);
+    pg__loop_dispatch(pl);
+    return 0;
+}
+
+static void expire_waiting(pg_loop_t *pl, uint64_t now_ns)
+{
+    uint64_t limit = (uint64_t)pl->be->opts.pool_acquire_ms * 1000000;
+    while (pl->queue_head != NULL && now_ns - pl->queue_head->queued_ns >= limit) {
+        pg_call_t *call = pop_front(pl);
+        char why[64];
+        snprintf(why, sizeof(why), "waited %u ms for a connection (db-pool %u)",
+                 pl->be->opts.pool_acquire_ms, pl->be->pool_max);
+        fail_call(call, HP_ERR_POOL_TIMEOUT, "Timed out acquiring connection from connection pool.",
+                  why);
+    }
+}
+
+static void retire_idle(pg_target_t *t, uint64_t now)
+{
+    const hp_db_options_t *o = &t->loop->be->opts;
+    pg_conn_t *c = t->conns;
+    while (c != NULL) {
+        pg_conn_t *next = c->next;
+        if (c->state == PG_CONN_READY && c->depth == 0) {
+            int idle = o->pool_idle_ms != 0 && now - c->last_used_ms >= o->pool_idle_ms &&
+                       t->conn_count > t->loop->min_share;
+            int old = o->pool_lifetime_ms != 0 && now - c->created_ms >= o->pool_lifetime_ms;
+            if (idle || old)
+                pg__conn_close(c);
+        }
+        c = next;
+    }
+}
+
+void hp_db__pg_tick(void *state)
+{
+    (void)state;
+    pg_loop_t *pl = current_loop;
+    if (pl == NULL)
+        return;
+    uint64_t now = pg__now_ms();
+    expire_waiting(pl, hp_time_mono_ns());
+    for (size_t i = 0; i != pl->be->target_count; ++i) {
+        pg_target_t *t = &pl->targets[i];
+        retire_idle(t, now);
+        if (t->conn_count < pl->min_share || (t->is_down && t->connecting_count == 0 && i != 0))
+            grow(t); /* keep the minimum; probe a replica that is down */
+    }
+    pg__loop_dispatch(pl);
+}
+
+int hp_db__pg_attach(void *state, h2o_loop_t *loop, char *errbuf, size_t errlen)
+{
+    (void)errbuf;
+    (void)errlen;
+    pg_backend_t *be = state;
+    pg_loop_t *pl = calloc(1, sizeof(*pl));
+    if (pl == NULL)
+        h2o_fatal("out of memory");
+    pl->be = be;
+    pl->loop = loop;
+    pl->queue_tail = &pl->queue_head;
+    unsigned loops = be->opts.loops != 0 ? be->opts.loops : 1;
+    pl->min_share = (be->pool_min + loops - 1) / loops;
+    for (size_t i = 0; i != be->target_count; ++i) {
+        pl->targets[i].loop = pl;
+        pl->targets[i].index = i;
+    }
+    current_loop = pl;
+    atomic_fetch_add(&be->loops, 1);
+    for (size_t i = 0; i != be->target_count; ++i)
+        grow(&pl->targets[i]);
+    return 0;
+}
+
+void hp_db__pg_detach(void *state)
+{
+    pg_backend_t *be = state;
+    pg_loop_t *pl = current_loop;
+    if (pl == NULL)
+        return;
+    while (pl->queue_head != NULL)
+        fail_call(pop_front(pl), HP_ERR_DB_BUSY, "The server is shutting down", NULL);
+    for (size_t i = 0; i != be->target_count; ++i) {
+        pg_target_t *t = &pl->targets[i];
+        while (t->conns != NULL) {
+            pg_conn_t *c = t->conns;
+            pg_call_t *calls = c->head;
+            t->outstanding -= c->depth;
+            atomic_fetch_sub(&be->busy, c->depth);
+            c->head = NULL;
+            pg__conn_close(c);
+            while (calls != NULL) {
+                pg_call_t *next = calls->next;
+                fail_call(calls, HP_ERR_DB_BUSY, "The server is shutting down", NULL);
+                calls = next;
+            }
+        }
+    }
+    atomic_fetch_sub(&be->loops, 1);
+    current_loop = NULL;
+    free(pl);
+}

@@ -38,6 +38,12 @@
       "PostgreSQL: most queries in flight on one connection (libpq pipeline mode); 1 = off")      \
     X(db_replicas, "db-replicas", STR, "", 0, 0,                                                  \
       "PostgreSQL: read replicas, uri,uri: reads go to the least busy one, writes to db-uri")     \
+    X(batch, "batch", CHOICE, "on|on|off", 0, 0,                                                   \
+      "coalesce concurrent primary-key reads of the same shape into one database query")          \
+    X(batch_max, "batch-max", INT, "500", 1, 10000, "most reads one batched query answers")      \
+    X(batch_window_us, "batch-window-us", INT, "0", 0, 1000000,                                   \
+      "how long a batch may wait to fill (rounded up to ms); 0 = only while a query of its "     \
+      "shape is in flight, and to the end of the event-loop iteration")                          \
     X(db_primary_after_write_ms, "db-primary-after-write-ms", INT, "5000", 0, 3600000,             \
       "with db-replicas: a client's reads go to the primary for this long after it writes")      \
     X(db_max_rows, "db-max-rows", INT, "0", 0, INT64_MAX,                                         \

@@ -68,6 +68,7 @@ struct st_hp_db_job_t {
     h2o_multithread_message_t _message;
     hp_db_job_t *_next;
     void *_backend;
+    void *_batch; /* src/batch's, while it holds the job */
 };
 
 /* Opens the database, loads the schema, starts the backend's threads. Returns NULL and writes

@@ -14,6 +14,7 @@ void hp_exec_result_init(hp_exec_result_t *r)
     hp_buf_init(&r->body);
     r->total = -1;
     r->location = h2o_iovec_init(NULL, 0);
+    r->batch_size = 1;
 }
 
 void hp_exec_result_dispose(hp_exec_result_t *r)

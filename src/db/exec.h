@@ -53,7 +53,10 @@ typedef struct {
     hp_render_t render;
 } hp_outcol_t;
 
-typedef enum { HP_FORMAT_JSON, HP_FORMAT_OBJECT, HP_FORMAT_CSV } hp_format_t;
+/* HP_FORMAT_BATCH (src/batch): rows of (member index, the row as JSON text); the body is
+ * "<index>:<json>" per row, separated by 0x1e (which JSON text never holds unescaped). */
+typedef enum { HP_FORMAT_JSON, HP_FORMAT_OBJECT, HP_FORMAT_CSV, HP_FORMAT_BATCH } hp_format_t;
+#define HP_BATCH_SEPARATOR '\x1e'
 
 typedef enum {
     HP_EXEC_READ,  /* runs on a read connection */
@@ -97,6 +100,7 @@ typedef struct {
     uint64_t db_queries;  /* statements executed for this result (for metrics and tests) */
     int inserted_any;     /* a write inserted at least one row (an upsert that only updated
                              answers 200, not 201) */
+    uint32_t batch_size;  /* reads answered by the query that answered this one (src/batch) */
 } hp_exec_result_t;
 
 void hp_exec_result_init(hp_exec_result_t *r);

@@ -193,7 +193,7 @@ static void on_job_done(hp_db_job_t *job)
             int len = snprintf(timing, 32, "db;dur=%.3f", db_ns / 1e6);
             h2o_add_header_by_str(&call->req->pool, &call->req->res.headers,
                                   H2O_STRLIT("server-timing"), 0, NULL, timing, (size_t)len);
-            hp_http_respond_write(call->req, plan, result);
+            hp_http_respond_write(call->req, plan, call->r.method, result);
         } else if (entry != NULL) {
             const char *fwd = call->is_forced_fresh ? (entry->is_stored ? "hotpath; fwd=request; stored"
                                                                         : "hotpath; fwd=request")
@@ -324,7 +324,7 @@ static void submit_read_or_respond(api_call_t *call, hp_http_loop_t *loop, const
         call->job_ctx = ctx;
     ctx->submitted_ns = hp_time_mono_ns();
     ++loop->jobs_in_flight;
-    hp_db_submit(loop->db, job);
+    hp_batcher_submit(loop->batcher, job, plan);
 }
 
 /* Request Cache-Control: no-cache (or Pragma: no-cache): the client wants the database's

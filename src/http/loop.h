@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <h2o.h>
+#include "batch/batch.h"
 #include "config/config.h"
 #include "db/db.h"
 #include "http/access_log.h"
@@ -49,6 +50,7 @@ typedef struct {
     hp_http_caching_t *caching;
     hp_db_t *db;
     hp_http_affinity_t *affinity; /* read-your-writes routing; NULL without replicas */
+    hp_batcher_t *batcher;        /* this loop's query batching (made on the loop's thread) */
     hp_metrics_slot_t *metrics; /* this loop's own counters */
     hp_http_access_log_loop_t *access_log; /* this loop's request ids and access log buffer */
 } hp_http_loop_t;

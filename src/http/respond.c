@@ -159,7 +159,10 @@ static int client_prefers(h2o_req_t *req, const char *token)
     return 0;
 }
 
-static void add_preference_applied(h2o_req_t *req, const hp_plan_t *plan)
+/* Preference-Applied's value, or len 0 when nothing is to be said. return_stated: the client
+ * said return=... (the default is not reported). */
+static h2o_iovec_t preference_applied(h2o_mem_pool_t *pool, const hp_plan_t *plan,
+                                      int return_stated)
 {
     char text[160];
     size_t len = 0;
@@ -168,7 +171,7 @@ static void add_preference_applied(h2o_req_t *req, const hp_plan_t *plan)
         len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%s", len ? ", " : "", s); \
     } while (0)
     if (plan->is_write) {
-        if (!client_prefers(req, "return="))
+        if (!return_stated)
             ; /* the default, not stated: nothing to report */
         else if (plan->prefer.ret == HP_RETURN_REPRESENTATION)
             APPLIED("return=representation");
@@ -186,9 +189,7 @@ static void add_preference_applied(h2o_req_t *req, const hp_plan_t *plan)
     if (plan->prefer.count == HP_COUNT_EXACT)
         APPLIED("count=exact");
 #undef APPLIED
-    if (len != 0)
-        hp_http_add_header_str(req, H2O_STRLIT("preference-applied"),
-                       h2o_strdup(&req->pool, text, len).base, len);
+    return len != 0 ? h2o_strdup(pool, text, len) : h2o_iovec_init(NULL, 0);
 }
 
 int hp_http_read_meta(h2o_mem_pool_t *pool, const hp_plan_t *plan, const hp_exec_result_t *result,
@@ -219,38 +220,56 @@ int hp_http_read_meta(h2o_mem_pool_t *pool, const hp_plan_t *plan, const hp_exec
     return 0;
 }
 
-void hp_http_respond_write(h2o_req_t *req, const hp_plan_t *plan, hp_exec_result_t *result)
+int hp_http_write_meta(h2o_mem_pool_t *pool, const hp_plan_t *plan, hp_method_t method,
+                       int return_stated, const hp_exec_result_t *result, int *status,
+                       hp_cache_header_t *headers, size_t *header_count)
 {
-    int status;
+    size_t n = 0;
     int has_body = plan->exec.returns_rows && plan->exec.col_count != 0;
     /* As PostgREST: an update reports the range it touched, an insert or delete only the
      * count ("* /n", no space), each with the total only when a count was asked for. */
-    int is_post = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"));
-    int is_patch = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("PATCH"));
     int64_t total = plan->prefer.count == HP_COUNT_NONE ? -1 : (int64_t)result->row_count;
-    h2o_iovec_t range = content_range(&req->pool, 0, is_patch ? result->row_count : 0, total);
-    if (is_post)
-        status = plan->prefer.resolution == HP_RESOLUTION_MERGE && !result->inserted_any ? 200 : 201;
+    h2o_iovec_t range =
+        content_range(pool, 0, method == HP_METHOD_PATCH ? result->row_count : 0, total);
+    if (method == HP_METHOD_POST)
+        *status = plan->prefer.resolution == HP_RESOLUTION_MERGE && !result->inserted_any ? 200 : 201;
     else
-        status = has_body ? 200 : 204;
+        *status = has_body ? 200 : 204;
     if (result->location.base != NULL && plan->prefer.ret == HP_RETURN_HEADERS_ONLY) {
         size_t name_len = plan->table->name_len, len = name_len + result->location.len + 2;
-        char *loc = h2o_mem_alloc_pool(&req->pool, len);
+        char *loc = h2o_mem_alloc_pool(pool, len);
         loc[0] = '/';
         memcpy(loc + 1, plan->table->name, name_len);
         loc[name_len + 1] = '?';
         memcpy(loc + name_len + 2, result->location.base, result->location.len);
-        hp_http_add_header(req, H2O_TOKEN_LOCATION, loc, len);
+        headers[n++] = (hp_cache_header_t){"location", 8, loc, len};
     }
-    req->res.status = status;
-    req->res.reason = reason_of(status);
-    hp_http_add_header(req, H2O_TOKEN_CONTENT_RANGE, range.base, range.len);
-    add_preference_applied(req, plan);
-    hp_http_add_header_str(req, H2O_STRLIT("cache-status"), H2O_STRLIT("hotpath; fwd=method"));
+    headers[n++] = (hp_cache_header_t){"content-range", 13, range.base, range.len};
+    h2o_iovec_t applied = preference_applied(pool, plan, return_stated);
+    if (applied.len != 0)
+        headers[n++] = (hp_cache_header_t){"preference-applied", 18, applied.base, applied.len};
     if (has_body) {
         h2o_iovec_t type = content_type_of(plan->exec.format);
-        hp_http_add_header(req, H2O_TOKEN_CONTENT_TYPE, type.base, type.len);
+        headers[n++] = (hp_cache_header_t){"content-type", 12, type.base, type.len};
     }
+    *header_count = n;
+    return has_body;
+}
+
+void hp_http_respond_write(h2o_req_t *req, const hp_plan_t *plan, hp_method_t method,
+                           hp_exec_result_t *result)
+{
+    int status;
+    hp_cache_header_t headers[HP_HTTP_WRITE_HEADERS];
+    size_t count;
+    int has_body = hp_http_write_meta(&req->pool, plan, method, client_prefers(req, "return="),
+                                      result, &status, headers, &count);
+    req->res.status = status;
+    req->res.reason = reason_of(status);
+    for (size_t i = 0; i != count; ++i)
+        h2o_add_header_by_str(&req->pool, &req->res.headers, headers[i].name, headers[i].name_len,
+                              0, NULL, headers[i].value, headers[i].value_len);
+    hp_http_add_header_str(req, H2O_STRLIT("cache-status"), H2O_STRLIT("hotpath; fwd=method"));
     if (!has_body) {
         h2o_send_inline(req, NULL, 0);
         return;

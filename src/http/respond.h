@@ -38,8 +38,16 @@ void hp_http_respond_errorf(h2o_req_t *req, hp_errcode_t code, const char *fmt, 
  * past a known total: status 416, headers = content-range only, err set, returns -1. */
 int hp_http_read_meta(h2o_mem_pool_t *pool, const hp_plan_t *plan, const hp_exec_result_t *result,
                       int *status, hp_cache_header_t *headers, size_t *header_count, hp_error_t *err);
+/* A finished write's status and headers, PostgREST's (location, content-range,
+ * preference-applied, content-type: at most HP_HTTP_WRITE_HEADERS, values in pool).
+ * return_stated: the client's Prefer said return=... Returns whether it has a body. */
+#define HP_HTTP_WRITE_HEADERS 4
+int hp_http_write_meta(h2o_mem_pool_t *pool, const hp_plan_t *plan, hp_method_t method,
+                       int return_stated, const hp_exec_result_t *result, int *status,
+                       hp_cache_header_t *headers, size_t *header_count);
 /* Answers a finished write. Takes the result's body (result->body is left empty). */
-void hp_http_respond_write(h2o_req_t *req, const hp_plan_t *plan, hp_exec_result_t *result);
+void hp_http_respond_write(h2o_req_t *req, const hp_plan_t *plan, hp_method_t method,
+                           hp_exec_result_t *result);
 /* GET /: an OpenAPI 2.0 description of the tables and their columns. */
 void hp_http_respond_root(h2o_req_t *req, const hp_schema_t *schema);
 

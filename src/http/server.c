@@ -145,6 +145,10 @@ static void *run_loop(void *arg)
     char err[256];
     if (hp_db_attach_thread(loop->db, evloop, err, sizeof(err)) != 0)
         hp_log_warn("reads from this loop go to the db-pool threads: %s", err);
+    hp_batch_options_t batch = {.enabled = loop->conf->batch == 0 /* "on" */,
+                                .max_reads = (unsigned)loop->conf->batch_max,
+                                .window_us = (unsigned)loop->conf->batch_window_us};
+    loop->batcher = hp_batcher_create(loop->db, evloop, &batch, loop->metrics);
     h2o_timeout_init(evloop, &loop->tick_timeout, HP_HTTP_TICK_MS);
     loop->tick.cb = on_tick;
     h2o_timeout_link(evloop, &loop->tick_timeout, &loop->tick);
@@ -174,6 +178,8 @@ static void *run_loop(void *arg)
     hp_http_access_log_flush(loop->access_log);
     h2o_timeout_unlink(&loop->tick);
     h2o_timeout_dispose(evloop, &loop->tick_timeout);
+    hp_batcher_destroy(loop->batcher);
+    loop->batcher = NULL;
     hp_db_detach_thread(loop->db);
     hp_compress_thread_dispose();
     h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->db_receiver);

@@ -13,7 +13,14 @@ struct st_hp_metrics_slot_t {
     _Atomic uint64_t buckets[HP_METRICS_DURATION_BUCKETS + 1];
     _Atomic uint64_t duration_sum_ns;
     _Atomic uint64_t started, done; /* in flight = started - done, over all slots */
+    _Atomic uint64_t batch_buckets[HP_METRICS_BATCH_BUCKETS + 1];
+    _Atomic uint64_t batch_sum; /* requests answered by batches */
 };
+
+/* Requests per coalesced database query (src/batch): 1 is a query of its own. */
+static const uint64_t batch_bounds[HP_METRICS_BATCH_BUCKETS] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
+static const char *const batch_labels[HP_METRICS_BATCH_BUCKETS + 1] = {
+    "1", "2", "4", "8", "16", "32", "64", "128", "256", "512", "+Inf"};
 
 struct st_hp_metrics_t {
     size_t slot_count;
@@ -114,6 +121,15 @@ void hp_metrics_request_done(hp_metrics_slot_t *slot, hp_metrics_method_t method
     add(&slot->done, 1);
 }
 
+void hp_metrics_batch(hp_metrics_slot_t *slot, size_t requests)
+{
+    size_t b = 0;
+    while (b != HP_METRICS_BATCH_BUCKETS && requests > batch_bounds[b])
+        ++b;
+    add(&slot->batch_buckets[b], 1);
+    add(&slot->batch_sum, requests);
+}
+
 /* Sums one counter over every slot; `field` is its byte offset in a slot. */
 static uint64_t sum(const hp_metrics_t *m, size_t field)
 {
@@ -130,6 +146,7 @@ typedef struct {
     uint64_t requests[HP_METRICS_METHODS][HP_METRICS_STATUSES];
     uint64_t not_modified, in_flight, duration_sum_ns;
     uint64_t cumulative[HP_METRICS_DURATION_BUCKETS + 1]; /* the last is +Inf, i.e. the count */
+    uint64_t batch_cumulative[HP_METRICS_BATCH_BUCKETS + 1], batch_sum;
 } totals_t;
 
 static void read_totals(const hp_metrics_t *m, totals_t *t)
@@ -148,7 +165,14 @@ static void read_totals(const hp_metrics_t *m, totals_t *t)
         t->cumulative[b] = cumulative;
     }
     t->duration_sum_ns = SUM(m, duration_sum_ns);
+    cumulative = 0;
+    for (size_t b = 0; b != HP_METRICS_BATCH_BUCKETS + 1; ++b) {
+        cumulative += SUM(m, batch_buckets[b]);
+        t->batch_cumulative[b] = cumulative;
+    }
+    t->batch_sum = SUM(m, batch_sum);
 }
+
 
 static void put_header(hp_buf_t *out, const char *name, const char *type, const char *help)
 {
@@ -166,6 +190,19 @@ static void put_seconds(hp_buf_t *out, uint64_t ns)
 {
     hp_buf_appendf(out, "%llu.%09llu", (unsigned long long)(ns / 1000000000u),
                    (unsigned long long)(ns % 1000000000u));
+}
+
+static void render_batch(const totals_t *t, hp_buf_t *out)
+{
+    put_header(out, "hotpath_db_batch_size", "histogram",
+               "API reads answered by one database query (1: a query of its own; more: "
+               "coalesced primary-key lookups)");
+    for (size_t b = 0; b != HP_METRICS_BATCH_BUCKETS + 1; ++b)
+        hp_buf_appendf(out, "hotpath_db_batch_size_bucket{le=\"%s\"} %llu\n", batch_labels[b],
+                       (unsigned long long)t->batch_cumulative[b]);
+    hp_buf_appendf(out, "hotpath_db_batch_size_sum %llu\nhotpath_db_batch_size_count %llu\n",
+                   (unsigned long long)t->batch_sum,
+                   (unsigned long long)t->batch_cumulative[HP_METRICS_BATCH_BUCKETS]);
 }
 
 static void render_http(const totals_t *t, hp_buf_t *out)
@@ -242,6 +279,7 @@ void hp_metrics_render(hp_metrics_t *m, const hp_metrics_extra_t *extra, hp_buf_
     render_http(&t, out);
     put_one(out, "hotpath_db_statements_total", "counter", "SQL statements executed",
             extra->db_statements);
+    render_batch(&t, out);
     if (extra->cache != NULL)
         render_cache(extra->cache, out);
     if (extra->pool != NULL)

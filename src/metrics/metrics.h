@@ -44,6 +44,8 @@ typedef enum {
 /* Upper bounds of the duration histogram's finite buckets, in nanoseconds; one more bucket
  * (+Inf) follows them. */
 #define HP_METRICS_DURATION_BUCKETS 17
+/* Finite buckets of the batch-size histogram (1, 2, 4 ... 512). */
+#define HP_METRICS_BATCH_BUCKETS 10
 
 typedef struct st_hp_metrics_t hp_metrics_t;
 typedef struct st_hp_metrics_slot_t hp_metrics_slot_t;
@@ -76,6 +78,9 @@ void hp_metrics_destroy(hp_metrics_t *m);
 hp_metrics_slot_t *hp_metrics_slot(hp_metrics_t *m, size_t i);
 
 /* --- counting (owner thread only) --- */
+
+/* One database query answered `requests` API reads (src/batch). */
+void hp_metrics_batch(hp_metrics_slot_t *slot, size_t requests);
 
 hp_metrics_method_t hp_metrics_method_class(const char *method, size_t len);
 /* A request was accepted: one more in flight. */

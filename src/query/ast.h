@@ -188,6 +188,10 @@ void hp_query__gen_select_list(hp_query__gen_t *g, const hp_query__node_t *root,
 /* PostgreSQL: the aggregate over the derived table "_hp_r" (the rows) that renders the body
  * text in `format` (JSON array, the first row as an object, or CSV lines without header). */
 void hp_query__gen_pg_body(hp_query__gen_t *g, hp_format_t format);
+/* The root's row as one JSON object, in SQL (the object the read puts in its array). */
+void hp_query__gen_row_json(hp_query__gen_t *g, const hp_query__node_t *root);
+/* A PostgreSQL array literal {"v1","v2"} of the values (" and \ escaped). */
+h2o_iovec_t hp_query__array_literal(const h2o_iovec_t *values, size_t count, h2o_mem_pool_t *pool);
 /* " WHERE ..." for the root's filters (and its !inner embeds when with_inner), or nothing. */
 void hp_query__gen_where(hp_query__gen_t *g, const hp_query__node_t *root, int with_inner);
 /* " ORDER BY ..." for the root, or nothing. */

@@ -53,7 +53,7 @@ static void plan_window(const hp_request_t *req, const hp_query__node_t *root,
  *   SELECT <body of "_hp_r">, count(*), (SELECT count(*) FROM "t" WHERE ...) | NULL
  *   FROM (SELECT <list> FROM "t" WHERE ... ORDER BY ... LIMIT ... OFFSET ...) AS "_hp_r" */
 static void plan_read_pg(const hp_request_t *req, const hp_query__node_t *root, const hp_table_t *t,
-                         const window_t *w, hp_query__gen_t *g, hp_exec_t *exec)
+                         const window_t *w, hp_query__gen_t *g, hp_exec_t *exec, size_t *key_bind)
 {
     exec->renders_in_db = 1;
     hp_query__gen_lit(g, "SELECT ");
@@ -71,11 +71,34 @@ static void plan_read_pg(const hp_request_t *req, const hp_query__node_t *root, 
     hp_query__gen_select_list(g, root, exec->cols);
     hp_query__gen_lit(g, " FROM ");
     hp_query__gen_ident(g, t->name, t->name_len);
+    *key_bind = g->bind_count;
     hp_query__gen_where(g, root, 1);
     hp_query__gen_order(g, root);
     hp_query__gen_limit(g, w->count != UINT64_MAX, w->count, w->offset);
     hp_query__gen_lit(g, ") AS \"_hp_r\"");
     hp_query__gen_finish(g, &exec->main);
+}
+
+/* See hp_plan_t.batch: one filter, pk = value, on a single-column primary key; the window may
+ * only be a cap of at least one row (db-max-rows). */
+static int batchable(const hp_request_t *req, const hp_query__node_t *root, const hp_table_t *t,
+                     const window_t *w)
+{
+    const hp_query__cond_t *c = root->conds;
+    if (c == NULL || c->next != NULL || c->kind != HP_QUERY__COND_FILTER || c->negate ||
+        c->op != HP_QUERY__OP_EQ || c->field.path.len != 0 || c->field.cast != NULL)
+        return 0;
+    if (t->pk_count != 1 || c->field.col != &t->columns[t->pk_cols[0]])
+        return 0;
+    if (root->order != NULL || w->offset != 0 || w->count == 0 || req->range.is_set ||
+        req->prefer.count != HP_COUNT_NONE)
+        return 0;
+    if (req->format != HP_FORMAT_JSON && req->format != HP_FORMAT_OBJECT)
+        return 0;
+    for (const hp_query__sel_t *s = root->sel; s != NULL; s = s->next)
+        if (s->kind == HP_QUERY__SEL_EMBED && s->embed->is_inner)
+            return 0;
+    return 1;
 }
 
 static int plan_read(const hp_request_t *req, const hp_query__parsed_t *q,
@@ -97,14 +120,19 @@ static int plan_read(const hp_request_t *req, const hp_query__parsed_t *q,
     exec->returns_rows = 1;
     exec->col_count = root->sel_count;
     exec->cols = h2o_mem_alloc_pool(pool, (root->sel_count + 1) * sizeof(*exec->cols));
+    size_t key_bind = 0;
+    if (batchable(req, root, t, &w))
+        plan->batch.tree = root;
     if (dialect == HP_DIALECT_POSTGRES) {
-        plan_read_pg(req, root, t, &w, &g, exec);
+        plan_read_pg(req, root, t, &w, &g, exec, &key_bind);
+        plan->batch.key_bind = key_bind;
         return 0;
     }
     hp_query__gen_lit(&g, "SELECT ");
     hp_query__gen_select_list(&g, root, exec->cols);
     hp_query__gen_lit(&g, " FROM ");
     hp_query__gen_ident(&g, t->name, t->name_len);
+    plan->batch.key_bind = g.bind_count;
     hp_query__gen_where(&g, root, 1);
     hp_query__gen_order(&g, root);
     hp_query__gen_limit(&g, w.count != UINT64_MAX, w.count, w.offset);

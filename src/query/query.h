@@ -99,6 +99,15 @@ typedef struct {
     int is_write;
     int is_insert; /* a POST */
     hp_prefer_t prefer; /* as applied: e.g. ret resolved from DEFAULT */
+    /* A read that looks one row up by its whole primary key and nothing else (no order,
+     * window, count, Range or !inner at the top): src/batch may answer many reads of the same
+     * shape with one statement (hp_query_plan_batch). tree is NULL when it is not such a read;
+     * key_bind is the index of the key's value in exec.main.binds (the other binds and the
+     * SQL text make the shape). */
+    struct {
+        const void *tree;
+        size_t key_bind;
+    } batch;
 } hp_plan_t;
 
 /* --- headers (each returns 0, or -1 with err set) --- */
@@ -122,6 +131,14 @@ int hp_query_parse_range(h2o_iovec_t value, hp_range_t *out, hp_error_t *err, h2
 int hp_query_plan(const hp_request_t *req, const hp_schema_t *schema, hp_dialect_t dialect,
                   const hp_query_options_t *opts, hp_plan_t *plan, hp_error_t *err,
                   h2o_mem_pool_t *pool);
+
+/* Writes into `out` one statement that answers every plan of plans[0..n) (each batchable, all
+ * of the same shape): format HP_FORMAT_BATCH, a row (i, the row plans[i] reads as JSON text)
+ * for each plan whose row exists. The JSON of a row is the object the plan itself would put in
+ * its array. Allocates in `pool`, which must outlive the statement; the plans' trees must be
+ * alive (they live in their jobs' pools). */
+void hp_query_plan_batch(hp_plan_t *const *plans, size_t n, hp_dialect_t dialect, hp_exec_t *out,
+                         h2o_mem_pool_t *pool);
 
 /* Percent-decodes src into pool; '+' becomes a space (form encoding, as URLSearchParams in
  * postgrest-js sends it). Returns -1 on a bad escape. */

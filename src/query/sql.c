@@ -333,7 +333,7 @@ static h2o_iovec_t like_pattern(h2o_iovec_t v, h2o_mem_pool_t *pool)
 }
 
 /* A PostgreSQL array literal of the values: {"v1","v2"} with " and \ escaped. */
-static h2o_iovec_t array_literal(const h2o_iovec_t *values, size_t count, h2o_mem_pool_t *pool)
+h2o_iovec_t hp_query__array_literal(const h2o_iovec_t *values, size_t count, h2o_mem_pool_t *pool)
 {
     size_t cap = 2;
     for (size_t i = 0; i != count; ++i)
@@ -621,7 +621,7 @@ static void append_filter(hp_query__gen_t *g, const hp_query__node_t *n, int unq
         append_field(g, n, unqualified, &c->field);
         if (g->dialect == HP_DIALECT_POSTGRES) { /* dialect: one bind however long the list */
             hp_query__gen_lit(g, " = ANY(");
-            hp_query__gen_bind_text(g, array_literal(c->values, c->value_count, g->pool));
+            hp_query__gen_bind_text(g, hp_query__array_literal(c->values, c->value_count, g->pool));
             hp_query__gen_lit(g, ")");
             break;
         }
@@ -960,6 +960,7 @@ void hp_query__gen_pg_body(hp_query__gen_t *g, hp_format_t format)
 {
     switch (format) {
     case HP_FORMAT_JSON:
+    case HP_FORMAT_BATCH: /* written by batch.c, never planned from a request */
         hp_query__gen_lit(g, "coalesce(json_agg(\"_hp_r\"), '[]')::text");
         break;
     case HP_FORMAT_OBJECT:
@@ -971,4 +972,15 @@ void hp_query__gen_pg_body(hp_query__gen_t *g, hp_format_t format)
                              "length(\"_hp_r\"::text) - 2), E'\\n'), '')");
         break;
     }
+}
+
+void hp_query__gen_row_json(hp_query__gen_t *g, const hp_query__node_t *root)
+{
+    if (g->dialect == HP_DIALECT_POSTGRES) {
+        hp_query__gen_lit(g, "(SELECT row_to_json(\"_hp_r\") FROM (SELECT ");
+        append_pg_list(g, root, NULL);
+        hp_query__gen_lit(g, ") AS \"_hp_r\")::text");
+        return;
+    }
+    append_json_object(g, root, 0);
 }

@@ -308,6 +308,8 @@ void hp_sqlite__render_begin(hp_sqlite__render_t *r, const hp_exec_t *exec,
         hp_exec_append_csv_header(body, exec);
         return;
     }
+    if (exec->format == HP_FORMAT_BATCH)
+        return;
     /* Keys escaped once into one buffer, then copied into the job's pool. */
     hp_buf_t text;
     hp_buf_init(&text);
@@ -360,6 +362,13 @@ int hp_sqlite__render_row(hp_sqlite__render_t *r, sqlite3_stmt *stmt)
             render_json_value(body, stmt, (int)i, exec->cols[i].render);
         }
         hp_buf_putc(body, '}');
+        break;
+    case HP_FORMAT_BATCH:
+        if (result->row_count > 1)
+            hp_buf_putc(body, HP_BATCH_SEPARATOR);
+        hp_json_int(body, sqlite3_column_int64(stmt, 0));
+        hp_buf_putc(body, ':');
+        hp_buf_append(body, sqlite3_column_text(stmt, 1), (size_t)sqlite3_column_bytes(stmt, 1));
         break;
     case HP_FORMAT_CSV:
         for (size_t i = 0; i < exec->col_count; i++) {

@@ -41,6 +41,8 @@
     X(batch, "batch", CHOICE, "on|on|off", 0, 0,                                                   \
       "coalesce concurrent primary-key reads of the same shape into one database query")          \
     X(batch_max, "batch-max", INT, "500", 1, 10000, "most reads one batched query answers")      \
+    X(batch_max_requests, "batch-max-requests", INT, "100", 1, 10000,                             \
+      "most sub-requests one POST /_/batch may carry")                                           \
     X(batch_window_us, "batch-window-us", INT, "0", 0, 1000000,                                   \
       "how long a batch may wait to fill (rounded up to ms); 0 = only while a query of its "     \
       "shape is in flight, and to the end of the event-loop iteration")                          \

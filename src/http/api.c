@@ -7,6 +7,7 @@
 #include "core/time.h"
 #include "http/affinity.h"
 #include "http/api.h"
+#include "http/bulk.h"
 #include "http/caching.h"
 #include "http/loop.h"
 #include "http/respond.h"
@@ -479,6 +480,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         hp_schema_t *schema = hp_db_schema(loop->db);
         hp_http_respond_root(req, schema);
         hp_schema_unref(schema);
+        return 0;
+    }
+    if (h2o_memis(path.base, path.len, H2O_STRLIT(HP_HTTP_BULK_PATH))) {
+        hp_http_bulk(req, loop);
         return 0;
     }
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS"))) {

@@ -93,7 +93,7 @@ static void on_entry_ref_dispose(void *p)
 
 /* Answers from a cache entry; takes the reference (released with the request). */
 static void respond_entry(api_call_t *call, hp_cache_entry_t *entry, const char *cache_status,
-                          uint64_t db_ns)
+                          uint64_t db_ns, uint32_t batch_size)
 {
     hp_cache_entry_t **ref = h2o_mem_alloc_shared(&call->req->pool, sizeof(*ref), on_entry_ref_dispose);
     *ref = entry;
@@ -109,6 +109,7 @@ static void respond_entry(api_call_t *call, hp_cache_entry_t *entry, const char 
         .cache_status = cache_status,
         .cache_ns = call->cache_ns,
         .db_ns = db_ns,
+        .batch_size = batch_size,
     };
     hp_http_caching_send(call->loop->caching, call->req, &rep);
 }
@@ -182,7 +183,7 @@ static void on_job_done(hp_db_job_t *job)
             if (call->fallback != NULL && hp_error_http_status(&result->error) >= 500) {
                 hp_cache_entry_t *stale = call->fallback;
                 call->fallback = NULL;
-                respond_entry(call, stale, "hotpath; hit; fwd=stale; detail=stale-if-error", db_ns);
+                respond_entry(call, stale, "hotpath; hit; fwd=stale; detail=stale-if-error", db_ns, 1);
             } else {
                 if (status == 416)
                     h2o_add_header(&call->req->pool, &call->req->res.headers, H2O_TOKEN_CONTENT_RANGE,
@@ -200,7 +201,7 @@ static void on_job_done(hp_db_job_t *job)
                                                                         : "hotpath; fwd=request")
                                                     : (entry->is_stored ? "hotpath; fwd=miss; stored"
                                                                         : "hotpath; fwd=miss");
-            respond_entry(call, entry, fwd, db_ns);
+            respond_entry(call, entry, fwd, db_ns, result->batch_size);
             entry = NULL;
         } else {
             /* Not cached: answer straight from the result, with the same validators. */
@@ -222,6 +223,7 @@ static void on_job_done(hp_db_job_t *job)
                 .cache_status = call->policy != NULL ? "hotpath; fwd=miss" : "hotpath; fwd=bypass",
                 .cache_ns = call->cache_ns,
                 .db_ns = db_ns,
+                .batch_size = result->batch_size,
             };
             hp_http_caching_send(loop->caching, call->req, &rep);
         }
@@ -248,7 +250,7 @@ static void on_waiter_message(h2o_multithread_receiver_t *receiver, h2o_linklist
         }
         call->waiter = NULL;
         if (entry != NULL)
-            respond_entry(call, entry, "hotpath; fwd=miss; collapsed", 0);
+            respond_entry(call, entry, "hotpath; fwd=miss; collapsed", 0, 1);
         else /* the leader failed or raced a write: query without the cache */
             submit_read_or_respond(call, loop, &call->r, h2o_iovec_init(NULL, 0), NULL);
     }
@@ -384,7 +386,7 @@ static void read_through_cache(api_call_t *call, hp_http_loop_t *loop)
             p = hp_http_put_uint(p + 30, ((uint64_t)-left_ms + 999) / 1000);
         }
         *p = '\0';
-        respond_entry(call, entry, status, 0);
+        respond_entry(call, entry, status, 0, 1);
         return;
     }
     call->fallback = entry; /* an expired entry inside its stale-if-error window, or NULL */

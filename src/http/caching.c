@@ -303,12 +303,18 @@ void hp_http_caching_send(hp_http_caching_t *c, h2o_req_t *req, const hp_http_re
         hp_http_add_header(req, H2O_TOKEN_VARY, H2O_STRLIT("Accept-Encoding"));
     }
     hp_http_add_header_str(req, H2O_STRLIT("cache-status"), rep->cache_status, strlen(rep->cache_status));
-    char *timing = h2o_mem_alloc_pool(&req->pool, 80), *t = timing;
+    char *timing = h2o_mem_alloc_pool(&req->pool, 120), *t = timing;
     memcpy(t, "cache;dur=", 10);
     t = put_ms(t + 10, rep->cache_ns);
     if (rep->db_ns != 0) {
         memcpy(t, ", db;dur=", 9);
         t = put_ms(t + 9, rep->db_ns);
+        if (rep->batch_size > 1) {
+            /* One query answered this read and batch_size - 1 others. */
+            memcpy(t, ";desc=\"batch of ", 16);
+            t = hp_http_put_uint(t + 16, rep->batch_size);
+            *t++ = '"';
+        }
     }
     size_t timing_len = (size_t)(t - timing);
     hp_http_add_header_str(req, H2O_STRLIT("server-timing"), timing, timing_len);

@@ -72,6 +72,7 @@ typedef struct {
                                         its reference until the request is disposed */
     const char *cache_status;        /* the Cache-Status value */
     uint64_t cache_ns, db_ns;        /* for Server-Timing; db_ns 0 when no query ran */
+    uint32_t batch_size;             /* reads the query answered (Server-Timing desc when > 1) */
 } hp_http_representation_t;
 
 /* Answers with the representation: 304 when the request's validators match, else the body in

@@ -342,7 +342,12 @@ static int plan_insert(const hp_request_t *req, const hp_query__parsed_t *q, jso
             hp_query__gen_lit(g, ", ");
         hp_query__gen_ident(g, target.cols[i]->name, target.cols[i]->name_len);
     }
-    hp_query__gen_lit(g, ") SELECT ");
+    hp_query__gen_lit(g, ")");
+    /* Defaults are written as their expressions; an identity column's is nextval() of its
+     * own sequence, which GENERATED ALWAYS only takes with this clause. */
+    if (pg && target.use_default)
+        hp_query__gen_lit(g, " OVERRIDING SYSTEM VALUE");
+    hp_query__gen_lit(g, " SELECT ");
     for (size_t i = 0; i != target.count; ++i) {
         h2o_iovec_t path;
         if (!pg && path_of(target.cols[i], &path, err, pool) != 0)

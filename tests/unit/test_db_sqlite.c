@@ -1,8 +1,9 @@
 /*
  * Tests for src/db/db.c and src/db/sqlite/: a real SQLite file per test, a real h2o event
  * loop whose receiver gets the finished jobs (as a server loop would), hand-written
- * hp_exec_t jobs, and exact rendered bodies. (The test includes sqlite3.h only to build its
- * fixture file.)
+ * hp_exec_t jobs, and exact rendered bodies. (The test includes sqlite3.h to build its fixture
+ * file, and the backend's internal header for the time-budget tests, which drive one
+ * connection directly.)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,8 +16,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 
 #include "db/db.h"
+#include "db/sqlite/sqlite.h"
 
 static const char fixture_sql[] =
     "CREATE TABLE users (\n"
@@ -551,6 +554,115 @@ static void test_same_statement_reused(void **state)
     }
 }
 
+/* --- the inline time budget and the transaction state (one connection, driven directly) --- */
+
+/* A fixed pseudo-random sequence: the same pattern on every run. */
+static unsigned next_bit(uint32_t *seed)
+{
+    *seed = *seed * 1664525u + 1013904223u;
+    return (*seed >> 16) & 1;
+}
+
+/* Regression (500 "cannot start a transaction within a transaction" under load). SQLite calls
+ * the progress handler also after a statement's last opcode when its VM-step count, which a
+ * cached statement keeps across runs, crosses the handler's interval there. A cached BEGIN run
+ * past an inline deadline (a loop that lost the CPU) then returned SQLITE_INTERRUPT with its
+ * transaction open while the connection believed it had none, and every later read on that
+ * connection failed at BEGIN. Here half the reads (in a fixed pattern) start already past
+ * their deadline, each with a fresh BEGIN (the write generation moves, or there is no
+ * snapshot reuse), for far more runs than it takes the cached BEGIN to cross the interval at
+ * each of its opcodes. After every run the connection must be in a transaction exactly when it
+ * holds a snapshot, and a read within budget must succeed. */
+static void check_budget_keeps_txn_state(fixture_t *f, uint64_t snapshot_max_age_ns, int with_count)
+{
+    hp_sqlite__shared_t shared = {.snapshot_max_age_ns = snapshot_max_age_ns};
+    atomic_init(&shared.write_generation, 0);
+    hp_sqlite__conn_t conn;
+    char err[256] = "";
+    if (hp_sqlite__conn_open(&conn, f->path, 0, 1000, err, sizeof(err)) != 0)
+        fail_msg("open: %s", err);
+    conn.shared = &shared;
+    hp_sqlite__conn_enable_budget(&conn);
+
+    uint32_t seed = 1;
+    unsigned over_budget = 0;
+    for (int i = 0; i < 6000; i++) {
+        atomic_fetch_add(&shared.write_generation, 1); /* as after a write: a fresh snapshot */
+        hp_db_job_t *job =
+            make_job(HP_EXEC_READ, HP_FORMAT_JSON, "SELECT id FROM users WHERE id = ?1",
+                     BINDS(INT(2)), COLS({"id", HP_RENDER_AUTO}));
+        if (with_count)
+            set_stmt(job, &job->exec->count, "SELECT count(*) FROM users", NO_BINDS);
+        int late = next_bit(&seed);
+        conn.is_over_budget = 0;
+        conn.deadline_ns = late ? 1 : 0; /* 1: long past; 0: no budget */
+        hp_sqlite__run(&conn, job);
+        conn.deadline_ns = 0;
+        if (conn.is_over_budget) {
+            over_budget++;
+        } else {
+            if (job->result.error.code != HP_OK)
+                fail_msg("run %d (%s): %s", i, late ? "late" : "in budget",
+                         job->result.error.message);
+            assert_body(job, "[{\"id\":2}]");
+            if (with_count)
+                assert_int_equal(job->result.total, 3);
+        }
+        hp_db_job_destroy(job);
+        if (sqlite3_get_autocommit(conn.handle) != !conn.has_snapshot)
+            fail_msg("after run %d (%s%s): in a transaction %d, has_snapshot %d", i,
+                     late ? "late" : "in budget", conn.is_over_budget ? ", interrupted" : "",
+                     !sqlite3_get_autocommit(conn.handle), conn.has_snapshot);
+    }
+    assert_true(over_budget > 0); /* the budget did interrupt */
+    hp_sqlite__end_snapshot(&conn, 0);
+    assert_int_equal(sqlite3_get_autocommit(conn.handle), 1);
+    hp_sqlite__conn_close(&conn);
+}
+
+static void test_budget_interrupt_keeps_snapshot_state(void **state)
+{
+    check_budget_keeps_txn_state(*state, (uint64_t)60 * 1000000000u, 0);
+}
+
+static void test_budget_interrupt_keeps_txn_state_without_snapshots(void **state)
+{
+    check_budget_keeps_txn_state(*state, 0, 1);
+}
+
+/* A transaction left open behind the connection's back (however it got there) is rolled back
+ * before the next job, which then succeeds instead of failing at BEGIN. */
+static void test_stray_transaction_is_repaired(void **state)
+{
+    fixture_t *f = *state;
+    hp_sqlite__shared_t shared = {.snapshot_max_age_ns = (uint64_t)60 * 1000000000u};
+    atomic_init(&shared.write_generation, 0);
+    hp_sqlite__conn_t conn;
+    char err[256] = "";
+    if (hp_sqlite__conn_open(&conn, f->path, 0, 1000, err, sizeof(err)) != 0)
+        fail_msg("open: %s", err);
+    conn.shared = &shared;
+    for (int round = 0; round < 2; round++) {
+        hp_sqlite__end_snapshot(&conn, 0);
+        assert_int_equal(sqlite3_exec(conn.handle, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+        conn.has_snapshot = 0;
+        if (round == 1) { /* the idle path ends it too */
+            hp_sqlite__end_snapshot(&conn, 1);
+            assert_int_equal(sqlite3_get_autocommit(conn.handle), 1);
+            continue;
+        }
+        hp_db_job_t *job =
+            make_job(HP_EXEC_READ, HP_FORMAT_JSON, "SELECT id FROM users WHERE id = ?1",
+                     BINDS(INT(3)), COLS({"id", HP_RENDER_AUTO}));
+        hp_sqlite__run(&conn, job);
+        assert_body(job, "[{\"id\":3}]");
+        hp_db_job_destroy(job);
+        assert_int_equal(conn.has_snapshot, 1);
+        assert_int_equal(sqlite3_get_autocommit(conn.handle), 0);
+    }
+    hp_sqlite__conn_close(&conn);
+}
+
 static void test_schema_loaded_from_catalog(void **state)
 {
     fixture_t *f = *state;
@@ -696,6 +808,9 @@ int main(void)
         T(test_write_with_count),
         T(test_many_jobs_at_once),
         T(test_same_statement_reused),
+        T(test_budget_interrupt_keeps_snapshot_state),
+        T(test_budget_interrupt_keeps_txn_state_without_snapshots),
+        T(test_stray_transaction_is_repaired),
         T(test_schema_loaded_from_catalog),
         T(test_reload_swaps_snapshot),
         cmocka_unit_test(test_open_refuses_missing_file_and_absent_postgres),

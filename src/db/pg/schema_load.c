@@ -6,8 +6,9 @@
  *            no columns still gives one row), each with format_type() as its declared type,
  *            the format_type() of its base type when it is a domain (which decides how values
  *            render: hp_schema_pg_type_of), NOT NULL, the DEFAULT expression (pg_get_expr; none
- *            for generated columns, whose expression is not a default, nor for identity
- *            columns, which have none in pg_attrdef), and the position in the primary key.
+ *            for generated columns, whose expression is not a default; for an identity column,
+ *            which has none in pg_attrdef, nextval() of its sequence, so Prefer: missing=default
+ *            can fill it), and the position in the primary key.
  *   fkeys    every foreign key between two relations of the schema, one row per column pair
  *            in key order (unnest(conkey, confkey) WITH ORDINALITY), with its constraint name.
  *            Keys a partition inherits from its parent (conparentid <> 0) are left out: they
@@ -42,7 +43,10 @@ static const char sql_columns[] =
     " pg_catalog.format_type(coalesce(b.base, a.atttypid),"
     " CASE WHEN b.oid IS NULL THEN a.atttypmod ELSE b.typmod END),"
     " a.attnotnull,"
-    " CASE WHEN a.attgenerated = '' THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END,"
+    " CASE WHEN a.attidentity <> '' THEN 'nextval(' || pg_catalog.quote_literal("
+    " pg_catalog.pg_get_serial_sequence(pg_catalog.quote_ident(n.nspname) || '.' ||"
+    " pg_catalog.quote_ident(c.relname), a.attname)) || '::regclass)'"
+    " WHEN a.attgenerated = '' THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END,"
     " coalesce(pg_catalog.array_position(pk.conkey, a.attnum), 0)"
     " FROM pg_catalog.pg_class c"
     " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"

@@ -3,9 +3,11 @@
  *
  * A read runs in the connection's open read snapshot (see hp_sqlite__shared_t), so main and
  * count see the same data; without snapshot reuse it is one statement, or, with a count,
- * BEGIN; main; count; COMMIT. A write runs in BEGIN IMMEDIATE ... COMMIT on the writer connection (IMMEDIATE
- * takes the write lock up front, so the transaction cannot fail half-way on a lock upgrade);
- * any error, and a singular (OBJECT) request that did not touch exactly one row, rolls it back.
+ * BEGIN; main; count; COMMIT. A write runs in BEGIN IMMEDIATE ... COMMIT on the writer
+ * connection (IMMEDIATE takes the write lock up front, so the transaction cannot fail half-way
+ * on a lock upgrade); any error, and a singular (OBJECT) request that did not touch exactly one
+ * row, rolls it back. Transaction-control statements run outside the inline time budget, and
+ * a job that fails leaves no transaction open (see "Transaction state" below).
  *
  * result.db_queries counts the statements of the plan (main and count), not BEGIN/COMMIT: it
  * is the figure the N+1 and batching tests pin, and it is the same whichever backend runs it.
@@ -13,11 +15,20 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/log.h"
 #include "db/sqlite/sqlite.h"
 
-/* Runs a transaction-control statement (cached like any other). Returns 0 or -1 with err. */
+/* Runs a transaction-control statement (cached like any other), outside the time budget: the
+ * budget is for the plan's statements, and an interrupted BEGIN, COMMIT or ROLLBACK would
+ * leave the transaction state unknown. SQLite calls the progress handler also once a statement
+ * has done its work (when its VM-step count, which a cached statement keeps across runs,
+ * crosses the handler's interval at the last opcode), so a BEGIN "interrupted" that way
+ * returns SQLITE_INTERRUPT with its transaction already open. Returns 0, or -1 with err
+ * (when job is not NULL; the first error wins). */
 static int control(hp_sqlite__conn_t *conn, hp_db_job_t *job, const char *sql, size_t len)
 {
+    uint64_t deadline = conn->deadline_ns;
+    conn->deadline_ns = 0;
     hp_sqlite__stmt_t st;
     int rc = hp_sqlite__stmt_acquire(conn, sql, len, &st);
     if (rc == SQLITE_OK) {
@@ -25,9 +36,10 @@ static int control(hp_sqlite__conn_t *conn, hp_db_job_t *job, const char *sql, s
         if (rc == SQLITE_DONE)
             rc = SQLITE_OK;
     }
-    if (rc != SQLITE_OK)
+    if (rc != SQLITE_OK && job != NULL)
         hp_sqlite__set_error(&job->result.error, &job->pool, conn->handle, rc);
     hp_sqlite__stmt_release(conn, &st);
+    conn->deadline_ns = deadline;
     return rc == SQLITE_OK ? 0 : -1;
 }
 
@@ -148,23 +160,46 @@ static int run_count(hp_sqlite__conn_t *conn, hp_db_job_t *job)
     return 0;
 }
 
-/* Ends the read transaction; a read-only transaction has nothing to undo, so ROLLBACK and
- * COMMIT are the same and ROLLBACK cannot fail on a busy database. */
-static void end_snapshot(hp_sqlite__conn_t *conn)
+/* Transaction state. Whether a connection is inside a transaction is SQLite's to say
+ * (sqlite3_get_autocommit), never has_snapshot's alone: between jobs a connection is in a
+ * transaction exactly when has_snapshot is set (a read snapshot kept for the next read), and
+ * every job leaves it that way, whatever failed. */
+
+/* Rolls back whatever transaction is open (SQLite may have ended it already, e.g. on
+ * SQLITE_FULL). For a read snapshot that is how it ends: a read-only transaction has nothing
+ * to undo, and ROLLBACK, unlike COMMIT, cannot fail on a busy database. */
+static void leave_txn(hp_sqlite__conn_t *conn, hp_db_job_t *job)
 {
-    if (!sqlite3_get_autocommit(conn->handle))
-        sqlite3_exec(conn->handle, "ROLLBACK", NULL, NULL, NULL);
+    if (!sqlite3_get_autocommit(conn->handle) && CONTROL(conn, job, "ROLLBACK") != 0 &&
+        !sqlite3_get_autocommit(conn->handle))
+        hp_log_warn("SQLite: ROLLBACK failed, the connection stays in a transaction: %s",
+                    sqlite3_errmsg(conn->handle));
     conn->has_snapshot = 0;
+}
+
+/* Before a job: repairs a state the invariant above does not allow (nothing known leads
+ * there now), rather than failing every later BEGIN with "cannot start a transaction within
+ * a transaction". */
+static void settle_txn(hp_sqlite__conn_t *conn)
+{
+    if (sqlite3_get_autocommit(conn->handle)) {
+        conn->has_snapshot = 0; /* SQLite ended it on its own */
+    } else if (!conn->has_snapshot) {
+        hp_log_warn("SQLite: a connection was left in a transaction; rolling it back");
+        leave_txn(conn, NULL);
+    }
 }
 
 void hp_sqlite__end_snapshot(hp_sqlite__conn_t *conn, int only_if_stale)
 {
-    if (!conn->has_snapshot)
+    if (sqlite3_get_autocommit(conn->handle)) {
+        conn->has_snapshot = 0;
         return;
-    if (only_if_stale &&
+    }
+    if (only_if_stale && conn->has_snapshot &&
         hp_time_mono_ns() - conn->snapshot_taken_ns < conn->shared->snapshot_max_age_ns)
         return;
-    end_snapshot(conn);
+    leave_txn(conn, NULL);
 }
 
 /* Makes sure a fresh read snapshot is open (see hp_sqlite__shared_t). The generation is read
@@ -174,13 +209,14 @@ static int use_snapshot(hp_sqlite__conn_t *conn, hp_db_job_t *job)
     uint64_t generation =
         atomic_load_explicit(&conn->shared->write_generation, memory_order_acquire);
     uint64_t now = hp_time_mono_ns();
-    if (conn->has_snapshot && (generation != conn->snapshot_generation ||
-                               now - conn->snapshot_taken_ns >= conn->shared->snapshot_max_age_ns))
-        end_snapshot(conn);
-    if (conn->has_snapshot)
-        return 0;
+    if (conn->has_snapshot) {
+        if (generation == conn->snapshot_generation &&
+            now - conn->snapshot_taken_ns < conn->shared->snapshot_max_age_ns)
+            return 0;
+        leave_txn(conn, NULL);
+    }
     if (CONTROL(conn, job, "BEGIN") != 0)
-        return -1;
+        return -1; /* the caller's failure path rolls back whatever BEGIN left */
     conn->has_snapshot = 1;
     conn->snapshot_generation = generation;
     conn->snapshot_taken_ns = now;
@@ -192,8 +228,9 @@ uint64_t hp_sqlite__run(hp_sqlite__conn_t *conn, hp_db_job_t *job)
     const hp_exec_t *exec = job->exec;
     hp_exec_result_t *res = &job->result;
     uint64_t before = res->db_queries;
-    int in_txn = 0, in_snapshot = 0;
+    int in_txn = 0;
 
+    settle_txn(conn);
     if (exec->main.sql == NULL) {
         hp_error_set(&res->error, &job->pool, HP_ERR_INTERNAL, "The plan has no statement");
         goto fail;
@@ -210,7 +247,6 @@ uint64_t hp_sqlite__run(hp_sqlite__conn_t *conn, hp_db_job_t *job)
     } else if (conn->shared != NULL && conn->shared->snapshot_max_age_ns != 0) {
         if (use_snapshot(conn, job) != 0)
             goto fail;
-        in_snapshot = 1;
     } else if (exec->count.sql != NULL) {
         if (CONTROL(conn, job, "BEGIN") != 0)
             goto fail;
@@ -234,12 +270,9 @@ uint64_t hp_sqlite__run(hp_sqlite__conn_t *conn, hp_db_job_t *job)
     return res->db_queries - before;
 
 fail:
-    /* SQLite may already have rolled back (e.g. on SQLITE_FULL); autocommit says whether. A
-     * failing ROLLBACK leaves the first error in place (the first error wins). */
-    if (in_txn && !sqlite3_get_autocommit(conn->handle))
-        CONTROL(conn, job, "ROLLBACK");
-    if (in_snapshot)
-        end_snapshot(conn);
+    /* Whatever failed (also a BEGIN), the job leaves no transaction behind: a write is rolled
+     * back, a read snapshot ends. A failing ROLLBACK leaves the first error in place. */
+    leave_txn(conn, job);
     hp_buf_dispose(&res->body);
     free(res->location.base);
     res->location = h2o_iovec_init(NULL, 0);

@@ -99,7 +99,7 @@ static hp_db_job_t *queue_pop(job_queue_t *q, hp_sqlite__conn_t *conn, uint64_t 
 {
     *timed_out = 0;
     pthread_mutex_lock(&q->lock);
-    if (q->head == NULL && conn->has_snapshot) {
+    if (q->head == NULL && !sqlite3_get_autocommit(conn->handle)) {
         pthread_mutex_unlock(&q->lock);
         hp_sqlite__end_snapshot(conn, 0);
         pthread_mutex_lock(&q->lock);
@@ -394,7 +394,7 @@ static int sqlite_submit(void *state, hp_db_job_t *job)
     if (job->exec->kind == HP_EXEC_WRITE)
         return queue_push(&b->writes, job);
     inline_conn_t *ic = tls_inline;
-    if (ic != NULL && ic->owner == b && run_inline(b, ic, job)) {
+    if (ic != NULL && ic->owner == b && !job->no_inline && run_inline(b, ic, job)) {
         job->on_done(job);
         return 0;
     }

@@ -71,7 +71,9 @@ typedef struct {
      * is_over_budget set. */
     uint64_t deadline_ns;
     int is_over_budget;
-    /* Read snapshot kept open between jobs (see hp_sqlite__shared_t). */
+    /* Read snapshot kept open between jobs (see hp_sqlite__shared_t). has_snapshot says the
+     * open transaction is such a snapshot; whether one is open at all is SQLite's to say
+     * (sqlite3_get_autocommit). Between jobs the two agree: exec.c leaves every job so. */
     hp_sqlite__shared_t *shared;
     int has_snapshot;
     uint64_t snapshot_generation;
@@ -112,8 +114,8 @@ void hp_sqlite__stmt_release(hp_sqlite__conn_t *conn, hp_sqlite__stmt_t *st);
 /* Runs job->exec on the connection and fills job->result. Returns the number of statements
  * executed (for the database-wide counter). */
 uint64_t hp_sqlite__run(hp_sqlite__conn_t *conn, hp_db_job_t *job);
-/* Ends the connection's open read snapshot, if any (when its thread goes idle); with
- * only_if_stale, only when it is older than the maximum age. */
+/* Ends the connection's open read snapshot, or any transaction left open (when its thread
+ * goes idle); with only_if_stale, a snapshot only when it is older than the maximum age. */
 void hp_sqlite__end_snapshot(hp_sqlite__conn_t *conn, int only_if_stale);
 
 /* --- rendering (render.c) --- */

@@ -128,6 +128,7 @@ static void on_job_done(hp_db_job_t *job)
     hp_plan_t *plan = H2O_STRUCT_FROM_MEMBER(hp_plan_t, exec, job->exec);
     hp_exec_result_t *result = &job->result;
     uint64_t db_ns = hp_time_mono_ns() - ctx->submitted_ns;
+    hp_metrics_db_wait(loop->metrics, db_ns);
     /* A read's status and representation headers, in the request's pool, or the job's for a
      * background refresh (publish copies them). */
     h2o_mem_pool_t *pool = call != NULL ? &call->req->pool : &job->pool;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 #include "compress/compress.h"
+#include "http/loop.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "http/caching.h"
@@ -343,6 +344,9 @@ void hp_http_caching_send(hp_http_caching_t *c, h2o_req_t *req, const hp_http_re
         if (enc != HP_ENCODING_IDENTITY) {
             const char *token = hp_compress_token(enc);
             hp_http_add_header(req, H2O_TOKEN_CONTENT_ENCODING, token, strlen(token));
+            if (!is_head)
+                hp_metrics_compressed(hp_http_loop_of(req->conn->ctx)->metrics, rep->body.len,
+                                      body.len);
         }
     }
     add_etag(req, etag, base_len, enc);

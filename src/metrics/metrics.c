@@ -15,6 +15,9 @@ struct st_hp_metrics_slot_t {
     _Atomic uint64_t started, done; /* in flight = started - done, over all slots */
     _Atomic uint64_t batch_buckets[HP_METRICS_BATCH_BUCKETS + 1];
     _Atomic uint64_t batch_sum; /* requests answered by batches */
+    _Atomic uint64_t db_buckets[HP_METRICS_DURATION_BUCKETS + 1];
+    _Atomic uint64_t db_sum_ns;
+    _Atomic uint64_t compressed, compress_in, compress_out;
 };
 
 /* Requests per coalesced database query (src/batch): 1 is a query of its own. */
@@ -98,6 +101,14 @@ static inline uint64_t get(const _Atomic uint64_t *c)
     return atomic_load_explicit((_Atomic uint64_t *)c, memory_order_relaxed);
 }
 
+static size_t duration_bucket(uint64_t ns)
+{
+    size_t b = 0;
+    while (b != HP_METRICS_DURATION_BUCKETS && ns > bucket_bounds_ns[b])
+        ++b;
+    return b;
+}
+
 void hp_metrics_request_started(hp_metrics_slot_t *slot)
 {
     add(&slot->started, 1);
@@ -113,10 +124,7 @@ void hp_metrics_request_done(hp_metrics_slot_t *slot, hp_metrics_method_t method
     add(&slot->requests[method][s], 1);
     if (status == 304)
         add(&slot->not_modified, 1);
-    size_t b = 0;
-    while (b != HP_METRICS_DURATION_BUCKETS && duration_ns > bucket_bounds_ns[b])
-        ++b;
-    add(&slot->buckets[b], 1);
+    add(&slot->buckets[duration_bucket(duration_ns)], 1);
     add(&slot->duration_sum_ns, duration_ns);
     add(&slot->done, 1);
 }
@@ -128,6 +136,20 @@ void hp_metrics_batch(hp_metrics_slot_t *slot, size_t requests)
         ++b;
     add(&slot->batch_buckets[b], 1);
     add(&slot->batch_sum, requests);
+}
+
+
+void hp_metrics_db_wait(hp_metrics_slot_t *slot, uint64_t ns)
+{
+    add(&slot->db_buckets[duration_bucket(ns)], 1);
+    add(&slot->db_sum_ns, ns);
+}
+
+void hp_metrics_compressed(hp_metrics_slot_t *slot, size_t original, size_t sent)
+{
+    add(&slot->compressed, 1);
+    add(&slot->compress_in, original);
+    add(&slot->compress_out, sent);
 }
 
 /* Sums one counter over every slot; `field` is its byte offset in a slot. */
@@ -147,6 +169,8 @@ typedef struct {
     uint64_t not_modified, in_flight, duration_sum_ns;
     uint64_t cumulative[HP_METRICS_DURATION_BUCKETS + 1]; /* the last is +Inf, i.e. the count */
     uint64_t batch_cumulative[HP_METRICS_BATCH_BUCKETS + 1], batch_sum;
+    uint64_t db_cumulative[HP_METRICS_DURATION_BUCKETS + 1], db_sum_ns;
+    uint64_t compressed, compress_in, compress_out;
 } totals_t;
 
 static void read_totals(const hp_metrics_t *m, totals_t *t)
@@ -171,6 +195,15 @@ static void read_totals(const hp_metrics_t *m, totals_t *t)
         t->batch_cumulative[b] = cumulative;
     }
     t->batch_sum = SUM(m, batch_sum);
+    cumulative = 0;
+    for (size_t b = 0; b != HP_METRICS_DURATION_BUCKETS + 1; ++b) {
+        cumulative += SUM(m, db_buckets[b]);
+        t->db_cumulative[b] = cumulative;
+    }
+    t->db_sum_ns = SUM(m, db_sum_ns);
+    t->compressed = SUM(m, compressed);
+    t->compress_in = SUM(m, compress_in);
+    t->compress_out = SUM(m, compress_out);
 }
 
 
@@ -203,6 +236,25 @@ static void render_batch(const totals_t *t, hp_buf_t *out)
     hp_buf_appendf(out, "hotpath_db_batch_size_sum %llu\nhotpath_db_batch_size_count %llu\n",
                    (unsigned long long)t->batch_sum,
                    (unsigned long long)t->batch_cumulative[HP_METRICS_BATCH_BUCKETS]);
+}
+
+static void render_db_and_compression(const totals_t *t, hp_buf_t *out)
+{
+    put_header(out, "hotpath_db_duration_seconds", "histogram",
+               "time an API request waited for the database (queueing included)");
+    for (size_t b = 0; b != HP_METRICS_DURATION_BUCKETS + 1; ++b)
+        hp_buf_appendf(out, "hotpath_db_duration_seconds_bucket{le=\"%s\"} %llu\n",
+                       bucket_labels[b], (unsigned long long)t->db_cumulative[b]);
+    hp_buf_appendf(out, "hotpath_db_duration_seconds_sum ");
+    put_seconds(out, t->db_sum_ns);
+    hp_buf_appendf(out, "\nhotpath_db_duration_seconds_count %llu\n",
+                   (unsigned long long)t->db_cumulative[HP_METRICS_DURATION_BUCKETS]);
+    put_one(out, "hotpath_compressed_responses_total", "counter",
+            "responses sent with a content coding (gzip, br, zstd)", t->compressed);
+    put_one(out, "hotpath_compression_original_bytes_total", "counter",
+            "bytes those responses had before compression", t->compress_in);
+    put_one(out, "hotpath_compression_sent_bytes_total", "counter",
+            "bytes those responses were sent as (original - sent = bytes saved)", t->compress_out);
 }
 
 static void render_http(const totals_t *t, hp_buf_t *out)
@@ -280,6 +332,7 @@ void hp_metrics_render(hp_metrics_t *m, const hp_metrics_extra_t *extra, hp_buf_
     put_one(out, "hotpath_db_statements_total", "counter", "SQL statements executed",
             extra->db_statements);
     render_batch(&t, out);
+    render_db_and_compression(&t, out);
     if (extra->cache != NULL)
         render_cache(extra->cache, out);
     if (extra->pool != NULL)

@@ -81,6 +81,10 @@ hp_metrics_slot_t *hp_metrics_slot(hp_metrics_t *m, size_t i);
 
 /* One database query answered `requests` API reads (src/batch). */
 void hp_metrics_batch(hp_metrics_slot_t *slot, size_t requests);
+/* A request waited `ns` for the database (submitted to answered, queueing included). */
+void hp_metrics_db_wait(hp_metrics_slot_t *slot, uint64_t ns);
+/* A response went out compressed: `original` bytes sent as `sent`. */
+void hp_metrics_compressed(hp_metrics_slot_t *slot, size_t original, size_t sent);
 
 hp_metrics_method_t hp_metrics_method_class(const char *method, size_t len);
 /* A request was accepted: one more in flight. */

@@ -55,10 +55,18 @@ static void test_counts_summed_over_slots(void **state)
     hp_metrics_request_done(b, HP_METRICS_GET, 304, 300000);     /* 0.0005 bucket */
     hp_metrics_request_done(a, HP_METRICS_POST, 404, 2000000);   /* 0.0025 bucket */
     hp_metrics_request_done(a, HP_METRICS_DELETE, 0, 3000000000u); /* +Inf, no status */
+    hp_metrics_batch(a, 1);
+    hp_metrics_batch(b, 37);  /* the 64 bucket */
+    hp_metrics_db_wait(a, 40000);
+    hp_metrics_db_wait(b, 2000000);
+    hp_metrics_compressed(a, 1000, 300);
+    hp_metrics_compressed(b, 500, 200);
     hp_cache_stats_t cs = {.hits = 3, .stale_hits = 1, .misses = 2, .waits = 4, .publishes = 9,
                            .evictions = 5, .invalidated = 6, .rejected = 7, .expired = 8,
                            .bytes = 1234, .entries = 2};
-    hp_metrics_extra_t extra = {.db_statements = 42, .cache = &cs};
+    hp_metrics_pool_t pool = {.open = 3, .max = 8, .busy = 5, .waiting = 1, .acquired = 9,
+                              .acquire_ns = 1500000};
+    hp_metrics_extra_t extra = {.db_statements = 42, .cache = &cs, .pool = &pool};
     char *text = render(m, &extra);
 
     assert_line(text, "# HELP hotpath_http_requests_total API requests answered, by method (HEAD "
@@ -100,11 +108,29 @@ static void test_counts_summed_over_slots(void **state)
     assert_line(text, "hotpath_cache_entries 2");
     assert_line(text, "# TYPE process_start_time_seconds gauge");
     assert_line(text, "process_start_time_seconds 1700000000");
+    assert_line(text, "# TYPE hotpath_db_batch_size histogram");
+    assert_line(text, "hotpath_db_batch_size_bucket{le=\"1\"} 1");
+    assert_line(text, "hotpath_db_batch_size_bucket{le=\"32\"} 1");
+    assert_line(text, "hotpath_db_batch_size_bucket{le=\"64\"} 2");
+    assert_line(text, "hotpath_db_batch_size_sum 38");
+    assert_line(text, "hotpath_db_batch_size_count 2");
+    assert_line(text, "hotpath_db_duration_seconds_bucket{le=\"0.00005\"} 1");
+    assert_line(text, "hotpath_db_duration_seconds_bucket{le=\"0.0025\"} 2");
+    assert_line(text, "hotpath_db_duration_seconds_count 2");
+    assert_line(text, "hotpath_compressed_responses_total 2");
+    assert_line(text, "hotpath_compression_original_bytes_total 1500");
+    assert_line(text, "hotpath_compression_sent_bytes_total 500");
+    assert_line(text, "hotpath_db_pool_connections 3");
+    assert_line(text, "hotpath_db_pool_max_connections 8");
+    assert_line(text, "hotpath_db_pool_busy 5");
+    assert_line(text, "hotpath_db_pool_waiting 1");
+    assert_line(text, "hotpath_db_pool_acquired_total 9");
+    assert_line(text, "hotpath_db_pool_acquire_seconds_total 0.001500");
     /* 25 request series, 18 buckets, and every line ends with a newline. */
     size_t series = 0, buckets = 0;
     for (const char *p = text; (p = strstr(p, "hotpath_http_requests_total{")) != NULL; ++p)
         ++series;
-    for (const char *p = text; (p = strstr(p, "_bucket{le=")) != NULL; ++p)
+    for (const char *p = text; (p = strstr(p, "request_duration_seconds_bucket{le=")) != NULL; ++p)
         ++buckets;
     assert_int_equal(series, 25);
     assert_int_equal(buckets, 18);

@@ -111,7 +111,8 @@ static int same_bind(const hp_bind_t *x, const hp_bind_t *y)
 static int same_shape(const hp_plan_t *x, const hp_plan_t *y)
 {
     const hp_stmt_t *a = &x->exec.main, *c = &y->exec.main;
-    if (x->table != y->table || x->batch.key_bind != y->batch.key_bind ||
+    if (x->table != y->table || x->batch.key != y->batch.key ||
+        x->batch.key_bind != y->batch.key_bind ||
         a->bind_count != c->bind_count || a->sql_len != c->sql_len ||
         memcmp(a->sql, c->sql, a->sql_len) != 0)
         return 0;

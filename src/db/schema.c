@@ -156,6 +156,7 @@ void hp_schema_add_typed_column(hp_schema_t *s, hp_table_t *table, const char *n
     c->decl_type = xstrdup(decl_type ? decl_type : "");
     c->type = type;
     c->is_pk = pk_position > 0;
+    c->is_unique = 0;
     c->not_null = not_null != 0;
     c->default_sql = default_sql ? xstrdup(default_sql) : NULL;
     t->pk_positions[table->column_count] = pk_position > 0 ? pk_position : 0;
@@ -298,6 +299,19 @@ static void build_primary_key(table_impl_t *t)
     }
 }
 
+int hp_schema_set_unique(hp_schema_t *s, const char *table, const char *column)
+{
+    assert(!s->is_final);
+    table_impl_t *t = find_table_impl(s, table, strlen(table));
+    if (t == NULL)
+        return -1;
+    int i = column_index_linear(&t->pub, column, strlen(column));
+    if (i < 0)
+        return -1;
+    t->pub.columns[i].is_unique = 1;
+    return 0;
+}
+
 void hp_schema_finalize(hp_schema_t *s)
 {
     assert(!s->is_final);
@@ -312,6 +326,8 @@ void hp_schema_finalize(hp_schema_t *s)
         s->table_slots[slot] = (uint32_t)(i + 1);
         build_column_index(t);
         build_primary_key(t);
+        if (t->pub.pk_count == 1)
+            t->pub.columns[t->pub.pk_cols[0]].is_unique = 1;
     }
     for (size_t i = 0; i < s->fkey_count; i++) {
         table_impl_t *from = impl_of(s->fkeys[i].from_table);

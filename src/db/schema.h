@@ -33,6 +33,8 @@ typedef struct {
     char *decl_type; /* declared type text, "" when none (PostgreSQL: format_type()) */
     hp_coltype_t type;
     int is_pk; /* part of the primary key */
+    int is_unique; /* no two rows share a non-NULL value: a single-column UNIQUE constraint or
+                      index (not partial, not on an expression), or a one-column primary key */
     int not_null;
     char *default_sql; /* DEFAULT expression as SQL text from the database itself, or NULL */
 } hp_column_t;
@@ -97,6 +99,8 @@ void hp_schema_add_typed_column(hp_schema_t *s, hp_table_t *t, const char *name,
 int hp_schema_add_fkey(hp_schema_t *s, const char *name, const char *from_table,
                        const char **from_cols, const char *to_table, const char **to_cols,
                        size_t col_count);
+/* Marks a column unique (see hp_column_t.is_unique); returns -1 when either name is unknown. */
+int hp_schema_set_unique(hp_schema_t *s, const char *table, const char *column);
 /* Builds the lookup indexes; call once, after which the snapshot is immutable. */
 void hp_schema_finalize(hp_schema_t *s);
 

@@ -75,7 +75,7 @@ void hp_query_plan_batch(hp_plan_t *const *plans, size_t n, hp_dialect_t dialect
 {
     const hp_query__node_t *root = plans[0]->batch.tree;
     const hp_table_t *t = plans[0]->table;
-    const hp_column_t *key = &t->columns[t->pk_cols[0]];
+    const hp_column_t *key = plans[0]->batch.key;
     memset(out, 0, sizeof(*out));
     out->kind = HP_EXEC_READ;
     out->returns_rows = 1;

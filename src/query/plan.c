@@ -79,16 +79,15 @@ static void plan_read_pg(const hp_request_t *req, const hp_query__node_t *root, 
     hp_query__gen_finish(g, &exec->main);
 }
 
-/* See hp_plan_t.batch: one filter, pk = value, on a single-column primary key; the window may
- * only be a cap of at least one row (db-max-rows). */
-static int batchable(const hp_request_t *req, const hp_query__node_t *root, const hp_table_t *t,
-                     const window_t *w)
+/* See hp_plan_t.batch: one filter, column = value, on a unique column (a one-column primary
+ * key or UNIQUE); the window may only be a cap of at least one row (db-max-rows). */
+static int batchable(const hp_request_t *req, const hp_query__node_t *root, const window_t *w)
 {
     const hp_query__cond_t *c = root->conds;
     if (c == NULL || c->next != NULL || c->kind != HP_QUERY__COND_FILTER || c->negate ||
         c->op != HP_QUERY__OP_EQ || c->field.path.len != 0 || c->field.cast != NULL)
         return 0;
-    if (t->pk_count != 1 || c->field.col != &t->columns[t->pk_cols[0]])
+    if (!c->field.col->is_unique)
         return 0;
     if (root->order != NULL || w->offset != 0 || w->count == 0 || req->range.is_set ||
         req->prefer.count != HP_COUNT_NONE)
@@ -121,8 +120,10 @@ static int plan_read(const hp_request_t *req, const hp_query__parsed_t *q,
     exec->col_count = root->sel_count;
     exec->cols = h2o_mem_alloc_pool(pool, (root->sel_count + 1) * sizeof(*exec->cols));
     size_t key_bind = 0;
-    if (batchable(req, root, t, &w))
+    if (batchable(req, root, &w)) {
         plan->batch.tree = root;
+        plan->batch.key = root->conds->field.col;
+    }
     if (dialect == HP_DIALECT_POSTGRES) {
         plan_read_pg(req, root, t, &w, &g, exec, &key_bind);
         plan->batch.key_bind = key_bind;

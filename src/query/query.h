@@ -99,7 +99,7 @@ typedef struct {
     int is_write;
     int is_insert; /* a POST */
     hp_prefer_t prefer; /* as applied: e.g. ret resolved from DEFAULT */
-    /* A read that looks one row up by its whole primary key and nothing else (no order,
+    /* A read that looks one row up by a unique column and nothing else (no order,
      * window, count, Range or !inner at the top): src/batch may answer many reads of the same
      * shape with one statement (hp_query_plan_batch). tree is NULL when it is not such a read;
      * key_bind is the index of the key's value in exec.main.binds (the other binds and the
@@ -107,6 +107,7 @@ typedef struct {
     struct {
         const void *tree;
         size_t key_bind;
+        const hp_column_t *key; /* the unique column looked up */
     } batch;
 } hp_plan_t;
 

@@ -58,6 +58,16 @@ static const char sql_columns[] =
     " WHERE n.nspname = " EXPOSED_SCHEMA " AND c.relkind IN ('r', 'p', 'f', 'v', 'm')"
     " ORDER BY c.relname COLLATE \"C\", a.attnum";
 
+/* Single-column unique indexes (UNIQUE constraints and primary keys make them too), not
+ * partial, not on an expression. */
+static const char sql_unique[] =
+    "SELECT c.relname, a.attname FROM pg_catalog.pg_index i"
+    " JOIN pg_catalog.pg_class c ON c.oid = i.indrelid"
+    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    " JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]"
+    " WHERE i.indisunique AND i.indnatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL"
+    " AND n.nspname = " EXPOSED_SCHEMA;
+
 static const char sql_fkeys[] =
     "SELECT k.oid, k.conname, cf.relname, ct.relname, af.attname, at.attname"
     " FROM pg_catalog.pg_constraint k"
@@ -203,11 +213,20 @@ static hp_schema_t *load(loader_t *l)
         PQclear(columns);
         return NULL;
     }
+    PGresult *unique = run_query(l, "unique indexes", sql_unique);
+    if (unique == NULL) {
+        PQclear(columns);
+        PQclear(fkeys);
+        return NULL;
+    }
     hp_schema_t *s = hp_schema_create();
     add_tables(s, columns);
     add_fkeys(s, fkeys); /* after every table and column: keys name them */
+    for (int i = 0; i != PQntuples(unique); ++i)
+        hp_schema_set_unique(s, PQgetvalue(unique, i, 0), PQgetvalue(unique, i, 1));
     PQclear(columns);
     PQclear(fkeys);
+    PQclear(unique);
     hp_schema_finalize(s);
     return s;
 }

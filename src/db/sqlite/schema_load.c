@@ -182,6 +182,25 @@ static int load_fkeys(loader_t *l, hp_schema_t *s, const hp_table_t *child, sqli
     return rc == SQLITE_DONE ? 0 : fail_sql(l, child->name);
 }
 
+/* Single-column UNIQUE indexes (constraints make them too), not partial, not on expressions. */
+static const char sql_unique[] =
+    "SELECT ii.name FROM pragma_index_list(?1) AS il, pragma_index_info(il.name) AS ii "
+    "WHERE il.\"unique\" = 1 AND il.partial = 0 GROUP BY il.name "
+    "HAVING count(*) = 1 AND ii.name IS NOT NULL";
+
+static int load_unique(loader_t *l, hp_schema_t *s, const hp_table_t *t)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(l->h, sql_unique, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, t->name, (int)t->name_len, SQLITE_STATIC);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            hp_schema_set_unique(s, t->name, text_or(st, 0, ""));
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail_sql(l, t->name);
+}
+
 hp_schema_t *hp_sqlite__load_schema(sqlite3 *h, char *errbuf, size_t errlen)
 {
     loader_t l = {h, errbuf, errlen};
@@ -209,7 +228,7 @@ hp_schema_t *hp_sqlite__load_schema(sqlite3 *h, char *errbuf, size_t errlen)
     /* Keys last: every table they name must be in the snapshot already. */
     for (size_t i = 0; i < hp_schema_table_count(s); i++) {
         const hp_table_t *t = hp_schema_table_at(s, i);
-        if (!t->is_view && load_fkeys(&l, s, t, fks) != 0)
+        if (!t->is_view && (load_fkeys(&l, s, t, fks) != 0 || load_unique(&l, s, t) != 0))
             goto fail;
     }
     sqlite3_finalize(tables);

@@ -133,3 +133,22 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- PostgreSQL only (pg-types.case): types SQLite does not have, rendered as PostgREST renders
+-- them (to_json): numeric as a number with its scale, timestamps in ISO 8601 with the offset,
+-- dates, arrays as arrays, jsonb inline, uuid as a string.
+CREATE TABLE pg_types (
+    id integer PRIMARY KEY,
+    amount numeric(10, 2),
+    at timestamptz,
+    day date,
+    ints integer[],
+    tags text[],
+    doc jsonb,
+    flag boolean,
+    uid uuid
+);
+INSERT INTO pg_types VALUES
+    (1, 12.50, '2024-01-01 10:00:00+00', '2024-01-01', '{1,2,3}', '{a,"b c"}',
+     '{"k": [1, true, null]}', true, '8d3c2f52-2d6e-4b8e-9c67-0e5f3a8f2b11'),
+    (2, NULL, NULL, NULL, '{}', NULL, 'null', false, NULL);

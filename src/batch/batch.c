@@ -13,7 +13,6 @@ typedef struct st_group_t group_t;
 struct st_shape_t {
     uint64_t hash;
     unsigned in_flight;
-    uint64_t busy_at_ms; /* when a group of more than one was last sent (loop clock) */
     group_t *open;
     shape_t *next;
 };
@@ -182,11 +181,6 @@ static void send_single(hp_batcher_t *b, shape_t *s, hp_db_job_t *job)
     *one = (single_t){b, s, job->on_done};
     job->_batch = one;
     job->on_done = on_single_done;
-    /* A read run inline (SQLite) is never in flight, so nothing could gather behind it. While
-     * its shape is busy (a batch went out within the last millisecond or two), it runs on a
-     * database thread instead and the next reads of its shape gather meanwhile. */
-    if (h2o_now(b->loop) <= s->busy_at_ms + 1)
-        job->no_inline = 1;
     hp_db_submit(b->db, job);
 }
 
@@ -262,8 +256,6 @@ static void flush(group_t *g)
         h2o_timeout_unlink(&g->timer);
     s->open = NULL;
     ++s->in_flight;
-    if (g->count > 1)
-        s->busy_at_ms = h2o_now(b->loop);
     if (b->metrics != NULL)
         hp_metrics_batch(b->metrics, g->count);
     if (g->count == 1) {
@@ -278,7 +270,6 @@ static void flush(group_t *g)
     bj->exec = h2o_mem_alloc_pool(&bj->pool, sizeof(*bj->exec));
     hp_query_plan_batch(g->plans, g->count, hp_db_dialect(b->db), bj->exec, &bj->pool);
     bj->reply_to = g->jobs[0]->reply_to;
-    bj->no_inline = 1;
     bj->on_done = on_batch_done;
     bj->data = g;
     hp_db_submit(b->db, bj);

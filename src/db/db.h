@@ -60,8 +60,6 @@ struct st_hp_db_job_t {
     hp_db_job_cb on_done;                 /* runs on reply_to's loop */
     void *data;                           /* the caller's; the backend never touches it */
     int prefers_primary; /* a read that must see this client's recent writes: not a replica */
-    int no_inline;       /* never run on the submitting loop itself (a batch: while it runs on a
-                            database thread, more reads of its shape gather) */
     /* Owned by the job: everything the exec points to. */
     h2o_mem_pool_t pool;
     /* Filled by the backend. */

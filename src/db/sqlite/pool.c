@@ -394,7 +394,7 @@ static int sqlite_submit(void *state, hp_db_job_t *job)
     if (job->exec->kind == HP_EXEC_WRITE)
         return queue_push(&b->writes, job);
     inline_conn_t *ic = tls_inline;
-    if (ic != NULL && ic->owner == b && !job->no_inline && run_inline(b, ic, job)) {
+    if (ic != NULL && ic->owner == b && run_inline(b, ic, job)) {
         job->on_done(job);
         return 0;
     }

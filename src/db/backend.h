@@ -35,6 +35,8 @@ typedef struct st_hp_db__backend_t {
     void (*close)(void *state);
     /* Optional: the pool's state (hp_db_pool_stats). */
     void (*pool_stats)(void *state, hp_db_pool_stats_t *out);
+    /* Optional: hp_db_is_reachable (absent: always). */
+    int (*is_reachable)(void *state);
 } hp_db__backend_t;
 
 extern const hp_db__backend_t hp_db__sqlite_backend;

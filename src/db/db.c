@@ -142,6 +142,11 @@ int hp_db_attach_thread(hp_db_t *db, h2o_loop_t *loop, char *errbuf, size_t errl
     return db->backend->attach_thread(db->state, loop, errbuf, errlen);
 }
 
+int hp_db_is_reachable(const hp_db_t *db)
+{
+    return db->backend->is_reachable == NULL || db->backend->is_reachable(db->state);
+}
+
 void hp_db_pool_stats(const hp_db_t *db, hp_db_pool_stats_t *out)
 {
     memset(out, 0, sizeof(*out));

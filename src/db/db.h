@@ -122,5 +122,9 @@ void hp_db_on_replies(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mess
 uint64_t hp_db_query_count(const hp_db_t *db);
 /* The pool's state now (any thread). */
 void hp_db_pool_stats(const hp_db_t *db, hp_db_pool_stats_t *out);
+/* Whether the database answers, as far as the backend knows now (any thread): PostgreSQL is
+ * unreachable from the first failed connect until a connection succeeds again; SQLite always
+ * answers once open. */
+int hp_db_is_reachable(const hp_db_t *db);
 
 #endif

@@ -26,9 +26,12 @@ static void send_text(h2o_req_t *req, int status, const char *reason, const char
 #define JSON_OK "{\"status\":\"ok\"}"
 
 /* Ready once a schema snapshot is loaded (it always is after a successful start; the check
- * keeps /ready honest should loading ever become asynchronous) and has been read. */
+ * keeps /ready honest should loading ever become asynchronous) and the database answers
+ * (PostgreSQL: not while the primary cannot be reached). */
 static int is_ready(hp_db_t *db)
 {
+    if (!hp_db_is_reachable(db))
+        return 0;
     hp_schema_t *schema = hp_db_schema(db);
     if (schema == NULL)
         return 0;

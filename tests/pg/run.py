@@ -9,7 +9,8 @@ Usage: run.py BIN
                 per server (pg_stat_activity, application_name 'hotpath')
   acquire       db-pool 1, db-pipeline 1, db-pool-acquire-ms 200: a second request while a
                 slow one holds the only connection gets 504 PGRST003 with Retry-After
-  outage        the primary stops: requests fail fast (503 + Retry-After, well under a second);
+  outage        the primary stops: requests fail fast (503 + Retry-After, well under a second)
+                and the admin /ready answers 503;
                 it starts again: the pool recovers by itself; three restarts leave the server's
                 open file descriptors (beside the pool's own) and memory where they were
   external      with `hotpath setup-triggers`, a write made with psql is seen by the next GET
@@ -195,12 +196,16 @@ def test_outage(env):
               % (round_no, status, body[:200]))
         check(header(headers, "retry-after") is not None, "503 without Retry-After")
         check(took < 1.0, "round %d: the 503 took %.2fs (should fail fast)" % (round_no, took))
-        # Requests keep failing fast while it is down.
+        # Requests keep failing fast while it is down, and /ready says so.
         for _ in range(20):
             status, _, _ = get(s, "/items?id=eq.2")
             check(status == 503, "while down: %d" % status)
+        status, _, _ = http_request(s.admin_port, "GET", "/ready")
+        check(status == 503, "admin /ready answered %d with the database down" % status)
         env.uri = cluster("restart", env.primary_dir)
         wait_for(lambda: get(s, "/items?id=eq.1")[0] == 200, 10, "the pool did not recover")
+        status, _, _ = http_request(s.admin_port, "GET", "/ready")
+        check(status == 200, "admin /ready answered %d after recovery" % status)
         for _ in range(20):
             status, _, _ = get(s, "/items?id=eq.3")
             check(status == 200, "after recovery: %d" % status)

@@ -148,6 +148,12 @@ static void pg_stats(void *state, hp_db_pool_stats_t *out)
     out->acquire_ns = atomic_load(&be->acquire_ns);
 }
 
+static int pg_is_reachable(void *state)
+{
+    pg_backend_t *be = state;
+    return !atomic_load(&be->primary_down);
+}
+
 const hp_db__backend_t hp_db__pg_backend = {
     .dialect = HP_DIALECT_POSTGRES,
     .open = pg_open,
@@ -158,4 +164,5 @@ const hp_db__backend_t hp_db__pg_backend = {
     .thread_tick = hp_db__pg_tick,
     .close = pg_close,
     .pool_stats = pg_stats,
+    .is_reachable = pg_is_reachable,
 };

@@ -52,6 +52,7 @@ struct st_pg_backend_t {
     atomic_uint_fast64_t acquired;    /* jobs that got one */
     atomic_uint loops;
     atomic_uint_fast64_t connected_ms[PG_MAX_TARGETS]; /* a loop's last successful connect */
+    atomic_int primary_down; /* a loop failed to connect to the primary, none has since */
     struct st_pg_listener_t *listener;
 };
 

@@ -131,6 +131,8 @@ void pg__target_conn_event(pg_target_t *t, int ok, const char *why)
 {
     if (ok) {
         atomic_store(&t->loop->be->connected_ms[t->index], pg__now_ms());
+        if (t->index == 0)
+            atomic_store(&t->loop->be->primary_down, 0);
         t->is_down = 0;
         t->backoff_ms = 0;
         pg__loop_dispatch(t->loop);
@@ -143,6 +145,8 @@ void pg__target_conn_event(pg_target_t *t, int ok, const char *why)
     if (!t->is_down)
         t->failed_ms = pg__now_ms();
     t->is_down = 1;
+    if (t->index == 0)
+        atomic_store(&t->loop->be->primary_down, 1);
     t->backoff_ms = t->backoff_ms == 0 ? PG_BACKOFF_MIN_MS
                                        : (t->backoff_ms * 2 > PG_BACKOFF_MAX_MS ? PG_BACKOFF_MAX_MS
                                                                                : t->backoff_ms * 2);

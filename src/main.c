@@ -82,6 +82,7 @@ static int serve(int argc, char **argv)
                                .pool_lifetime_ms = (unsigned)conf.db_pool_lifetime_ms,
                                .pool_acquire_ms = (unsigned)conf.db_pool_acquire_ms,
                                .pipeline = (unsigned)conf.db_pipeline,
+                               .statement_timeout_ms = (unsigned)conf.db_statement_timeout_ms,
                                .replicas = conf.db_replicas,
                                .loops = (unsigned)conf.server_threads};
     hp_db_t *db = hp_db_open(&db_opts, err, sizeof(err));

@@ -9,6 +9,8 @@ Usage: run.py BIN
                 per server (pg_stat_activity, application_name 'hotpath')
   acquire       db-pool 1, db-pipeline 1, db-pool-acquire-ms 200: a second request while a
                 slow one holds the only connection gets 504 PGRST003 with Retry-After
+  statement-timeout  db-statement-timeout-ms 100: a 0.6 s statement is cancelled (57014) and
+                the connection goes on serving
   outage        the primary stops: requests fail fast (503 + Retry-After, well under a second)
                 and the admin /ready answers 503;
                 it starts again: the pool recovers by itself; three restarts leave the server's
@@ -172,6 +174,19 @@ def stop(server):
     check(reason is None, "%s\n%s" % (reason, "".join(server.log_tail())))
 
 
+def test_statement_timeout(env):
+    s = env.server("--db-statement-timeout-ms", "100", "--cache", "off")
+    t0 = time.monotonic()
+    status, _, body = get(s, "/slow?id=eq.1")
+    took = time.monotonic() - t0
+    check(status == 500 and json.loads(body)["code"] == "57014",
+          "a statement past db-statement-timeout-ms answered %d %r" % (status, body))
+    check(took < 0.5, "the cancelled statement took %.2fs" % took)
+    status, _, _ = get(s, "/items?id=eq.1")
+    check(status == 200, "the connection serves after a cancelled statement: %d" % status)
+    stop(s)
+
+
 def wait_for(fn, seconds, what):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -283,7 +298,8 @@ def test_replicas(env):
     stop(s)
 
 
-TESTS = [("pool", test_pool), ("acquire", test_acquire_timeout), ("outage", test_outage),
+TESTS = [("pool", test_pool), ("acquire", test_acquire_timeout),
+         ("statement-timeout", test_statement_timeout), ("outage", test_outage),
          ("external", test_external_writes), ("reload", test_reload), ("replicas", test_replicas)]
 
 

@@ -81,6 +81,9 @@ static void *pg_open(hp_db_t *db, const char *location, const hp_db_options_t *o
     be->pool_max = opts->pool != 0 ? opts->pool : 10;
     be->pool_min = opts->pool_min < be->pool_max ? opts->pool_min : be->pool_max;
     be->pipeline = opts->pipeline != 0 ? opts->pipeline : 1;
+    if (opts->statement_timeout_ms != 0)
+        snprintf(be->options, sizeof(be->options), "-c statement_timeout=%u",
+                 opts->statement_timeout_ms);
     for (size_t i = 0; i != PG_MAX_TARGETS; ++i)
         atomic_init(&be->open[i], 0);
     /* Fail at start-up, clearly, when the primary cannot be reached at all. */

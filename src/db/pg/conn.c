@@ -132,10 +132,20 @@ static const char *pq_error(pg_conn_t *c)
 
 pg_conn_t *pg__conn_start(pg_target_t *t, const char *uri, char *errbuf, size_t errlen)
 {
-    /* The URI is expanded as dbname; the application name shows in pg_stat_activity unless the
-     * URI sets its own. */
-    static const char *const keys[] = {"dbname", "fallback_application_name", NULL};
-    const char *const values[] = {uri, "hotpath", NULL};
+    /* The URI is expanded as dbname, and what it sets wins over the keywords before it (the
+     * statement timeout); the application name shows in pg_stat_activity unless the URI sets
+     * its own. */
+    const char *keys[4], *values[4];
+    size_t n = 0;
+    if (t->loop->be->options[0] != '\0') {
+        keys[n] = "options";
+        values[n++] = t->loop->be->options;
+    }
+    keys[n] = "dbname";
+    values[n++] = uri;
+    keys[n] = "fallback_application_name";
+    values[n++] = "hotpath";
+    keys[n] = values[n] = NULL;
     PGconn *pg = PQconnectStartParams(keys, values, 1);
     if (pg == NULL || PQstatus(pg) == CONNECTION_BAD) {
         snprintf(errbuf, errlen, "%s", pg != NULL ? PQerrorMessage(pg) : "out of memory");

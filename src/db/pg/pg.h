@@ -45,6 +45,7 @@ struct st_pg_backend_t {
     unsigned pool_max;  /* connections per server, over all loops */
     unsigned pool_min;  /* per server, over all loops */
     unsigned pipeline;  /* most calls in flight per connection (1: no pipelining) */
+    char options[64];   /* libpq "options" for the pool's connections ("" for none) */
     atomic_uint open[PG_MAX_TARGETS]; /* connections open or opening, per server */
     atomic_uint busy;                 /* calls in flight, all loops */
     atomic_uint waiting;              /* jobs waiting for a connection, all loops */

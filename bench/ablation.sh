@@ -9,6 +9,8 @@
 #
 # Uses run.sh's BIN DB SCALE SCENARIOS THREADS CONNECTIONS WARMUP MEASURE USERS DEVICES and its
 # scenario, free_port, start_server, stop_server, server_alive_or_die and field functions.
+# bench/pg.sh runs it a second time, against PostgreSQL, with DB, SCENARIOS, ABL_BACKEND, ABL_TSV,
+# ABL_LOG_PREFIX and ABL_NOTE set for that run (and restored after it).
 #
 #   BENCH_ABLATION=1            0 skips all of this
 #   BENCH_ABLATION_SECONDS=8    seconds of the wrk run and of the loadgen run (at most BENCH_SECONDS)
@@ -20,13 +22,14 @@
 # The optimizations, one per line: how the tables name it switched off | the `hotpath serve`
 # flags that switch it off | the backends it applies to (empty: all). Every flag must be a key
 # of src/config/config.h; a key the binary does not know is skipped with a note, and so is a
-# switch for another backend. Batching gets one line when its key lands
-# (for example "batching off|--batch off|").
+# switch for another backend.
 ABLATION_SWITCHES='cache off|--cache off|
 compression off|--compress off|
 db-pool 1|--db-pool 1|
+batching off|--batch off|
 pipelining off|--db-pipeline 1|postgres'
-ABL_BACKEND=sqlite   # what DB is; the PostgreSQL run will set postgres
+ABL_BACKEND=sqlite   # what DB is; bench/pg.sh sets postgres for its run
+ABL_LOG_PREFIX=ablation-   # server logs: build/bench/<prefix><configuration>.log
 
 ABLATION=${BENCH_ABLATION:-1}
 ABL_SECONDS=${BENCH_ABLATION_SECONDS:-8}
@@ -181,7 +184,7 @@ ablation_config() {
   BASE="http://127.0.0.1:$PORT"
   ADMIN_BASE="http://127.0.0.1:$admin_port"
   # shellcheck disable=SC2086 # BENCH_SERVER_ARGS and flags are lists of words on purpose
-  start_server "build/bench/ablation-${label// /-}.log" "$BASE" \
+  start_server "build/bench/$ABL_LOG_PREFIX${label// /-}.log" "$BASE" \
     "$BIN" serve --db-uri "$DB" --server-host 127.0.0.1 --server-port "$PORT" \
     --admin-server-port "$admin_port" ${BENCH_SERVER_ARGS:-} $flags
   echo "bench: $label (${flags:-defaults}) on $BASE (pid $SERVER_PID)"

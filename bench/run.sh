@@ -18,6 +18,8 @@
 #   BENCH_README=auto     whether to rewrite README.md's figures: auto = after a standard run
 #                         only (default scale, durations, scenarios and output); 1, 0, or a path
 #   BENCH_ABLATION=1 ...  the before/after and ablation runs: see bench/ablation.sh (0 skips)
+#   BENCH_PG=auto ...     the same scenarios against PostgreSQL, beside pgbench: see bench/pg.sh
+#                         (0 skips; 1 fails the run when PostgreSQL cannot be started)
 set -euo pipefail
 
 if [ $# -ne 1 ] || [ ! -x "$1" ]; then
@@ -50,6 +52,8 @@ esac
 [ "$MEASURE" -ge 1 ] || { echo "bench: BENCH_SECONDS must be at least 1" >&2; exit 2; }
 # shellcheck source=bench/ablation.sh
 . bench/ablation.sh
+# shellcheck source=bench/pg.sh
+. bench/pg.sh
 
 # The tree the run starts from (the binary is assumed to be built from it, as make bench does).
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo "no commit")
@@ -58,6 +62,16 @@ if [ -n "$(git status --porcelain 2>/dev/null)" ]; then DIRTY=" (with uncommitte
 
 # Other work on the machine skews every figure; the report records how busy it was.
 LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
+
+# The results file (and the charts beside it), named when the run starts: the date it started,
+# and a suffix for a run that is not the standard one, so a smoke run never overwrites the
+# day's real figures.
+DATE=$(date +%F)
+SUFFIX=""
+if [ "$SCALE" != "1.0" ] && [ "$SCALE" != "1" ]; then SUFFIX="$SUFFIX-scale$SCALE"; fi
+if [ "$MEASURE" != 15 ] || [ "$WARMUP" != 5 ]; then SUFFIX="$SUFFIX-${WARMUP}s+${MEASURE}s"; fi
+if [ "$PROBE" != 3 ]; then SUFFIX="$SUFFIX-probe${PROBE}s"; fi
+OUT=${BENCH_OUT:-bench/results/$DATE$SUFFIX.md}
 
 # Row counts at this scale, rounded as src/demo/dataset.c rounds them (at least 1 row).
 rows() { awk -v full="$1" -v s="$SCALE" 'BEGIN { n = int(full * s + 0.5); print (n < 1 ? 1 : n) }'; }
@@ -106,7 +120,13 @@ stop_server() {
   fi
   SERVER_PID=""
 }
-trap stop_server EXIT
+# Everything the run started goes with it: the server of the moment, and the PostgreSQL
+# cluster and pool sampler of bench/pg.sh.
+cleanup() {
+  stop_server
+  pg_cleanup
+}
+trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # start_server LOG BASE COMMAND...: starts COMMAND in the background (output to LOG) and waits
@@ -129,12 +149,21 @@ start_server() {
   done
 }
 
-PORT=$(free_port)
-BASE="http://127.0.0.1:$PORT"
+# free_ports: sets PORT and ADMIN_PORT (two different free ports), BASE and ADMIN_BASE.
+free_ports() {
+  PORT=$(free_port)
+  ADMIN_PORT=$(free_port)
+  while [ "$ADMIN_PORT" = "$PORT" ]; do ADMIN_PORT=$(free_port); done
+  BASE="http://127.0.0.1:$PORT"
+  ADMIN_BASE="http://127.0.0.1:$ADMIN_PORT"
+}
+
+free_ports
 # shellcheck disable=SC2086 # BENCH_SERVER_ARGS is a list of words on purpose
 start_server build/bench/server.log "$BASE" \
-  "$BIN" serve --db-uri "$DB" --server-host 127.0.0.1 --server-port "$PORT" ${BENCH_SERVER_ARGS:-}
-echo "bench: serving $DB on $BASE (pid $SERVER_PID)"
+  "$BIN" serve --db-uri "$DB" --server-host 127.0.0.1 --server-port "$PORT" \
+  --admin-server-port "$ADMIN_PORT" ${BENCH_SERVER_ARGS:-}
+echo "bench: serving $DB on $BASE (pid $SERVER_PID, admin $ADMIN_BASE)"
 
 # --- scenarios ---
 # id | wrk script | wrk args | a sample URL (for the response size) | what it is
@@ -177,17 +206,28 @@ cpu_ticks() {
 # Percent of one core over the measured seconds (so 200 is both cores of a 2-core machine).
 cpu_percent() { awk -v t="$1" -v hz="$TICKS_PER_SECOND" -v s="$MEASURE" 'BEGIN { printf "%.0f", 100 * t / hz / s }'; }
 
+# warm_up LABEL SCRIPT ARGS: the warm-up wrk run against $BASE (its figures are thrown away).
+warm_up() {
+  local label=$1 script=$2 args=$3
+  [ "$WARMUP" -gt 0 ] || return 0
+  echo "bench: $label warm-up ${WARMUP}s"
+  # shellcheck disable=SC2086 # args is empty or one word
+  wrk -t"$THREADS" -c"$CONNECTIONS" --timeout 10s -s "bench/wrk/$script" -d"${WARMUP}s" "$BASE" \
+    -- $args >/dev/null 2>&1 || true
+  server_alive_or_die "$label (warm-up)"
+}
+
 # measure LABEL SCRIPT ARGS: the warm-up and measured wrk runs against $BASE. Sets LINE (the
 # HPBENCH summary) and CPU ("server% / wrk%" over the measured run).
 measure() {
+  warm_up "$@"
+  measure_run "$@"
+}
+
+# measure_run LABEL SCRIPT ARGS: the measured wrk run alone (as measure).
+measure_run() {
   local label=$1 script=$2 args=$3 out server_before wrk_before
   local wrk_cmd=(wrk -t"$THREADS" -c"$CONNECTIONS" --timeout 10s -s "bench/wrk/$script")
-  if [ "$WARMUP" -gt 0 ]; then
-    echo "bench: $label warm-up ${WARMUP}s"
-    # shellcheck disable=SC2086 # args is empty or one word
-    "${wrk_cmd[@]}" -d"${WARMUP}s" "$BASE" -- $args >/dev/null 2>&1 || true
-    server_alive_or_die "$label (warm-up)"
-  fi
   echo "bench: $label measuring ${MEASURE}s"
   server_before=$(cpu_ticks "$SERVER_PID")
   wrk_before=$(cpu_ticks $$ children)
@@ -238,14 +278,23 @@ per_response() {
   awk -v b="$(field bytes "$1")" -v r="$(field requests "$1")" 'BEGIN { if (r > 0) printf "%.0f", b / r; else print "-" }'
 }
 
-TABLE="| scenario | what | requests/s | p50 ms | p99 ms | non-2xx | socket errors | CPU % server / wrk | cache hits (identity / gzip,br) | bytes per response on the wire (identity / gzip,br) | sample body bytes (identity / gzip,br) |
-|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-# row ID WHAT PLAIN PACKED: a table row from LINE, CPU, HITS and WIRE.
+# queries_per_request BEFORE AFTER: database statements per API request between two
+# scrape_metrics lines ("-" when no request was answered).
+queries_per_request() {
+  local b_req b_stmt a_req a_stmt
+  read -r b_req b_stmt _ <<<"$1"
+  read -r a_req a_stmt _ <<<"$2"
+  awk -v s=$((a_stmt - b_stmt)) -v r=$((a_req - b_req)) 'BEGIN { if (r > 0) printf "%.2f", s / r; else print "-" }'
+}
+
+TABLE="| scenario | what | requests/s | p50 ms | p99 ms | non-2xx | socket errors | CPU % server / wrk | DB queries / request | cache hits (identity / gzip,br) | bytes per response on the wire (identity / gzip,br) | sample body bytes (identity / gzip,br) |
+|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+# row ID WHAT PLAIN PACKED: a table row from LINE, CPU, QPR, HITS and WIRE.
 row() {
   local r
-  printf -v r '| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s / %s |' "$1" "$2" \
+  printf -v r '| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |' "$1" "$2" \
     "$(field rps "$LINE")" "$(field p50_ms "$LINE")" "$(field p99_ms "$LINE")" \
-    "$(field non2xx "$LINE")" "$(field socket_errors "$LINE")" "$CPU" "$HITS" "$WIRE" "$3" "$4"
+    "$(field non2xx "$LINE")" "$(field socket_errors "$LINE")" "$CPU" "$QPR" "$HITS" "$WIRE" "$3" "$4"
   TABLE="$TABLE
 $r"
 }
@@ -265,7 +314,10 @@ for id in $SCENARIOS; do
     S1Z_SAMPLE=$sample
   fi
 
-  measure "$id" "$script" "$args"
+  warm_up "$id" "$script" "$args"
+  before=$(scrape_metrics)
+  measure_run "$id" "$script" "$args"
+  QPR=$(queries_per_request "$before" "$(scrape_metrics)")
   probe "$id" "$script" "$args"
   row "$id" "$what" "$plain" "$packed"
   if [ "$id" = S1z ]; then S1Z_RPS=$(field rps "$LINE"); fi
@@ -293,6 +345,7 @@ else
   plain=$(curl -s -o /dev/null -w '%{size_download}' "$BASE$S1Z_SAMPLE")
   packed=$(curl -s -o /dev/null -w '%{size_download}' -H 'Accept-Encoding: gzip, br' "$BASE$S1Z_SAMPLE")
   measure hello "$script" "$args"
+  QPR="-"
   probe hello "$script" "$args"
   row hello "bench/hello: S1z's URLs, one fixed S1z body" "$plain" "$packed"
   HELLO_RPS=$(field rps "$LINE")
@@ -312,15 +365,14 @@ if ablation_ready; then
   ABLATION_RAN=1
 fi
 
+# --- PostgreSQL: the scenarios, S1u beside pgbench, the ablation for S1u (bench/pg.sh) ---
+if pg_ready; then
+  pg_run
+fi
+
 # --- report ---
-DATE=$(date +%F)
 MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
 MEM=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null)
-SUFFIX=""
-if [ "$SCALE" != "1.0" ] && [ "$SCALE" != "1" ]; then SUFFIX="$SUFFIX-scale$SCALE"; fi
-if [ "$MEASURE" != 15 ] || [ "$WARMUP" != 5 ]; then SUFFIX="$SUFFIX-${WARMUP}s+${MEASURE}s"; fi
-if [ "$PROBE" != 3 ]; then SUFFIX="$SUFFIX-probe${PROBE}s"; fi
-OUT=${BENCH_OUT:-bench/results/$DATE$SUFFIX.md}
 mkdir -p "$(dirname "$OUT")"
 
 # README.md shows the figures of standard runs only, unless BENCH_README says otherwise.
@@ -335,7 +387,8 @@ case "${BENCH_README:-auto}" in
 esac
 ABL_SECTION="- ${ABL_NOTE:-before/after and ablation not run}"
 if [ "$ABLATION_RAN" = 1 ]; then
-  printf '%s\n' "$RATIO_LINES" >build/bench/readme-extra.md
+  # The README block also gets the ratio lines: S1z / hello, and PostgreSQL's S1u / pgbench.
+  printf '%s\n' "$RATIO_LINES" "$PG_RATIO_LINE" | sed '/^$/d' >build/bench/readme-extra.md
   if ABL_SECTION=$(ablation_report "$OUT" "$DATE" "$README_TARGET" build/bench/readme-extra.md); then
     [ -z "$README_TARGET" ] || echo "bench: figures written to $README_TARGET"
   else
@@ -355,6 +408,7 @@ REPORT="# hotpath bench, $DATE
 - wrk on the same machine: $THREADS threads, $CONNECTIONS connections, keep-alive, closed loop (each connection sends its next request when the answer arrives); ${WARMUP} s warm-up, then ${MEASURE} s measured per scenario; wrk and the server share the $(nproc) cores (CPU %: of one core, over the measured run)
 - $("$BIN" version 2>/dev/null | head -n 1 || echo hotpath), commit $COMMIT$DIRTY; \`serve\` with default settings${BENCH_SERVER_ARGS:+ plus \`$BENCH_SERVER_ARGS\`}
 - data: shopiot (WORKLOAD.md) at scale $SCALE, seed $SEED, SQLite file $(du -h "$DB" | cut -f1)
+- DB queries / request: change of \`hotpath_db_statements_total\` / change of \`hotpath_http_requests_total\` (the admin port's \`/metrics\`, read before and after the measured run)
 - non-2xx: responses with status >= 400 (as wrk counts them); $PROBE_NOTE; sample body bytes: one sample request's body
 - $HELLO_NOTE
 
@@ -365,7 +419,7 @@ ${RATIO_LINES:+
 $RATIO_LINES
 }
 $ABL_SECTION
-"
+$PG_SECTION"
 echo
 echo "$REPORT"
 echo "$REPORT" > "$OUT"

@@ -313,8 +313,8 @@ static void render_pool(const hp_metrics_pool_t *p, hp_buf_t *out)
             "the most database connections allowed (db-pool per server)", p->max);
     put_one(out, "hotpath_db_pool_busy", "gauge",
             "database queries in flight (pipelined: several per connection)", p->busy);
-    put_one(out, "hotpath_db_pool_waiting", "gauge", "requests waiting for a database connection",
-            p->waiting);
+    put_one(out, "hotpath_db_pool_waiting", "gauge",
+            "database jobs waiting for a connection (a batch of reads counts once)", p->waiting);
     put_one(out, "hotpath_db_pool_acquired_total", "counter",
             "requests that got a database connection", p->acquired);
     hp_buf_appendf(out,

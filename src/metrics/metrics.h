@@ -54,7 +54,7 @@ typedef struct st_hp_metrics_slot_t hp_metrics_slot_t;
 typedef struct {
     unsigned open, max;  /* connections open (or opening), and the most allowed */
     unsigned busy;       /* queries in flight (several per connection with pipelining) */
-    unsigned waiting;    /* requests waiting for a connection */
+    unsigned waiting;    /* database jobs waiting for a connection (a batch counts once) */
     uint64_t acquired;   /* requests that got one, since start */
     uint64_t acquire_ns; /* their total wait */
 } hp_metrics_pool_t;

@@ -7,6 +7,8 @@ Usage: run.py BIN
 
   pool          200 concurrent reads through db-pool 2: all answered, at most 2 connections
                 per server (pg_stat_activity, application_name 'hotpath')
+  lend          db-pool 1 with two event loops: every request is answered (the loop without a
+                connection lends its jobs to the one with it), through one connection
   acquire       db-pool 1, db-pipeline 1, db-pool-acquire-ms 200: a second request while a
                 slow one holds the only connection gets 504 PGRST003 with Retry-After
   statement-timeout  db-statement-timeout-ms 100: a 0.6 s statement is cancelled (57014) and
@@ -147,6 +149,20 @@ def test_pool(env):
         check(row["id"] == int(t.split(".")[-1]), "%s answered row %r" % (t, row))
     n = pool_connections(env.uri)
     check(1 <= n <= 2, "%d pool connections open with db-pool 2" % n)
+    stop(s)
+
+
+def test_lend(env):
+    """db-pool 1 with two loops: the loop without a connection lends its jobs to the other."""
+    s = env.server("--db-pool", "1", "--server-threads", "2", "--cache", "off", "--batch", "off")
+    targets = ["/items?id=eq.%d" % (i % 100 + 1) for i in range(200)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=50) as ex:
+        results = list(ex.map(lambda t: (time.monotonic(), get(s, t), time.monotonic()), targets))
+    for t, (start, (status, _, body), end) in zip(targets, results):
+        check(status == 200, "%s answered %d: %r" % (t, status, body[:200]))
+        check(end - start < 2, "%s took %.1fs" % (t, end - start))
+    n = pool_connections(env.uri)
+    check(n == 1, "%d pool connections open with db-pool 1" % n)
     stop(s)
 
 
@@ -298,7 +314,7 @@ def test_replicas(env):
     stop(s)
 
 
-TESTS = [("pool", test_pool), ("acquire", test_acquire_timeout),
+TESTS = [("pool", test_pool), ("lend", test_lend), ("acquire", test_acquire_timeout),
          ("statement-timeout", test_statement_timeout), ("outage", test_outage),
          ("external", test_external_writes), ("reload", test_reload), ("replicas", test_replicas)]
 

@@ -17,6 +17,7 @@ uint64_t pg__now_ms(void)
 
 static void free_backend(pg_backend_t *be)
 {
+    pthread_mutex_destroy(&be->loops_lock);
     for (size_t i = 0; i != be->target_count; ++i)
         free(be->uris[i]);
     free(be);
@@ -70,6 +71,7 @@ static void *pg_open(hp_db_t *db, const char *location, const hp_db_options_t *o
         snprintf(errbuf, errlen, "out of memory");
         return NULL;
     }
+    pthread_mutex_init(&be->loops_lock, NULL);
     be->db = db;
     be->opts = *opts;
     be->uris[0] = strdup(opts->uri);

@@ -83,6 +83,7 @@ static void unlink_conn(pg_conn_t *c)
         --t->ready_count;
     else
         --t->connecting_count;
+    atomic_store(&t->loop->ready[t->index], t->ready_count);
     atomic_fetch_sub(&t->loop->be->open[t->index], 1);
 }
 

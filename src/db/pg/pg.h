@@ -21,6 +21,7 @@
 #ifndef HP_DB_PG_PG_H
 #define HP_DB_PG_PG_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -29,6 +30,7 @@
 #include "db/backend.h"
 
 #define PG_MAX_TARGETS 9 /* the primary and up to 8 replicas */
+#define PG_MAX_LOOPS 256
 
 typedef struct st_pg_backend_t pg_backend_t;
 typedef struct st_pg_loop_t pg_loop_t;
@@ -54,6 +56,11 @@ struct st_pg_backend_t {
     atomic_uint loops;
     atomic_uint_fast64_t connected_ms[PG_MAX_TARGETS]; /* a loop's last successful connect */
     atomic_int primary_down; /* a loop failed to connect to the primary, none has since */
+    /* The attached loops, for lending: a loop that may open no connection of its own (the
+     * pool's total is reached) hands its jobs to a loop that has one. */
+    pthread_mutex_t loops_lock;
+    pg_loop_t *loop_list[PG_MAX_LOOPS];
+    size_t loop_count;
     struct st_pg_listener_t *listener;
 };
 
@@ -79,6 +86,9 @@ struct st_pg_loop_t {
     pg_call_t *queue_head, **queue_tail; /* jobs waiting for a connection, FIFO */
     unsigned queued;
     unsigned min_share; /* connections this loop keeps open to each server */
+    atomic_uint ready[PG_MAX_TARGETS]; /* targets[i].ready_count, for other loops to read */
+    h2o_multithread_queue_t *queue;    /* jobs other loops hand to this one */
+    h2o_multithread_receiver_t inbox;
 };
 
 struct st_pg_conn_t {
@@ -104,6 +114,8 @@ typedef enum {
 
 struct st_pg_call_t {
     hp_db_job_t *job;
+    pg_backend_t *be;
+    pg_loop_t *home;    /* the loop that submitted it (it may run on another: lending) */
     pg_call_t *next;
     pg_call_phase_t phase;
     uint64_t queued_ns;

@@ -38,7 +38,7 @@ pg_loop_t *pg__loop_current(void)
 void pg__finish(pg_call_t *call)
 {
     hp_db_job_t *job = call->job;
-    pg_backend_t *be = (pg_backend_t *)job->_backend;
+    pg_backend_t *be = call->be;
     if (job->result.error.code == HP_OK) {
         if (call->error != NULL)
             pg__result_error(job, call->error);
@@ -55,7 +55,10 @@ void pg__finish(pg_call_t *call)
     PQclear(call->result);
     PQclear(call->error);
     call->result = call->error = NULL;
-    job->on_done(job);
+    if (call->home != current_loop)
+        hp_db__reply(job); /* lent to this loop: on_done runs on the loop that submitted it */
+    else
+        job->on_done(job);
 }
 
 static void fail_call(pg_call_t *call, hp_errcode_t code, const char *message, const char *why)
@@ -129,6 +132,7 @@ static void grow(pg_target_t *t)
 
 void pg__target_conn_event(pg_target_t *t, int ok, const char *why)
 {
+    atomic_store(&t->loop->ready[t->index], t->ready_count);
     if (ok) {
         atomic_store(&t->loop->be->connected_ms[t->index], pg__now_ms());
         if (t->index == 0)
@@ -190,6 +194,8 @@ static pg_conn_t *pick_conn(pg_target_t *t, const pg_call_t *call)
     return best;
 }
 
+static int lend(pg_loop_t *pl, size_t index);
+
 void pg__loop_dispatch(pg_loop_t *pl)
 {
     pg_backend_t *be = pl->be;
@@ -208,6 +214,8 @@ void pg__loop_dispatch(pg_loop_t *pl)
         pg_conn_t *c = pick_conn(t, call);
         if (c == NULL || c->depth >= be->pipeline) {
             grow(t);
+            if (t->conn_count == 0 && lend(pl, t->index))
+                continue;
             break;
         }
         if (c->depth != 0)
@@ -221,6 +229,61 @@ void pg__loop_dispatch(pg_loop_t *pl)
         atomic_fetch_add(&be->acquire_ns, waited);
         atomic_fetch_add(&be->acquired, 1);
     }
+}
+
+/* --- lending --- */
+
+/* This loop has no connection to server `index` and may open none (the pool's total is
+ * reached, say db-pool 1 with two loops): its first waiting job goes to the loop with the most
+ * ready connections to that server, which runs it and posts the result back (pg__finish).
+ * Returns 1 when the job went. */
+static int lend(pg_loop_t *pl, size_t index)
+{
+    pg_backend_t *be = pl->be;
+    int lent = 0;
+    pthread_mutex_lock(&be->loops_lock);
+    pg_loop_t *best = NULL;
+    unsigned best_ready = 0;
+    for (size_t i = 0; i != be->loop_count; ++i) {
+        pg_loop_t *other = be->loop_list[i];
+        unsigned ready = atomic_load(&other->ready[index]);
+        if (other != pl && ready > best_ready) {
+            best = other;
+            best_ready = ready;
+        }
+    }
+    if (best != NULL) {
+        pg_call_t *call = pop_front(pl);
+        call->job->_message = (h2o_multithread_message_t){{NULL, NULL}};
+        h2o_multithread_send_message(&best->inbox, &call->job->_message);
+        lent = 1;
+    }
+    pthread_mutex_unlock(&be->loops_lock);
+    return lent;
+}
+
+/* Jobs lent by other loops: they queue here like this loop's own. */
+static void take_lent(pg_loop_t *pl, h2o_linklist_t *messages)
+{
+    while (!h2o_linklist_is_empty(messages)) {
+        h2o_multithread_message_t *m =
+            H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        h2o_linklist_unlink(&m->link);
+        hp_db_job_t *job = H2O_STRUCT_FROM_MEMBER(hp_db_job_t, _message, m);
+        pg_call_t *call = job->_backend;
+        call->next = NULL;
+        *pl->queue_tail = call;
+        pl->queue_tail = &call->next;
+        ++pl->queued;
+        atomic_fetch_add(&pl->be->waiting, 1);
+    }
+}
+
+static void on_lent(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    pg_loop_t *pl = H2O_STRUCT_FROM_MEMBER(pg_loop_t, inbox, receiver);
+    take_lent(pl, messages);
+    pg__loop_dispatch(pl);
 }
 
 /* --- submit, tick, attach --- */
@@ -240,10 +303,12 @@ int pg__loop_submit(pg_loop_t *pl, hp_db_job_t *job)
     pg_call_t *call = h2o_mem_alloc_pool(&job->pool, sizeof(*call));
     memset(call, 0, sizeof(*call));
     call->job = job;
+    call->be = pl->be;
+    call->home = pl;
     call->stmt_slot = -1;
     call->in_tx = job->exec->kind == HP_EXEC_WRITE && job->exec->format == HP_FORMAT_OBJECT;
     call->queued_ns = hp_time_mono_ns();
-    job->_backend = pl->be;
+    job->_backend = call;
     if (has_nul(&job->exec->main)) {
         hp_error_t *e = &job->result.error;
         hp_error_set(e, &job->pool, HP_ERR_DB_STATE,
@@ -327,6 +392,12 @@ int hp_db__pg_attach(void *state, h2o_loop_t *loop, char *errbuf, size_t errlen)
     }
     current_loop = pl;
     atomic_fetch_add(&be->loops, 1);
+    pl->queue = h2o_multithread_create_queue(loop);
+    h2o_multithread_register_receiver(pl->queue, &pl->inbox, on_lent);
+    pthread_mutex_lock(&be->loops_lock);
+    if (be->loop_count != PG_MAX_LOOPS)
+        be->loop_list[be->loop_count++] = pl;
+    pthread_mutex_unlock(&be->loops_lock);
     for (size_t i = 0; i != be->target_count; ++i)
         grow(&pl->targets[i]);
     return 0;
@@ -338,6 +409,18 @@ void hp_db__pg_detach(void *state)
     pg_loop_t *pl = current_loop;
     if (pl == NULL)
         return;
+    /* No loop lends to this one any more; what was lent and not yet taken is failed below. */
+    pthread_mutex_lock(&be->loops_lock);
+    for (size_t i = 0; i != be->loop_count; ++i) {
+        if (be->loop_list[i] == pl) {
+            be->loop_list[i] = be->loop_list[--be->loop_count];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&be->loops_lock);
+    take_lent(pl, &pl->inbox._messages);
+    h2o_multithread_unregister_receiver(pl->queue, &pl->inbox);
+    h2o_multithread_destroy_queue(pl->queue);
     while (pl->queue_head != NULL)
         fail_call(pop_front(pl), HP_ERR_DB_BUSY, "The server is shutting down", NULL);
     for (size_t i = 0; i != be->target_count; ++i) {

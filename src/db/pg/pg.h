@@ -3,8 +3,10 @@
  *
  * libpq runs in non-blocking pipeline mode on the event loops themselves: each loop that
  * attaches (hp_db_attach_thread) owns its own connections, watches their sockets with h2o
- * (H2O_SOCKET_FLAG_DONT_READ: h2o only reports readiness, libpq reads), and runs every job it
- * submits on them, so a job never changes thread and no thread blocks on the network.
+ * (H2O_SOCKET_FLAG_DONT_READ: h2o only reports readiness, libpq reads), and runs the jobs it
+ * submits on them, so a job does not change thread and no thread blocks on the network. The
+ * one exception is lending (pool.c): a loop that may open no connection of its own hands its
+ * jobs to a loop that has one.
  *
  *   pg_backend_t  one per database handle: URIs, limits, the count of connections open per
  *                 server across all loops (db-pool is a total), the NOTIFY listener thread
@@ -14,9 +16,10 @@
  *                 order, its named prepared statements
  *   pg_call_t     one job on its way through a connection (allocated in the job's pool)
  *
- * Every job ends in exactly one pg__finish() on the loop that submitted it, which calls its
- * on_done there: with the result, or with an error (503 when the server cannot be reached,
- * 504 when no connection could be had within db-pool-acquire-ms).
+ * Every job ends in exactly one pg__finish(), which calls its on_done on the loop that
+ * submitted it (directly, or posted there when the job was lent): with the result, or with an
+ * error (503 when the server cannot be reached, 504 when no connection could be had within
+ * db-pool-acquire-ms).
  */
 #ifndef HP_DB_PG_PG_H
 #define HP_DB_PG_PG_H

@@ -2,6 +2,20 @@
 # Runs each cmocka unit-test binary given on the command line, each under a timeout, and
 # ends with the total of their test cases: "unit: N passed, N failed".
 set -u
+# The PostgreSQL unit tests (test_db_pg_*) need a server: one throwaway cluster for the run,
+# unless HP_TEST_PG already names one; stopped by PID (scripts/pg-cluster.sh) on exit.
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+pg_dir=""
+if [ -z "${HP_TEST_PG:-}" ]; then
+  pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/hotpath-unit-pg.XXXXXX")
+  trap '"$here/scripts/pg-cluster.sh" stop "$pg_dir" >/dev/null 2>&1; rm -rf "$pg_dir"' EXIT
+  if HP_TEST_PG=$("$here/scripts/pg-cluster.sh" start "$pg_dir"); then
+    export HP_TEST_PG
+  else
+    echo "unit: no PostgreSQL cluster could be started: the test_db_pg_* tests will fail" >&2
+    export HP_TEST_PG=postgres://nobody@127.0.0.1:1/none
+  fi
+fi
 failed=0; passed=0; bad_binaries=0
 for t in "$@"; do
   case "$t" in *.d) continue ;; esac

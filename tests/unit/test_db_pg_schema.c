@@ -160,9 +160,10 @@ static void test_fixture_tables_in_name_order(void **state)
     hp_schema_t *s = load_ok(f->conn);
     static const char *const names[] = {"active_users",    "items",       "messages",
                                         "notes",           "order_lines", "orders",
-                                        "product_details", "products",    "users"};
-    assert_int_equal(hp_schema_table_count(s), 9);
-    for (size_t i = 0; i < 9; i++) {
+                                        "pg_types",        "product_details", "products",
+                                        "users"};
+    assert_int_equal(hp_schema_table_count(s), 10);
+    for (size_t i = 0; i < 10; i++) {
         const hp_table_t *t = hp_schema_table_at(s, i);
         assert_string_equal(t->name, names[i]);
         assert_false(t->has_rowid);
@@ -215,6 +216,11 @@ static void test_fixture_primary_keys(void **state)
     fixture_t *f = fixture_or_skip(state);
     hp_schema_t *s = load_ok(f->conn);
     const hp_table_t *lines = table(s, "order_lines");
+    /* Unique: a one-column primary key and a UNIQUE column; not a column of a two-column key. */
+    assert_true(column(table(s, "users"), "id")->is_unique);
+    assert_true(column(table(s, "users"), "email")->is_unique);
+    assert_false(column(table(s, "users"), "name")->is_unique);
+    assert_false(column(lines, "order_id")->is_unique);
     assert_int_equal(lines->pk_count, 2);
     assert_string_equal(lines->columns[lines->pk_cols[0]].name, "order_id");
     assert_string_equal(lines->columns[lines->pk_cols[1]].name, "product_id");
@@ -299,10 +305,12 @@ static void test_first_schema_of_search_path(void **state)
     assert_string_equal(column(child, "tags")->decl_type, "text[]");
     assert_int_equal(column(child, "tags")->type, HP_COLTYPE_TEXT);
     assert_null(column(child, "doubled")->default_sql); /* generated, not a default */
-    assert_null(column(child, "id")->default_sql);      /* identity: none in pg_attrdef */
+    /* identity: none in pg_attrdef; nextval() of its sequence, for Prefer: missing=default */
+    assert_non_null(strstr(column(child, "id")->default_sql, "nextval("));
     assert_string_equal(column(child, "at")->decl_type, "timestamp with time zone");
     assert_string_equal(column(child, "at")->default_sql, "now()");
     assert_true(column(child, "id")->is_pk);
+    assert_true(column(child, "id")->is_unique); /* a one-column primary key */
 
     const hp_table_t *parent = table(s, "parent");
     assert_int_equal(parent->pk_count, 2);

@@ -225,30 +225,37 @@ static void put_seconds(hp_buf_t *out, uint64_t ns)
                    (unsigned long long)(ns % 1000000000u));
 }
 
+/* One histogram: buckets (cumulative, the last +Inf), _sum (nanoseconds written as seconds
+ * when sum_is_ns, else as a count) and _count. */
+static void put_histogram(hp_buf_t *out, const char *name, const char *help,
+                          const char *const *labels, const uint64_t *cumulative, size_t finite,
+                          uint64_t sum, int sum_is_ns)
+{
+    put_header(out, name, "histogram", help);
+    for (size_t b = 0; b != finite + 1; ++b)
+        hp_buf_appendf(out, "%s_bucket{le=\"%s\"} %llu\n", name, labels[b],
+                       (unsigned long long)cumulative[b]);
+    hp_buf_appendf(out, "%s_sum ", name);
+    if (sum_is_ns)
+        put_seconds(out, sum);
+    else
+        hp_buf_appendf(out, "%llu", (unsigned long long)sum);
+    hp_buf_appendf(out, "\n%s_count %llu\n", name, (unsigned long long)cumulative[finite]);
+}
+
 static void render_batch(const totals_t *t, hp_buf_t *out)
 {
-    put_header(out, "hotpath_db_batch_size", "histogram",
-               "API reads answered by one database query (1: a query of its own; more: "
-               "coalesced primary-key lookups)");
-    for (size_t b = 0; b != HP_METRICS_BATCH_BUCKETS + 1; ++b)
-        hp_buf_appendf(out, "hotpath_db_batch_size_bucket{le=\"%s\"} %llu\n", batch_labels[b],
-                       (unsigned long long)t->batch_cumulative[b]);
-    hp_buf_appendf(out, "hotpath_db_batch_size_sum %llu\nhotpath_db_batch_size_count %llu\n",
-                   (unsigned long long)t->batch_sum,
-                   (unsigned long long)t->batch_cumulative[HP_METRICS_BATCH_BUCKETS]);
+    put_histogram(out, "hotpath_db_batch_size",
+                  "API reads answered by one database query (1: a query of its own; more: "
+                  "coalesced primary-key lookups)",
+                  batch_labels, t->batch_cumulative, HP_METRICS_BATCH_BUCKETS, t->batch_sum, 0);
 }
 
 static void render_db_and_compression(const totals_t *t, hp_buf_t *out)
 {
-    put_header(out, "hotpath_db_duration_seconds", "histogram",
-               "time an API request waited for the database (queueing included)");
-    for (size_t b = 0; b != HP_METRICS_DURATION_BUCKETS + 1; ++b)
-        hp_buf_appendf(out, "hotpath_db_duration_seconds_bucket{le=\"%s\"} %llu\n",
-                       bucket_labels[b], (unsigned long long)t->db_cumulative[b]);
-    hp_buf_appendf(out, "hotpath_db_duration_seconds_sum ");
-    put_seconds(out, t->db_sum_ns);
-    hp_buf_appendf(out, "\nhotpath_db_duration_seconds_count %llu\n",
-                   (unsigned long long)t->db_cumulative[HP_METRICS_DURATION_BUCKETS]);
+    put_histogram(out, "hotpath_db_duration_seconds",
+                  "time an API request waited for the database (queueing included)",
+                  bucket_labels, t->db_cumulative, HP_METRICS_DURATION_BUCKETS, t->db_sum_ns, 1);
     put_one(out, "hotpath_compressed_responses_total", "counter",
             "responses sent with a content coding (gzip, br, zstd)", t->compressed);
     put_one(out, "hotpath_compression_original_bytes_total", "counter",
@@ -272,15 +279,9 @@ static void render_http(const totals_t *t, hp_buf_t *out)
     put_one(out, "hotpath_http_requests_in_flight", "gauge",
             "API requests accepted and not yet finished", t->in_flight);
 
-    put_header(out, "hotpath_http_request_duration_seconds", "histogram",
-               "time from accepting an API request to being done with it");
-    for (size_t b = 0; b != HP_METRICS_DURATION_BUCKETS + 1; ++b)
-        hp_buf_appendf(out, "hotpath_http_request_duration_seconds_bucket{le=\"%s\"} %llu\n",
-                       bucket_labels[b], (unsigned long long)t->cumulative[b]);
-    hp_buf_appendf(out, "hotpath_http_request_duration_seconds_sum ");
-    put_seconds(out, t->duration_sum_ns);
-    hp_buf_appendf(out, "\nhotpath_http_request_duration_seconds_count %llu\n",
-                   (unsigned long long)t->cumulative[HP_METRICS_DURATION_BUCKETS]);
+    put_histogram(out, "hotpath_http_request_duration_seconds",
+                  "time from accepting an API request to being done with it", bucket_labels,
+                  t->cumulative, HP_METRICS_DURATION_BUCKETS, t->duration_sum_ns, 1);
 }
 
 static void render_cache(const hp_cache_stats_t *c, hp_buf_t *out)

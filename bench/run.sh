@@ -13,6 +13,7 @@
 #                         as the Makefile builds it); "none" skips it. Runs only with S1z.
 #   BENCH_HELLO_THREADS=N its event loops (default: --server-threads from BENCH_SERVER_ARGS,
 #                         else the core count, which is hotpath's default)
+#   BENCH_DASHBOARD=1     0 skips the dashboard screenshot (<results>-dashboard.png)
 #   BENCH_OUT=FILE        where to write the results (default bench/results/<date>[-suffix].md);
 #                         the chart goes beside it, with .svg for .md
 #   BENCH_README=auto     whether to rewrite README.md's figures: auto = after a standard run
@@ -396,6 +397,24 @@ if [ "$ABLATION_RAN" = 1 ]; then
   fi
 fi
 
+# The live dashboard, as a screenshot kept beside the results: tests/dashboard opens it in
+# headless Chromium while it loads a server of its own (BENCH_DASHBOARD=0 skips it).
+DASHBOARD_SECTION=""
+if [ "${BENCH_DASHBOARD:-1}" != 0 ]; then
+  shot="${OUT%.md}-dashboard.png"
+  if HP_DASHBOARD_SCREENSHOT="$ROOT/$shot" scripts/test-dashboard.sh "$BIN" > build/bench/dashboard.log 2>&1; then
+    DASHBOARD_SECTION="## The live dashboard
+
+The admin port's /dashboard in headless Chromium under the dashboard test's own load
+(tests/dashboard/run.js), taken by this run:
+
+![the live dashboard]($(basename "$shot"))"
+    echo "bench: dashboard screenshot written to $shot"
+  else
+    DASHBOARD_SECTION="- the dashboard screenshot failed (build/bench/dashboard.log)"
+  fi
+fi
+
 if [ "$PROBE" -gt 0 ]; then
   PROBE_NOTE="cache hits (share of \`Cache-Status: hotpath; hit\` responses) and bytes per response on the wire (wrk's bytes read / requests, headers included) come from two ${PROBE} s probe runs after each measured one, with and without \`Accept-Encoding: gzip, br\`"
 else
@@ -419,7 +438,8 @@ ${RATIO_LINES:+
 $RATIO_LINES
 }
 $ABL_SECTION
-$PG_SECTION"
+$PG_SECTION
+$DASHBOARD_SECTION"
 echo
 echo "$REPORT"
 echo "$REPORT" > "$OUT"

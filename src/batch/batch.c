@@ -151,6 +151,13 @@ static void forget_shape_if_idle(hp_batcher_t *b, shape_t *s)
 
 /* --- sending --- */
 
+static void free_group(group_t *g)
+{
+    free(g->jobs);
+    free(g->plans);
+    free(g);
+}
+
 static void flush(group_t *g);
 
 /* A query of the shape came back: the group that gathered meanwhile goes now. */
@@ -210,13 +217,10 @@ static void answer_members(group_t *g, const hp_exec_result_t *res)
         r->db_queries = i == 0 ? 1 : 0;
         r->row_count = rows[i].base != NULL;
         if (job->exec->format == HP_FORMAT_OBJECT) {
-            if (rows[i].base == NULL) {
-                hp_error_set(&r->error, &job->pool, HP_ERR_SINGULAR,
-                             "JSON object requested, multiple (or no) rows returned");
-                hp_error_details(&r->error, &job->pool, "The result contains 0 rows");
-            } else {
+            if (rows[i].base == NULL)
+                hp_exec_singular_error(&r->error, &job->pool, 0);
+            else
                 hp_buf_append(&r->body, rows[i].base, rows[i].len);
-            }
         } else {
             hp_buf_putc(&r->body, '[');
             if (rows[i].base != NULL)
@@ -241,9 +245,7 @@ static void on_batch_done(hp_db_job_t *bj)
         for (size_t i = 0; i != g->count; ++i)
             g->jobs[i]->on_done(g->jobs[i]);
     }
-    free(g->jobs);
-    free(g->plans);
-    free(g);
+    free_group(g);
     hp_db_job_destroy(bj);
     shape_done(b, s);
 }
@@ -260,9 +262,7 @@ static void flush(group_t *g)
         hp_metrics_batch(b->metrics, g->count);
     if (g->count == 1) {
         hp_db_job_t *job = g->jobs[0];
-        free(g->jobs);
-        free(g->plans);
-        free(g);
+        free_group(g);
         send_single(b, s, job);
         return;
     }

@@ -4,6 +4,7 @@
  */
 #include "db/exec.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,4 +72,11 @@ void hp_exec_append_percent_encoded(hp_buf_t *buf, const char *s, size_t len)
             hp_buf_append(buf, esc, 3);
         }
     }
+}
+
+void hp_exec_singular_error(hp_error_t *err, h2o_mem_pool_t *pool, uint64_t rows)
+{
+    hp_error_set(err, pool, HP_ERR_SINGULAR,
+                 "JSON object requested, multiple (or no) rows returned");
+    hp_error_details(err, pool, "The result contains %" PRIu64 " rows", rows);
 }

@@ -105,6 +105,8 @@ typedef struct {
 
 void hp_exec_result_init(hp_exec_result_t *r);
 /* Helpers shared by the backends' renderers. */
+/* The singular media type's error (406 PGRST116) for a result of `rows` rows. */
+void hp_exec_singular_error(hp_error_t *err, h2o_mem_pool_t *pool, uint64_t rows);
 /* A CSV field (RFC 4180): quoted when it holds , " CR or LF, with " doubled. */
 void hp_exec_append_csv_field(hp_buf_t *buf, const char *s, size_t len);
 /* The CSV header line (column names, then "\n"). */

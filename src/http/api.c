@@ -394,48 +394,20 @@ static void read_through_cache(api_call_t *call, hp_http_loop_t *loop)
     submit_read_or_respond(call, loop, &call->r, key, call->policy);
 }
 
-static int parse_method(h2o_iovec_t m, hp_method_t *out)
-{
-    static const struct {
-        const char *name;
-        size_t len;
-        hp_method_t method;
-    } methods[] = {{H2O_STRLIT("GET"), HP_METHOD_GET},
-                   {H2O_STRLIT("HEAD"), HP_METHOD_HEAD},
-                   {H2O_STRLIT("POST"), HP_METHOD_POST},
-                   {H2O_STRLIT("PATCH"), HP_METHOD_PATCH},
-                   {H2O_STRLIT("DELETE"), HP_METHOD_DELETE}};
-    for (size_t i = 0; i != sizeof(methods) / sizeof(methods[0]); ++i) {
-        if (h2o_memis(m.base, m.len, methods[i].name, methods[i].len)) {
-            *out = methods[i].method;
-            return 0;
-        }
-    }
-    return -1;
-}
 
 
 /* Reads the headers that change what the query means into r. */
 static int read_headers_or_respond(h2o_req_t *req, hp_request_t *r)
 {
     hp_error_t err = {0};
-    if (hp_query_parse_accept(hp_http_header_value(req, H2O_TOKEN_ACCEPT), &r->format, &err, &req->pool) !=
-        0)
-        goto fail;
     for (ssize_t i = -1;
          (i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("prefer"), i)) != -1;)
         hp_query_parse_prefer(req->headers.entries[i].value, &r->prefer);
-    if (r->method == HP_METHOD_GET || r->method == HP_METHOD_HEAD) {
-        /* PostgREST ignores a Range header it cannot read (RFC 9110 allows that), but answers
-         * 416 to one it can read whose end is before its start. */
-        h2o_iovec_t range = hp_http_header_value(req, H2O_TOKEN_RANGE);
-        if (range.base != NULL && hp_query_parse_range(range, &r->range, &err, &req->pool) != 0) {
-            if (err.code != HP_ERR_INVALID_RANGE)
-                goto fail;
-            err = (hp_error_t){0};
-            r->range.is_set = 0;
-        }
-    } else {
+    if (hp_query_read_accept_and_range(r, hp_http_header_value(req, H2O_TOKEN_ACCEPT),
+                                       hp_http_header_value(req, H2O_TOKEN_RANGE), &err,
+                                       &req->pool) != 0)
+        goto fail;
+    if (r->method != HP_METHOD_GET && r->method != HP_METHOD_HEAD) {
         h2o_iovec_t type = hp_http_header_value(req, H2O_TOKEN_CONTENT_TYPE);
         if (type.base != NULL && req->entity.len != 0 &&
             !(type.len >= 16 && h2o_memis(type.base, 16, H2O_STRLIT("application/json")))) {
@@ -497,7 +469,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         h2o_send_inline(req, NULL, 0);
         return 0;
     }
-    if (parse_method(req->method, &r->method) != 0) {
+    if (hp_query_parse_method(req->method, &r->method) != 0) {
         hp_http_respond_errorf(req, HP_ERR_METHOD, "Unsupported HTTP method: %.*s",
                                (int)req->method.len, req->method.base);
         return 0;

@@ -169,24 +169,6 @@ static void on_sub_done(hp_db_job_t *job)
 
 /* --- reading sub-requests --- */
 
-static int method_of(const char *s, hp_method_t *out)
-{
-    static const struct {
-        const char *name;
-        hp_method_t method;
-    } methods[] = {{"GET", HP_METHOD_GET},
-                   {"HEAD", HP_METHOD_HEAD},
-                   {"POST", HP_METHOD_POST},
-                   {"PATCH", HP_METHOD_PATCH},
-                   {"DELETE", HP_METHOD_DELETE}};
-    for (size_t i = 0; i != sizeof(methods) / sizeof(methods[0]); ++i) {
-        if (strcmp(s, methods[i].name) == 0) {
-            *out = methods[i].method;
-            return 0;
-        }
-    }
-    return -1;
-}
 
 static const char *header_of(json_t *headers, const char *name)
 {
@@ -218,7 +200,7 @@ static int read_sub(json_t *item, hp_request_t *r, int *return_stated, hp_error_
         return hp_error_set(err, pool, HP_ERR_INVALID_BODY,
                             "A sub-request is {\"method\": string, \"path\": string, "
                             "\"headers\": object, \"body\": any}");
-    if (method_of(m != NULL ? json_string_value(m) : "GET", &r->method) != 0)
+    if (hp_query_parse_method(iov(m != NULL ? json_string_value(m) : "GET"), &r->method) != 0)
         return hp_error_set(err, pool, HP_ERR_METHOD, "Unsupported HTTP method: %s",
                             json_string_value(m));
     const char *path = json_string_value(p);
@@ -232,21 +214,14 @@ static int read_sub(json_t *item, hp_request_t *r, int *return_stated, hp_error_
     if (r->query.len > HP_MAX_QUERY_BYTES)
         return hp_error_set(err, pool, HP_ERR_URI_TOO_LONG,
                             "The query string is longer than %u bytes", HP_MAX_QUERY_BYTES);
-    if (hp_query_parse_accept(iov(headers != NULL ? header_of(headers, "accept") : NULL),
-                              &r->format, err, pool) != 0)
-        return -1;
     const char *prefer = headers != NULL ? header_of(headers, "prefer") : NULL;
     if (prefer != NULL)
         hp_query_parse_prefer(iov(prefer), &r->prefer);
     *return_stated = prefer != NULL && strstr(prefer, "return=") != NULL;
-    const char *range = headers != NULL ? header_of(headers, "range") : NULL;
-    if (range != NULL && (r->method == HP_METHOD_GET || r->method == HP_METHOD_HEAD) &&
-        hp_query_parse_range(iov(range), &r->range, err, pool) != 0) {
-        if (err->code != HP_ERR_INVALID_RANGE)
-            return -1;
-        *err = (hp_error_t){0};
-        r->range.is_set = 0;
-    }
+    if (hp_query_read_accept_and_range(r, iov(headers != NULL ? header_of(headers, "accept") : NULL),
+                                       iov(headers != NULL ? header_of(headers, "range") : NULL),
+                                       err, pool) != 0)
+        return -1;
     if (body == NULL || json_is_null(body)) {
         r->body = h2o_iovec_init("", 0);
     } else if (json_is_string(body)) {

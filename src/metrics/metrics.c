@@ -318,11 +318,9 @@ static void render_pool(const hp_metrics_pool_t *p, hp_buf_t *out)
             "database jobs waiting for a connection (a batch of reads counts once)", p->waiting);
     put_one(out, "hotpath_db_pool_acquired_total", "counter",
             "requests that got a database connection", p->acquired);
-    hp_buf_appendf(out,
-                   "# HELP hotpath_db_pool_acquire_seconds_total time requests waited for a "
-                   "database connection\n# TYPE hotpath_db_pool_acquire_seconds_total counter\n"
-                   "hotpath_db_pool_acquire_seconds_total %.6f\n",
-                   (double)p->acquire_ns / 1e9);
+    put_header(out, "hotpath_db_pool_acquire_seconds_total", "counter",
+               "time requests waited for a database connection");
+    hp_buf_appendf(out, "hotpath_db_pool_acquire_seconds_total %.6f\n", (double)p->acquire_ns / 1e9);
 }
 
 void hp_metrics_render(hp_metrics_t *m, const hp_metrics_extra_t *extra, hp_buf_t *out)

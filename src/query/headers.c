@@ -225,3 +225,41 @@ malformed:
                      value.base);
     return -1;
 }
+
+int hp_query_parse_method(h2o_iovec_t name, hp_method_t *out)
+{
+    static const struct {
+        const char *name;
+        hp_method_t method;
+    } methods[] = {{"GET", HP_METHOD_GET},
+                   {"HEAD", HP_METHOD_HEAD},
+                   {"POST", HP_METHOD_POST},
+                   {"PATCH", HP_METHOD_PATCH},
+                   {"DELETE", HP_METHOD_DELETE}};
+    for (size_t i = 0; i != sizeof(methods) / sizeof(methods[0]); ++i) {
+        if (strlen(methods[i].name) == name.len &&
+            memcmp(methods[i].name, name.base, name.len) == 0) {
+            *out = methods[i].method;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int hp_query_read_accept_and_range(hp_request_t *r, h2o_iovec_t accept, h2o_iovec_t range,
+                                   hp_error_t *err, h2o_mem_pool_t *pool)
+{
+    if (hp_query_parse_accept(accept, &r->format, err, pool) != 0)
+        return -1;
+    if (range.base == NULL || (r->method != HP_METHOD_GET && r->method != HP_METHOD_HEAD))
+        return 0;
+    /* PostgREST ignores a Range header it cannot read (RFC 9110 allows that), but answers 416
+     * to one it can read whose end is before its start. */
+    if (hp_query_parse_range(range, &r->range, err, pool) != 0) {
+        if (err->code != HP_ERR_INVALID_RANGE)
+            return -1;
+        *err = (hp_error_t){0};
+        r->range.is_set = 0;
+    }
+    return 0;
+}

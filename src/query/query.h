@@ -123,6 +123,14 @@ void hp_query_parse_prefer(h2o_iovec_t value, hp_prefer_t *out);
 /* Range: "items=0-24" / "0-24" / "5-". Malformed: INVALID_RANGE. */
 int hp_query_parse_range(h2o_iovec_t value, hp_range_t *out, hp_error_t *err, h2o_mem_pool_t *pool);
 
+/* The method by its name (GET HEAD POST PATCH DELETE); -1 for any other. */
+int hp_query_parse_method(h2o_iovec_t name, hp_method_t *out);
+/* Accept into r->format and, on reads (r->method set), Range into r->range, PostgREST's way: a
+ * Range that cannot be read is ignored, one whose end is before its start is an error. range
+ * .base NULL: no Range header. Returns 0, or -1 with err set. */
+int hp_query_read_accept_and_range(hp_request_t *r, h2o_iovec_t accept, h2o_iovec_t range,
+                                   hp_error_t *err, h2o_mem_pool_t *pool);
+
 /* --- planning --- */
 
 /* Builds the plan for `req` against `schema` in `dialect`, allocating in `pool`. Returns 0, or

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <libpq-fe.h>
+#include "test_pg_fixture.h"
 
 #include "db/pg/demo_load.h"
 #include "db/pg/schema_load.h"
@@ -19,27 +20,10 @@
 #define SCALE 0.001 /* 100 users, 20 products, 1000 orders, 10 devices, 2000 readings */
 
 typedef struct {
-    PGconn *admin;
-    PGconn *conn; /* to the test's own database */
-    char dbname[64];
-    char conninfo[512]; /* the same, for the loader */
+    test_pg_db_t db;
     hp_demo_t demo;
 } fixture_t;
 
-static void ignore_notice(void *arg, const char *message)
-{
-    (void)arg;
-    (void)message;
-}
-
-static void exec_ok(PGconn *conn, const char *sql)
-{
-    PGresult *res = PQexec(conn, sql);
-    ExecStatusType st = PQresultStatus(res);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-        fail_msg("%.60s...: %s", sql, PQerrorMessage(conn));
-    PQclear(res);
-}
 
 /* The single value of a query, as text (static storage, valid until the next call). */
 static const char *value_of(PGconn *conn, const char *sql)
@@ -62,29 +46,13 @@ static long long count_of(PGconn *conn, const char *table)
 
 static int setup(void **state)
 {
-    const char *uri = getenv("HP_TEST_PG");
-    if (uri == NULL || uri[0] == '\0') {
+    fixture_t *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    if (test_pg_db_create(&f->db, "hp_unit_demo") != 0) {
+        free(f);
         *state = NULL;
         return 0;
     }
-    fixture_t *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    f->admin = PQconnectdb(uri);
-    if (PQstatus(f->admin) != CONNECTION_OK)
-        fail_msg("HP_TEST_PG=%s: %s", uri, PQerrorMessage(f->admin));
-    PQsetNoticeProcessor(f->admin, ignore_notice, NULL);
-    snprintf(f->dbname, sizeof(f->dbname), "hp_unit_demo_%ld", (long)getpid());
-    char sql[256];
-    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", f->dbname);
-    exec_ok(f->admin, sql);
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->dbname);
-    exec_ok(f->admin, sql);
-    snprintf(f->conninfo, sizeof(f->conninfo), "host=%s port=%s user=%s dbname=%s",
-             PQhost(f->admin), PQport(f->admin), PQuser(f->admin), f->dbname);
-    f->conn = PQconnectdb(f->conninfo);
-    if (PQstatus(f->conn) != CONNECTION_OK)
-        fail_msg("%s: %s", f->conninfo, PQerrorMessage(f->conn));
-    PQsetNoticeProcessor(f->conn, ignore_notice, NULL);
     assert_int_equal(hp_demo_init(&f->demo, SCALE, HP_DEMO_DEFAULT_SEED), 0);
     *state = f;
     return 0;
@@ -95,25 +63,14 @@ static int teardown(void **state)
     fixture_t *f = *state;
     if (f == NULL)
         return 0;
-    PQfinish(f->conn);
-    char sql[128];
-    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", f->dbname);
-    exec_ok(f->admin, sql);
-    PQfinish(f->admin);
+    test_pg_db_drop(&f->db);
     free(f);
     return 0;
 }
 
 static fixture_t *fixture_or_skip(void **state)
 {
-    static int said;
-    if (*state == NULL) {
-        if (!said++)
-            print_message("HP_TEST_PG is not set: skipped (scripts/pg-cluster.sh start DIR "
-                          "prints a URI for it)\n");
-        skip();
-    }
-    return *state;
+    return test_pg_fixture_or_skip(state);
 }
 
 typedef struct {
@@ -144,7 +101,7 @@ static void test_load_writes_every_row_and_step(void **state)
 {
     fixture_t *f = fixture_or_skip(state);
     progress_t p = {0};
-    load_ok(f, f->conninfo, 0, &p);
+    load_ok(f, f->db.conninfo, 0, &p);
     static const char *const steps[] = {"users",   "products", "product_details",
                                         "orders",  "devices",  "readings",
                                         "indexes", "analyze",  "finish"};
@@ -154,7 +111,7 @@ static void test_load_writes_every_row_and_step(void **state)
     int64_t total = 0;
     for (int id = 0; id < HP_DEMO_TABLE_COUNT; id++) {
         const char *name = hp_demo_table((hp_demo_table_id_t)id)->name;
-        assert_int_equal(count_of(f->conn, name), f->demo.row_count[id]);
+        assert_int_equal(count_of(f->db.conn, name), f->demo.row_count[id]);
         total += f->demo.row_count[id];
     }
     assert_int_equal(p.rows, total);
@@ -168,7 +125,7 @@ static void test_rows_match_the_generator(void **state)
     char want[1024];
     snprintf(want, sizeof(want), "%s|%s|%s|%s|%s", u.username, u.email, u.active ? "t" : "f",
              u.created_at, u.bio);
-    assert_string_equal(value_of(f->conn, "SELECT concat_ws('|', username, email, active,"
+    assert_string_equal(value_of(f->db.conn, "SELECT concat_ws('|', username, email, active,"
                                           " created_at, bio) FROM users WHERE id = 7"),
                         want);
 
@@ -178,12 +135,12 @@ static void test_rows_match_the_generator(void **state)
         hp_demo_product(&f->demo, id, &p);
         char sql[128];
         snprintf(sql, sizeof(sql), "SELECT price FROM products WHERE id = %lld", (long long)id);
-        assert_true(strtod(value_of(f->conn, sql), NULL) == p.price);
+        assert_true(strtod(value_of(f->db.conn, sql), NULL) == p.price);
     }
     hp_demo_reading_t r;
     hp_demo_reading(&f->demo, 1999, &r);
     snprintf(want, sizeof(want), "%lld|%.2f|%s", (long long)r.device_id, r.temperature, r.ts);
-    assert_string_equal(value_of(f->conn, "SELECT concat_ws('|', device_id,"
+    assert_string_equal(value_of(f->db.conn, "SELECT concat_ws('|', device_id,"
                                           " to_char(temperature, 'FM990.00'), ts)"
                                           " FROM readings WHERE id = 1999"),
                         want);
@@ -193,7 +150,7 @@ static void test_keys_indexes_and_sequences(void **state)
 {
     fixture_t *f = fixture_or_skip(state);
     assert_string_equal(
-        value_of(f->conn, "SELECT string_agg(conname, ',' ORDER BY conname) FROM pg_constraint"
+        value_of(f->db.conn, "SELECT string_agg(conname, ',' ORDER BY conname) FROM pg_constraint"
                           " WHERE contype IN ('p', 'f') AND connamespace = 'public'::regnamespace"),
         "devices_pkey,orders_pkey,orders_user_id_fkey,product_details_pkey,"
         "product_details_product_id_fkey,products_pkey,readings_device_id_fkey,readings_pkey,"
@@ -203,15 +160,15 @@ static void test_keys_indexes_and_sequences(void **state)
     for (size_t i = 0; i < count; i++) {
         char sql[256];
         snprintf(sql, sizeof(sql), "SELECT to_regclass('%s') IS NOT NULL", indexes[i].name);
-        assert_string_equal(value_of(f->conn, sql), "t");
+        assert_string_equal(value_of(f->db.conn, sql), "t");
     }
     /* A row inserted without an id takes the next one, as in SQLite. */
-    assert_string_equal(value_of(f->conn, "INSERT INTO devices (name, status)"
+    assert_string_equal(value_of(f->db.conn, "INSERT INTO devices (name, status)"
                                           " VALUES ('x', 'active') RETURNING id"),
                         "11");
-    exec_ok(f->conn, "DELETE FROM devices WHERE id = 11");
+    test_pg_exec_ok(f->db.conn, "DELETE FROM devices WHERE id = 11");
     /* Statistics are there for the planner. */
-    assert_string_equal(value_of(f->conn, "SELECT count(*) > 0 FROM pg_stats"
+    assert_string_equal(value_of(f->db.conn, "SELECT count(*) > 0 FROM pg_stats"
                                           " WHERE tablename = 'readings'"),
                         "t");
 }
@@ -220,7 +177,7 @@ static void test_schema_loader_sees_the_demo(void **state)
 {
     fixture_t *f = fixture_or_skip(state);
     char err[256] = "";
-    hp_schema_t *s = hp_pg_load_schema(f->conn, err, sizeof(err));
+    hp_schema_t *s = hp_pg_load_schema(f->db.conn, err, sizeof(err));
     if (s == NULL)
         fail_msg("%s", err);
     assert_int_equal(hp_schema_table_count(s), HP_DEMO_TABLE_COUNT);
@@ -241,36 +198,36 @@ static void test_existing_tables_need_overwrite(void **state)
 {
     fixture_t *f = fixture_or_skip(state);
     char err[512] = "";
-    exec_ok(f->conn, "CREATE VIEW busy_devices AS SELECT id FROM devices WHERE status = 'active'");
-    assert_int_equal(hp_demo_pg_load(&f->demo, f->conninfo, 0, NULL, NULL, err, sizeof(err)), -1);
+    test_pg_exec_ok(f->db.conn, "CREATE VIEW busy_devices AS SELECT id FROM devices WHERE status = 'active'");
+    assert_int_equal(hp_demo_pg_load(&f->demo, f->db.conninfo, 0, NULL, NULL, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "already has demo tables"));
-    assert_string_equal(value_of(f->conn, "SELECT to_regclass('busy_devices') IS NOT NULL"), "t");
+    assert_string_equal(value_of(f->db.conn, "SELECT to_regclass('busy_devices') IS NOT NULL"), "t");
 
-    load_ok(f, f->conninfo, 1, NULL);
-    assert_int_equal(count_of(f->conn, "orders"), f->demo.row_count[HP_DEMO_ORDERS]);
+    load_ok(f, f->db.conninfo, 1, NULL);
+    assert_int_equal(count_of(f->db.conn, "orders"), f->demo.row_count[HP_DEMO_ORDERS]);
     /* CASCADE took the view that depended on a demo table. */
-    assert_string_equal(value_of(f->conn, "SELECT to_regclass('busy_devices') IS NULL"), "t");
+    assert_string_equal(value_of(f->db.conn, "SELECT to_regclass('busy_devices') IS NULL"), "t");
 }
 
 static void test_first_schema_of_search_path(void **state)
 {
     fixture_t *f = fixture_or_skip(state);
     char conninfo[600];
-    exec_ok(f->conn, "CREATE SCHEMA \"Shop\"");
+    test_pg_exec_ok(f->db.conn, "CREATE SCHEMA \"Shop\"");
     snprintf(conninfo, sizeof(conninfo), "%s options='-c search_path=\"Shop\",public'",
-             f->conninfo);
+             f->db.conninfo);
     /* public has the demo tables already; the first schema of the path has none. */
     load_ok(f, conninfo, 0, NULL);
-    assert_int_equal(count_of(f->conn, "\"Shop\".readings"), f->demo.row_count[HP_DEMO_READINGS]);
-    assert_int_equal(count_of(f->conn, "public.readings"), f->demo.row_count[HP_DEMO_READINGS]);
-    exec_ok(f->conn, "DROP SCHEMA \"Shop\" CASCADE");
+    assert_int_equal(count_of(f->db.conn, "\"Shop\".readings"), f->demo.row_count[HP_DEMO_READINGS]);
+    assert_int_equal(count_of(f->db.conn, "public.readings"), f->demo.row_count[HP_DEMO_READINGS]);
+    test_pg_exec_ok(f->db.conn, "DROP SCHEMA \"Shop\" CASCADE");
 }
 
 static void test_errors_are_one_line(void **state)
 {
     fixture_t *f = fixture_or_skip(state);
     char err[512] = "", conninfo[600];
-    snprintf(conninfo, sizeof(conninfo), "%s_nope", f->conninfo);
+    snprintf(conninfo, sizeof(conninfo), "%s_nope", f->db.conninfo);
     assert_int_equal(hp_demo_pg_load(&f->demo, conninfo, 1, NULL, NULL, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "does not exist"));
     assert_null(strchr(err, '\n'));
@@ -281,11 +238,11 @@ static void test_cancel_before_load_changes_nothing(void **state)
 {
     fixture_t *f = fixture_or_skip(state);
     char err[512] = "";
-    exec_ok(f->conn, "DELETE FROM readings WHERE id > 10");
+    test_pg_exec_ok(f->db.conn, "DELETE FROM readings WHERE id > 10");
     hp_demo_pg_cancel();
-    assert_int_equal(hp_demo_pg_load(&f->demo, f->conninfo, 1, NULL, NULL, err, sizeof(err)), -1);
+    assert_int_equal(hp_demo_pg_load(&f->demo, f->db.conninfo, 1, NULL, NULL, err, sizeof(err)), -1);
     assert_string_equal(err, "interrupted");
-    assert_int_equal(count_of(f->conn, "readings"), 10);
+    assert_int_equal(count_of(f->db.conn, "readings"), 10);
 }
 
 int main(void)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <libpq-fe.h>
+#include "test_pg_fixture.h"
 
 #include "db/pg/schema_load.h"
 
@@ -19,26 +20,9 @@
 #define FIXTURE "tests/spec/fixture.pg.sql"
 
 typedef struct {
-    PGconn *admin;
-    PGconn *conn; /* to the test's own database */
-    char dbname[64];
+    test_pg_db_t db;
 } fixture_t;
 
-static void ignore_notice(void *arg, const char *message)
-{
-    (void)arg;
-    (void)message;
-}
-
-/* Runs SQL that must succeed (the last statement's result decides). */
-static void exec_ok(PGconn *conn, const char *sql)
-{
-    PGresult *res = PQexec(conn, sql);
-    ExecStatusType st = PQresultStatus(res);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-        fail_msg("%.60s...: %s", sql, PQerrorMessage(conn));
-    PQclear(res);
-}
 
 static char *read_file(const char *path)
 {
@@ -59,45 +43,19 @@ static char *read_file(const char *path)
     return text;
 }
 
-/* The admin URI with its database name replaced (libpq: a later dbname overrides the one in
- * the URI when expand_dbname is set). */
-static PGconn *connect_to(const char *uri, const char *dbname)
-{
-    const char *keys[] = {"dbname", "dbname", NULL};
-    const char *values[] = {uri, dbname, NULL};
-    PGconn *conn = PQconnectdbParams(keys, values, 1);
-    if (PQstatus(conn) != CONNECTION_OK)
-        fail_msg("connecting to %s: %s", dbname, PQerrorMessage(conn));
-    PQsetNoticeProcessor(conn, ignore_notice, NULL);
-    return conn;
-}
-
 static int setup(void **state)
 {
-    const char *uri = getenv("HP_TEST_PG");
-    if (uri == NULL || uri[0] == '\0') {
+    fixture_t *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    if (test_pg_db_create(&f->db, "hp_unit_schema") != 0) {
+        free(f);
         *state = NULL;
         return 0;
     }
-    fixture_t *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    f->admin = PQconnectdb(uri);
-    if (PQstatus(f->admin) != CONNECTION_OK)
-        fail_msg("HP_TEST_PG=%s: %s", uri, PQerrorMessage(f->admin));
-    PQsetNoticeProcessor(f->admin, ignore_notice, NULL);
-    snprintf(f->dbname, sizeof(f->dbname), "hp_unit_schema_%ld", (long)getpid());
-    char sql[256];
-    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", f->dbname);
-    exec_ok(f->admin, sql);
-    snprintf(sql, sizeof(sql),
-             "CREATE DATABASE %s TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'",
-             f->dbname);
-    exec_ok(f->admin, sql);
-    f->conn = connect_to(uri, f->dbname);
     char *script = read_file(FIXTURE);
     if (script == NULL)
         fail_msg("cannot read %s (run from the repository root)", FIXTURE);
-    exec_ok(f->conn, script);
+    test_pg_exec_ok(f->db.conn, script);
     free(script);
     *state = f;
     return 0;
@@ -108,25 +66,14 @@ static int teardown(void **state)
     fixture_t *f = *state;
     if (f == NULL)
         return 0;
-    PQfinish(f->conn);
-    char sql[128];
-    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", f->dbname);
-    exec_ok(f->admin, sql);
-    PQfinish(f->admin);
+    test_pg_db_drop(&f->db);
     free(f);
     return 0;
 }
 
 static fixture_t *fixture_or_skip(void **state)
 {
-    static int said;
-    if (*state == NULL) {
-        if (!said++)
-            print_message("HP_TEST_PG is not set: skipped (scripts/pg-cluster.sh start DIR "
-                          "prints a URI for it)\n");
-        skip();
-    }
-    return *state;
+    return test_pg_fixture_or_skip(state);
 }
 
 static hp_schema_t *load_ok(PGconn *conn)
@@ -157,7 +104,7 @@ static const hp_column_t *column(const hp_table_t *t, const char *name)
 static void test_fixture_tables_in_name_order(void **state)
 {
     fixture_t *f = fixture_or_skip(state);
-    hp_schema_t *s = load_ok(f->conn);
+    hp_schema_t *s = load_ok(f->db.conn);
     static const char *const names[] = {"active_users",    "items",       "messages",
                                         "notes",           "order_lines", "orders",
                                         "pg_types",        "product_details", "products",
@@ -175,7 +122,7 @@ static void test_fixture_tables_in_name_order(void **state)
 static void test_fixture_columns_types_and_defaults(void **state)
 {
     fixture_t *f = fixture_or_skip(state);
-    hp_schema_t *s = load_ok(f->conn);
+    hp_schema_t *s = load_ok(f->db.conn);
     const hp_table_t *users = table(s, "users");
     assert_int_equal(users->column_count, 7);
     static const char *const order[] = {"id",    "name", "email",     "active",
@@ -214,7 +161,7 @@ static void test_fixture_columns_types_and_defaults(void **state)
 static void test_fixture_primary_keys(void **state)
 {
     fixture_t *f = fixture_or_skip(state);
-    hp_schema_t *s = load_ok(f->conn);
+    hp_schema_t *s = load_ok(f->db.conn);
     const hp_table_t *lines = table(s, "order_lines");
     /* Unique: a one-column primary key and a UNIQUE column; not a column of a two-column key. */
     assert_true(column(table(s, "users"), "id")->is_unique);
@@ -234,7 +181,7 @@ static void test_fixture_primary_keys(void **state)
 static void test_fixture_foreign_keys(void **state)
 {
     fixture_t *f = fixture_or_skip(state);
-    hp_schema_t *s = load_ok(f->conn);
+    hp_schema_t *s = load_ok(f->db.conn);
     hp_relationship_t rels[4];
 
     /* Two keys from messages to users: ambiguous until a hint names one. */
@@ -291,9 +238,9 @@ static const char extra_schema[] =
 static void test_first_schema_of_search_path(void **state)
 {
     fixture_t *f = fixture_or_skip(state);
-    exec_ok(f->conn, extra_schema);
-    hp_schema_t *s = load_ok(f->conn);
-    exec_ok(f->conn, "RESET search_path");
+    test_pg_exec_ok(f->db.conn, extra_schema);
+    hp_schema_t *s = load_ok(f->db.conn);
+    test_pg_exec_ok(f->db.conn, "RESET search_path");
 
     assert_int_equal(hp_schema_table_count(s), 6);    /* events_2024 is a table too */
     assert_null(hp_schema_find_table(s, S("users"))); /* public is not exposed */
@@ -335,41 +282,41 @@ static void test_first_schema_of_search_path(void **state)
     assert_int_equal(table(s, "nothing")->column_count, 0);
     assert_true(table(s, "totals")->is_view);
     hp_schema_unref(s);
-    exec_ok(f->conn, "DROP SCHEMA extra CASCADE");
+    test_pg_exec_ok(f->db.conn, "DROP SCHEMA extra CASCADE");
 }
 
 static void test_transaction_state_is_kept(void **state)
 {
     fixture_t *f = fixture_or_skip(state);
-    hp_schema_t *s = load_ok(f->conn);
-    assert_int_equal(PQtransactionStatus(f->conn), PQTRANS_IDLE);
+    hp_schema_t *s = load_ok(f->db.conn);
+    assert_int_equal(PQtransactionStatus(f->db.conn), PQTRANS_IDLE);
     hp_schema_unref(s);
 
     /* Inside the caller's transaction: it sees the caller's uncommitted table and leaves the
      * transaction open. */
-    exec_ok(f->conn, "BEGIN; CREATE TABLE uncommitted (id integer)");
-    s = load_ok(f->conn);
-    assert_int_equal(PQtransactionStatus(f->conn), PQTRANS_INTRANS);
+    test_pg_exec_ok(f->db.conn, "BEGIN; CREATE TABLE uncommitted (id integer)");
+    s = load_ok(f->db.conn);
+    assert_int_equal(PQtransactionStatus(f->db.conn), PQTRANS_INTRANS);
     assert_non_null(hp_schema_find_table(s, S("uncommitted")));
     hp_schema_unref(s);
-    exec_ok(f->conn, "ROLLBACK");
+    test_pg_exec_ok(f->db.conn, "ROLLBACK");
 }
 
 static void test_errors_are_reported(void **state)
 {
     fixture_t *f = fixture_or_skip(state);
     char err[256] = "";
-    exec_ok(f->conn, "BEGIN");
-    PQclear(PQexec(f->conn, "SELECT 1/0")); /* the transaction is now aborted */
-    assert_null(hp_pg_load_schema(f->conn, err, sizeof(err)));
+    test_pg_exec_ok(f->db.conn, "BEGIN");
+    PQclear(PQexec(f->db.conn, "SELECT 1/0")); /* the transaction is now aborted */
+    assert_null(hp_pg_load_schema(f->db.conn, err, sizeof(err)));
     assert_non_null(strstr(err, "loading the schema"));
     assert_null(strchr(err, '\n'));
-    exec_ok(f->conn, "ROLLBACK");
+    test_pg_exec_ok(f->db.conn, "ROLLBACK");
 
-    assert_int_equal(PQenterPipelineMode(f->conn), 1);
-    assert_null(hp_pg_load_schema(f->conn, err, sizeof(err)));
+    assert_int_equal(PQenterPipelineMode(f->db.conn), 1);
+    assert_null(hp_pg_load_schema(f->db.conn, err, sizeof(err)));
     assert_non_null(strstr(err, "pipeline"));
-    assert_int_equal(PQexitPipelineMode(f->conn), 1);
+    assert_int_equal(PQexitPipelineMode(f->db.conn), 1);
 }
 
 int main(void)

@@ -15,6 +15,14 @@ uint64_t pg__now_ms(void)
     return hp_time_mono_ns() / 1000000;
 }
 
+void pg__copy_message(char *dst, size_t cap, const char *msg)
+{
+    size_t len = strlen(msg);
+    while (len != 0 && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
+        --len;
+    snprintf(dst, cap, "%.*s", (int)len, msg);
+}
+
 static void free_backend(pg_backend_t *be)
 {
     pthread_mutex_destroy(&be->loops_lock);
@@ -51,11 +59,7 @@ static PGconn *connect_blocking(const char *uri, char *errbuf, size_t errlen)
 {
     PGconn *pg = PQconnectdb(uri);
     if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
-        const char *m = pg != NULL ? PQerrorMessage(pg) : "out of memory";
-        size_t len = strlen(m);
-        while (len != 0 && m[len - 1] == '\n')
-            --len;
-        snprintf(errbuf, errlen, "%.*s", (int)len, m);
+        pg__copy_message(errbuf, errlen, pg != NULL ? PQerrorMessage(pg) : "out of memory");
         PQfinish(pg);
         return NULL;
     }

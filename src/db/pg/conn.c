@@ -102,10 +102,7 @@ static void fail_conn(pg_conn_t *c, const char *reason)
 {
     /* The reason may be libpq's buffer, which dies with the connection. */
     char why[256];
-    snprintf(why, sizeof(why), "%s", reason);
-    size_t len = strlen(why);
-    while (len != 0 && (why[len - 1] == '\n' || why[len - 1] == '\r'))
-        why[--len] = '\0';
+    pg__copy_message(why, sizeof(why), reason);
     pg_target_t *t = c->target;
     pg_call_t *calls = c->head;
     unsigned lost = c->depth;
@@ -149,8 +146,9 @@ pg_conn_t *pg__conn_start(pg_target_t *t, const char *uri, char *errbuf, size_t 
     keys[n] = values[n] = NULL;
     PGconn *pg = PQconnectStartParams(keys, values, 1);
     if (pg == NULL || PQstatus(pg) == CONNECTION_BAD) {
-        snprintf(errbuf, errlen, "%s", pg != NULL ? PQerrorMessage(pg) : "out of memory");
+        pg__copy_message(errbuf, errlen, pg != NULL ? PQerrorMessage(pg) : "out of memory");
         PQfinish(pg);
+        atomic_fetch_sub(&t->loop->be->open[t->index], 1);
         return NULL;
     }
     pg_conn_t *c = calloc(1, sizeof(*c));
@@ -168,7 +166,7 @@ pg_conn_t *pg__conn_start(pg_target_t *t, const char *uri, char *errbuf, size_t 
     ++t->connecting_count;
     if (watch_socket(c) != 0) {
         snprintf(errbuf, errlen, "dup: out of descriptors");
-        pg__conn_close(c);
+        pg__conn_close(c); /* gives the slot back */
         return NULL;
     }
     want_write(c); /* PQconnectStart: poll as if PQconnectPoll had said WRITING */

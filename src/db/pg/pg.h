@@ -87,7 +87,6 @@ struct st_pg_loop_t {
     h2o_loop_t *loop;
     pg_target_t targets[PG_MAX_TARGETS];
     pg_call_t *queue_head, **queue_tail; /* jobs waiting for a connection, FIFO */
-    unsigned queued;
     unsigned min_share; /* connections this loop keeps open to each server */
     atomic_uint ready[PG_MAX_TARGETS]; /* targets[i].ready_count, for other loops to read */
     h2o_multithread_queue_t *queue;    /* jobs other loops hand to this one */
@@ -131,6 +130,8 @@ struct st_pg_call_t {
 
 /* backend.c */
 uint64_t pg__now_ms(void);
+/* Copies a libpq message into dst without its trailing newline (libpq ends them with one). */
+void pg__copy_message(char *dst, size_t cap, const char *msg);
 /* pool.c: the backend.h entry points that run on a loop. */
 int hp_db__pg_attach(void *state, h2o_loop_t *loop, char *errbuf, size_t errlen);
 void hp_db__pg_detach(void *state);
@@ -144,7 +145,8 @@ void pg__finish(pg_call_t *call);
 /* A connection finished connecting (ok) or failed / broke (!ok; it is already unlinked). */
 void pg__target_conn_event(pg_target_t *t, int ok, const char *why);
 
-/* conn.c: one connection. */
+/* conn.c: one connection. The caller has reserved its slot in be->open[]: the connection
+ * gives it back when it closes, or before returning NULL. */
 pg_conn_t *pg__conn_start(pg_target_t *t, const char *uri, char *errbuf, size_t errlen);
 /* Puts the call into the connection's pipeline. Returns 0, or -1 when the connection broke
  * (the call is untouched; the connection is closed and the target told). */

@@ -77,7 +77,14 @@ static void push_front(pg_loop_t *pl, pg_call_t *call)
     if (pl->queue_head == NULL)
         pl->queue_tail = &call->next;
     pl->queue_head = call;
-    ++pl->queued;
+    atomic_fetch_add(&pl->be->waiting, 1);
+}
+
+static void push_back(pg_loop_t *pl, pg_call_t *call)
+{
+    call->next = NULL;
+    *pl->queue_tail = call;
+    pl->queue_tail = &call->next;
     atomic_fetch_add(&pl->be->waiting, 1);
 }
 
@@ -88,7 +95,6 @@ static pg_call_t *pop_front(pg_loop_t *pl)
     if (pl->queue_head == NULL)
         pl->queue_tail = &pl->queue_head;
     call->next = NULL;
-    --pl->queued;
     atomic_fetch_sub(&pl->be->waiting, 1);
     return call;
 }
@@ -124,10 +130,8 @@ static void grow(pg_target_t *t)
     if (!reserve_slot(be, t->index))
         return;
     char err[256];
-    if (pg__conn_start(t, be->uris[t->index], err, sizeof(err)) == NULL) {
-        atomic_fetch_sub(&be->open[t->index], 1);
-        pg__target_conn_event(t, 0, err);
-    }
+    if (pg__conn_start(t, be->uris[t->index], err, sizeof(err)) == NULL)
+        pg__target_conn_event(t, 0, err); /* the slot was given back */
 }
 
 void pg__target_conn_event(pg_target_t *t, int ok, const char *why)
@@ -144,10 +148,10 @@ void pg__target_conn_event(pg_target_t *t, int ok, const char *why)
     }
     if (t->ready_count != 0)
         return; /* one connection broke; the others serve */
-    if (!t->is_down)
+    if (!t->is_down) {
         hp_log_warn("database server %zu unreachable: %s", t->index, why != NULL ? why : "");
-    if (!t->is_down)
         t->failed_ms = pg__now_ms();
+    }
     t->is_down = 1;
     if (t->index == 0)
         atomic_store(&t->loop->be->primary_down, 1);
@@ -155,11 +159,7 @@ void pg__target_conn_event(pg_target_t *t, int ok, const char *why)
                                        : (t->backoff_ms * 2 > PG_BACKOFF_MAX_MS ? PG_BACKOFF_MAX_MS
                                                                                : t->backoff_ms * 2);
     t->retry_at_ms = pg__now_ms() + t->backoff_ms;
-    snprintf(t->last_error, sizeof(t->last_error), "%s", why != NULL ? why : "");
-    /* Trim libpq's trailing newline. */
-    size_t len = strlen(t->last_error);
-    while (len != 0 && (t->last_error[len - 1] == '\n' || t->last_error[len - 1] == '\r'))
-        t->last_error[--len] = '\0';
+    pg__copy_message(t->last_error, sizeof(t->last_error), why != NULL ? why : "");
     pg__loop_dispatch(t->loop);
 }
 
@@ -270,12 +270,7 @@ static void take_lent(pg_loop_t *pl, h2o_linklist_t *messages)
             H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
         h2o_linklist_unlink(&m->link);
         hp_db_job_t *job = H2O_STRUCT_FROM_MEMBER(hp_db_job_t, _message, m);
-        pg_call_t *call = job->_backend;
-        call->next = NULL;
-        *pl->queue_tail = call;
-        pl->queue_tail = &call->next;
-        ++pl->queued;
-        atomic_fetch_add(&pl->be->waiting, 1);
+        push_back(pl, job->_backend);
     }
 }
 
@@ -318,10 +313,7 @@ int pg__loop_submit(pg_loop_t *pl, hp_db_job_t *job)
         pg__finish(call);
         return 0;
     }
-    *pl->queue_tail = call;
-    pl->queue_tail = &call->next;
-    ++pl->queued;
-    atomic_fetch_add(&pl->be->waiting, 1);
+    push_back(pl, call);
     pg__loop_dispatch(pl);
     return 0;
 }

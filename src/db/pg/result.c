@@ -61,10 +61,7 @@ void pg__result_fill(hp_db_job_t *job, const PGresult *res)
     if (PQnfields(res) > COL_INSERTED && !PQgetisnull(res, 0, COL_INSERTED))
         r->inserted_any = PQgetvalue(res, 0, COL_INSERTED)[0] == 't';
     if (exec->format == HP_FORMAT_OBJECT && r->row_count != 1) {
-        hp_error_set(&r->error, &job->pool, HP_ERR_SINGULAR,
-                     "JSON object requested, multiple (or no) rows returned");
-        hp_error_details(&r->error, &job->pool, "The result contains %" PRIu64 " rows",
-                         r->row_count);
+        hp_exec_singular_error(&r->error, &job->pool, r->row_count);
         return;
     }
     if (exec->returns_rows) {

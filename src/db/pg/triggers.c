@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <libpq-fe.h>
+#include "db/pg/pg.h"
 
 /* One transaction: the function, then a trigger on each base table of the first schema in
  * the search path (the one hotpath serves, see schema_load.c). */
@@ -36,11 +37,7 @@ static const char count_sql[] =
 
 static int fail(PGconn *pg, PGresult *r, char *errbuf, size_t errlen)
 {
-    const char *m = r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(pg);
-    size_t len = strlen(m);
-    while (len != 0 && m[len - 1] == '\n')
-        --len;
-    snprintf(errbuf, errlen, "%.*s", (int)len, m);
+    pg__copy_message(errbuf, errlen, r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(pg));
     PQclear(r);
     PQfinish(pg);
     return -1;

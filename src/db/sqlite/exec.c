@@ -257,10 +257,7 @@ uint64_t hp_sqlite__run(hp_sqlite__conn_t *conn, hp_db_job_t *job)
     if (exec->count.sql != NULL && run_count(conn, job) != 0)
         goto fail;
     if (exec->format == HP_FORMAT_OBJECT && res->row_count != 1) {
-        hp_error_set(&res->error, &job->pool, HP_ERR_SINGULAR,
-                     "JSON object requested, multiple (or no) rows returned");
-        hp_error_details(&res->error, &job->pool, "The result contains %" PRIu64 " rows",
-                         res->row_count);
+        hp_exec_singular_error(&res->error, &job->pool, res->row_count);
         goto fail;
     }
     if (in_txn && CONTROL(conn, job, "COMMIT") != 0)

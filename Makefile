@@ -94,7 +94,7 @@ lint:
 	@scripts/lint.sh
 
 fmt-check:
-	@scripts/lint.sh --format
+	@scripts/lint.sh
 
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN)

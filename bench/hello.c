@@ -165,8 +165,8 @@ static void *run_loop(void *arg)
     h2o_context_init(&loop->ctx, evloop, &globalconf);
     loop->accept_ctx.ctx = &loop->ctx;
     loop->accept_ctx.hosts = globalconf.hosts;
-    h2o_socket_t *listener = h2o_evloop_socket_create(evloop, loop->listen_fd,
-                                                      H2O_SOCKET_FLAG_DONT_READ);
+    h2o_socket_t *listener =
+        h2o_evloop_socket_create(evloop, loop->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     listener->data = loop;
     h2o_socket_read_start(listener, on_accept);
     while (!atomic_load(&is_stop_requested))
@@ -182,27 +182,13 @@ int main(int argc, char **argv)
     const char *body_arg = NULL, *body_path = NULL;
     while ((opt = getopt(argc, argv, "p:t:T:b:f:h")) != -1) {
         switch (opt) {
-        case 'p':
-            port = (int)strtol(optarg, NULL, 10);
-            break;
-        case 't':
-            thread_count = (int)strtol(optarg, NULL, 10);
-            break;
-        case 'T':
-            content_type = optarg;
-            break;
-        case 'b':
-            body_arg = optarg;
-            break;
-        case 'f':
-            body_path = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
+        case 'p': port = (int)strtol(optarg, NULL, 10); break;
+        case 't': thread_count = (int)strtol(optarg, NULL, 10); break;
+        case 'T': content_type = optarg; break;
+        case 'b': body_arg = optarg; break;
+        case 'f': body_path = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
         }
     }
     if (optind != argc || port < 1 || port > 65535 || thread_count < 1 ||
@@ -241,8 +227,8 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    fprintf(stderr, "hello: %zu bytes of %s on 127.0.0.1:%d, %d threads\n", body.len,
-            content_type, port, thread_count);
+    fprintf(stderr, "hello: %zu bytes of %s on 127.0.0.1:%d, %d threads\n", body.len, content_type,
+            port, thread_count);
     for (int i = 0; i != thread_count; ++i)
         pthread_join(loops[i].tid, NULL);
     return 0;

@@ -87,7 +87,7 @@ static uint64_t shape_hash(const hp_plan_t *plan)
         if (i == plan->batch.key_bind)
             continue;
         uint64_t part = bd->kind == HP_BIND_TEXT ? XXH3_64bits(bd->text.base, bd->text.len)
-                                                  : (uint64_t)bd->i ^ (uint64_t)bd->d;
+                                                 : (uint64_t)bd->i ^ (uint64_t)bd->d;
         h = XXH3_64bits_withSeed(&part, sizeof(part), h + i);
     }
     return h;
@@ -111,9 +111,8 @@ static int same_shape(const hp_plan_t *x, const hp_plan_t *y)
 {
     const hp_stmt_t *a = &x->exec.main, *c = &y->exec.main;
     if (x->table != y->table || x->batch.key != y->batch.key ||
-        x->batch.key_bind != y->batch.key_bind ||
-        a->bind_count != c->bind_count || a->sql_len != c->sql_len ||
-        memcmp(a->sql, c->sql, a->sql_len) != 0)
+        x->batch.key_bind != y->batch.key_bind || a->bind_count != c->bind_count ||
+        a->sql_len != c->sql_len || memcmp(a->sql, c->sql, a->sql_len) != 0)
         return 0;
     for (size_t i = 0; i != a->bind_count; ++i)
         if (i != x->batch.key_bind && !same_bind(&a->binds[i], &c->binds[i]))

@@ -26,9 +26,9 @@
 #include "query/query.h"
 
 typedef struct {
-    int enabled;         /* batch = on */
-    unsigned max_reads;  /* batch-max */
-    unsigned window_us;  /* batch-window-us (0: the end of the loop iteration) */
+    int enabled;        /* batch = on */
+    unsigned max_reads; /* batch-max */
+    unsigned window_us; /* batch-window-us (0: the end of the loop iteration) */
 } hp_batch_options_t;
 
 typedef struct st_hp_batcher_t hp_batcher_t;

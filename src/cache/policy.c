@@ -97,9 +97,10 @@ static int parse_options(const char *s, const char *end, hp_cache_policy_t *p, c
         } else if (has_value && IS("s-maxage")) {
             p->s_maxage_s = (int32_t)v;
         } else {
-            snprintf(errbuf, errlen,
-                     "'%.*s' is not an option (off, on, ttl=S, swr=S, sie=S, max-age=S, s-maxage=S)",
-                     (int)len, opt);
+            snprintf(
+                errbuf, errlen,
+                "'%.*s' is not an option (off, on, ttl=S, swr=S, sie=S, max-age=S, s-maxage=S)",
+                (int)len, opt);
             return -1;
         }
 #undef IS

@@ -20,7 +20,10 @@ void hp_json_string_body(hp_buf_t *buf, const char *s, size_t len);
 void hp_json_int(hp_buf_t *buf, int64_t v);
 /* Shortest text that reads back as the same double; NaN and infinities become null. */
 void hp_json_double(hp_buf_t *buf, double v);
-static inline void hp_json_null(hp_buf_t *buf) { hp_buf_append_lit(buf, "null"); }
+static inline void hp_json_null(hp_buf_t *buf)
+{
+    hp_buf_append_lit(buf, "null");
+}
 static inline void hp_json_bool(hp_buf_t *buf, int v)
 {
     if (v)

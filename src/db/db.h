@@ -19,9 +19,9 @@
 #include "db/schema.h"
 
 typedef struct {
-    const char *uri;          /* a SQLite file path or sqlite://PATH */
-    unsigned pool;            /* read connections (worker threads for SQLite) */
-    unsigned busy_timeout_ms; /* how long a statement waits on a lock before DB_BUSY */
+    const char *uri;           /* a SQLite file path or sqlite://PATH */
+    unsigned pool;             /* read connections (worker threads for SQLite) */
+    unsigned busy_timeout_ms;  /* how long a statement waits on a lock before DB_BUSY */
     unsigned inline_budget_us; /* reads may run on the submitting loop for this long (see
                                   hp_db_attach_thread); 0 sends every read to the pool */
     unsigned snapshot_ms;      /* a read connection may keep its snapshot of the database this
@@ -35,8 +35,8 @@ typedef struct {
     unsigned pool_acquire_ms;  /* a job waits this long for a connection, then 504 */
     unsigned pipeline;         /* most queries in flight per connection (1: no pipelining) */
     unsigned statement_timeout_ms; /* 0: the server's */
-    const char *replicas;      /* "uri,uri": read replicas, or NULL / "" */
-    unsigned loops;            /* event loops that will attach (to share pool_min among) */
+    const char *replicas;          /* "uri,uri": read replicas, or NULL / "" */
+    unsigned loops;                /* event loops that will attach (to share pool_min among) */
 } hp_db_options_t;
 
 /* The connection pool's state, summed over loops (PostgreSQL; zeros for SQLite). */

@@ -32,7 +32,7 @@ typedef struct {
     size_t name_len;
     char *decl_type; /* declared type text, "" when none (PostgreSQL: format_type()) */
     hp_coltype_t type;
-    int is_pk; /* part of the primary key */
+    int is_pk;     /* part of the primary key */
     int is_unique; /* no two rows share a non-NULL value: a single-column UNIQUE constraint or
                       index (not partial, not on an expression), or a one-column primary key */
     int not_null;

@@ -16,8 +16,7 @@ static void send_text(h2o_req_t *req, int status, const char *reason, const char
 {
     req->res.status = status;
     req->res.reason = reason;
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type,
-                   strlen(type));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type, strlen(type));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
                    H2O_STRLIT("no-store"));
     h2o_send_inline(req, body, len);
@@ -48,8 +47,8 @@ static void send_metrics(admin_handler_t *h, h2o_req_t *req, int is_json)
     hp_metrics_pool_t pool;
     hp_db_pool_stats(h->db, &ps);
     if (ps.max != 0) {
-        pool = (hp_metrics_pool_t){ps.open, ps.max, ps.busy, ps.waiting, ps.acquired,
-                                   ps.acquire_ns};
+        pool =
+            (hp_metrics_pool_t){ps.open, ps.max, ps.busy, ps.waiting, ps.acquired, ps.acquire_ns};
         extra.pool = &pool;
     }
     if (h->caching->cache != NULL) {
@@ -70,8 +69,8 @@ static void send_metrics(admin_handler_t *h, h2o_req_t *req, int is_json)
 }
 
 /* The page loads nothing from elsewhere and talks only to this listener. */
-#define DASHBOARD_CSP                                                                          \
-    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "              \
+#define DASHBOARD_CSP                                                             \
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; " \
     "connect-src 'self'; img-src 'self' data:"
 
 static void send_dashboard(h2o_req_t *req)
@@ -88,7 +87,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     hp_http_access_log_tag(hp_http_loop_of(req->conn->ctx)->access_log, req);
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
         !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, HEAD"));
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
+                       H2O_STRLIT("GET, HEAD"));
         send_text(req, 405, "Method Not Allowed", "application/json",
                   H2O_STRLIT("{\"status\":\"method not allowed\"}"));
         return 0;
@@ -109,7 +109,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     else if (h2o_memis(path.base, path.len, H2O_STRLIT("/dashboard")))
         send_dashboard(req);
     else
-        send_text(req, 404, "Not Found", "application/json", H2O_STRLIT("{\"status\":\"not found\"}"));
+        send_text(req, 404, "Not Found", "application/json",
+                  H2O_STRLIT("{\"status\":\"not found\"}"));
     return 0;
 }
 

@@ -56,15 +56,14 @@ struct st_api_call_t {
     h2o_req_t *req;
     hp_http_loop_t *loop;
     hp_request_t r;
-    job_ctx_t *job_ctx;          /* a job in flight for this request, or NULL */
-    cache_waiter_t *waiter;      /* waiting on another request's fill, or NULL */
+    job_ctx_t *job_ctx;              /* a job in flight for this request, or NULL */
+    cache_waiter_t *waiter;          /* waiting on another request's fill, or NULL */
     const hp_cache_policy_t *policy; /* non-NULL: a cacheable read */
-    hp_cache_entry_t *fallback;  /* stale-if-error candidate (a reference), or NULL */
-    int is_forced_fresh;         /* the client sent Cache-Control: no-cache */
+    hp_cache_entry_t *fallback;      /* stale-if-error candidate (a reference), or NULL */
+    int is_forced_fresh;             /* the client sent Cache-Control: no-cache */
     uint64_t cache_ns;
     uint64_t started_ns; /* when the handler took the request (for the duration metric) */
 };
-
 
 static void on_call_dispose(void *p)
 {
@@ -95,7 +94,8 @@ static void on_entry_ref_dispose(void *p)
 static void respond_entry(api_call_t *call, hp_cache_entry_t *entry, const char *cache_status,
                           uint64_t db_ns, uint32_t batch_size)
 {
-    hp_cache_entry_t **ref = h2o_mem_alloc_shared(&call->req->pool, sizeof(*ref), on_entry_ref_dispose);
+    hp_cache_entry_t **ref =
+        h2o_mem_alloc_shared(&call->req->pool, sizeof(*ref), on_entry_ref_dispose);
     *ref = entry;
     hp_http_representation_t rep = {
         .status = entry->status,
@@ -113,7 +113,6 @@ static void respond_entry(api_call_t *call, hp_cache_entry_t *entry, const char 
     };
     hp_http_caching_send(call->loop->caching, call->req, &rep);
 }
-
 
 static void submit_read_or_respond(api_call_t *call, hp_http_loop_t *loop, const hp_request_t *r,
                                    h2o_iovec_t key, const hp_cache_policy_t *policy);
@@ -184,11 +183,13 @@ static void on_job_done(hp_db_job_t *job)
             if (call->fallback != NULL && hp_error_http_status(&result->error) >= 500) {
                 hp_cache_entry_t *stale = call->fallback;
                 call->fallback = NULL;
-                respond_entry(call, stale, "hotpath; hit; fwd=stale; detail=stale-if-error", db_ns, 1);
+                respond_entry(call, stale, "hotpath; hit; fwd=stale; detail=stale-if-error", db_ns,
+                              1);
             } else {
                 if (status == 416)
-                    h2o_add_header(&call->req->pool, &call->req->res.headers, H2O_TOKEN_CONTENT_RANGE,
-                                   NULL, headers[0].value, headers[0].value_len);
+                    h2o_add_header(&call->req->pool, &call->req->res.headers,
+                                   H2O_TOKEN_CONTENT_RANGE, NULL, headers[0].value,
+                                   headers[0].value_len);
                 hp_http_respond_error(call->req, &result->error);
             }
         } else if (plan->is_write) {
@@ -198,10 +199,10 @@ static void on_job_done(hp_db_job_t *job)
                                   H2O_STRLIT("server-timing"), 0, NULL, timing, (size_t)len);
             hp_http_respond_write(call->req, plan, call->r.method, result);
         } else if (entry != NULL) {
-            const char *fwd = call->is_forced_fresh ? (entry->is_stored ? "hotpath; fwd=request; stored"
-                                                                        : "hotpath; fwd=request")
-                                                    : (entry->is_stored ? "hotpath; fwd=miss; stored"
-                                                                        : "hotpath; fwd=miss");
+            const char *fwd =
+                call->is_forced_fresh
+                    ? (entry->is_stored ? "hotpath; fwd=request; stored" : "hotpath; fwd=request")
+                    : (entry->is_stored ? "hotpath; fwd=miss; stored" : "hotpath; fwd=miss");
             respond_entry(call, entry, fwd, db_ns, result->batch_size);
             entry = NULL;
         } else {
@@ -210,7 +211,8 @@ static void on_job_done(hp_db_job_t *job)
             char *body = hp_buf_release(&result->body, &len);
             hp_http_own(call->req, body);
             uint32_t slots[HP_CACHE_MAX_TABLES];
-            size_t n = plan->table_count < HP_CACHE_MAX_TABLES ? plan->table_count : HP_CACHE_MAX_TABLES;
+            size_t n =
+                plan->table_count < HP_CACHE_MAX_TABLES ? plan->table_count : HP_CACHE_MAX_TABLES;
             for (size_t i = 0; i != n; ++i)
                 slots[i] = hp_cache_table_slot(plan->tables[i]->name, plan->tables[i]->name_len);
             hp_http_representation_t rep = {
@@ -238,7 +240,8 @@ static void on_waiter_message(h2o_multithread_receiver_t *receiver, h2o_linklist
 {
     hp_http_loop_t *loop = H2O_STRUCT_FROM_MEMBER(hp_http_loop_t, cache_receiver, receiver);
     while (!h2o_linklist_is_empty(messages)) {
-        h2o_multithread_message_t *m = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        h2o_multithread_message_t *m =
+            H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
         h2o_linklist_unlink(&m->link);
         cache_waiter_t *w = H2O_STRUCT_FROM_MEMBER(cache_waiter_t, message, m);
         api_call_t *call = w->call;
@@ -272,8 +275,8 @@ static int reads_from_primary(api_call_t *call, hp_http_loop_t *loop, const hp_p
 {
     if (loop->affinity == NULL || plan->is_write)
         return 0;
-    if (call != NULL && hp_http_affinity_prefers_primary(loop->affinity,
-                                                         hp_http_affinity_client(call->req)))
+    if (call != NULL &&
+        hp_http_affinity_prefers_primary(loop->affinity, hp_http_affinity_client(call->req)))
         return 1;
     uint32_t slots[16];
     size_t count = plan->table_count < 16 ? plan->table_count : 16;
@@ -289,12 +292,15 @@ static void submit_read_or_respond(api_call_t *call, hp_http_loop_t *loop, const
                                    h2o_iovec_t key, const hp_cache_policy_t *policy)
 {
     hp_db_job_t *job = hp_db_job_create();
-    hp_schema_t **schema_ref = h2o_mem_alloc_shared(&job->pool, sizeof(*schema_ref), on_schema_ref_dispose);
+    hp_schema_t **schema_ref =
+        h2o_mem_alloc_shared(&job->pool, sizeof(*schema_ref), on_schema_ref_dispose);
     *schema_ref = hp_db_schema(loop->db);
     hp_plan_t *plan = h2o_mem_alloc_pool(&job->pool, sizeof(*plan));
-    hp_query_options_t opts = {.max_rows = loop->conf->db_max_rows > 0 ? loop->conf->db_max_rows : -1};
+    hp_query_options_t opts = {.max_rows =
+                                   loop->conf->db_max_rows > 0 ? loop->conf->db_max_rows : -1};
     hp_error_t err = {0};
-    if (hp_query_plan(r, *schema_ref, hp_db_dialect(loop->db), &opts, plan, &err, &job->pool) != 0) {
+    if (hp_query_plan(r, *schema_ref, hp_db_dialect(loop->db), &opts, plan, &err, &job->pool) !=
+        0) {
         if (key.base != NULL)
             hp_cache_abandon(loop->caching->cache, key.base, key.len);
         if (call != NULL)
@@ -309,8 +315,10 @@ static void submit_read_or_respond(api_call_t *call, hp_http_loop_t *loop, const
         fill->key = h2o_strdup(&job->pool, key.base, key.len);
         fill->policy = policy;
         fill->slot_count = plan->table_count;
-        fill->slots = h2o_mem_alloc_pool(&job->pool, sizeof(*fill->slots) * (plan->table_count + 1));
-        fill->versions = h2o_mem_alloc_pool(&job->pool, sizeof(*fill->versions) * (plan->table_count + 1));
+        fill->slots =
+            h2o_mem_alloc_pool(&job->pool, sizeof(*fill->slots) * (plan->table_count + 1));
+        fill->versions =
+            h2o_mem_alloc_pool(&job->pool, sizeof(*fill->versions) * (plan->table_count + 1));
         for (size_t i = 0; i != plan->table_count; ++i)
             fill->slots[i] = hp_cache_table_slot(plan->tables[i]->name, plan->tables[i]->name_len);
         /* Versions are read before the query takes its snapshot: a write that lands while it
@@ -360,11 +368,12 @@ static void read_through_cache(api_call_t *call, hp_http_loop_t *loop)
         return;
     }
     cache_waiter_t *w = malloc(sizeof(*w));
-    *w = (cache_waiter_t){.super = {.cb = on_waiter_called}, .reply_to = &loop->cache_receiver, .call = call};
+    *w = (cache_waiter_t){
+        .super = {.cb = on_waiter_called}, .reply_to = &loop->cache_receiver, .call = call};
     hp_cache_entry_t *entry = NULL;
     int should_revalidate = 0;
-    hp_cache_result_t res = hp_cache_lookup(cache, key.base, key.len, now_ms, &w->super, &entry,
-                                            &should_revalidate);
+    hp_cache_result_t res =
+        hp_cache_lookup(cache, key.base, key.len, now_ms, &w->super, &entry, &should_revalidate);
     call->cache_ns = hp_time_mono_ns() - start;
     if (res == HP_CACHE_WAIT) {
         call->waiter = w;
@@ -393,8 +402,6 @@ static void read_through_cache(api_call_t *call, hp_http_loop_t *loop)
     call->fallback = entry; /* an expired entry inside its stale-if-error window, or NULL */
     submit_read_or_respond(call, loop, &call->r, key, call->policy);
 }
-
-
 
 /* Reads the headers that change what the query means into r. */
 static int read_headers_or_respond(h2o_req_t *req, hp_request_t *r)

@@ -81,8 +81,8 @@ static void answer_headers(answer_t *a, const hp_cache_header_t *headers, size_t
 static void answer_error(answer_t *a, const hp_error_t *err)
 {
     a->status = hp_error_http_status(err);
-    static const hp_cache_header_t type = {"content-type", 12,
-                                           "application/json; charset=utf-8", 31};
+    static const hp_cache_header_t type = {"content-type", 12, "application/json; charset=utf-8",
+                                           31};
     answer_headers(a, &type, 1);
     hp_error_render(err, &a->body);
 }
@@ -152,11 +152,12 @@ static void on_sub_done(hp_db_job_t *job)
         hp_http_caching_table_written(loop->caching, plan->table->name, plan->table->name_len);
         if (b->req != NULL)
             hp_http_affinity_wrote(loop->affinity, hp_http_affinity_client(b->req));
-        int has_body = hp_http_write_meta(&job->pool, plan, sub->method, sub->return_stated,
-                                          result, &a->status, headers, &count);
+        int has_body = hp_http_write_meta(&job->pool, plan, sub->method, sub->return_stated, result,
+                                          &a->status, headers, &count);
         answer_headers(a, headers, count);
         answer_body(a, &plan->exec, &result->body, has_body);
-    } else if (hp_http_read_meta(&job->pool, plan, result, &a->status, headers, &count, &err) != 0) {
+    } else if (hp_http_read_meta(&job->pool, plan, result, &a->status, headers, &count, &err) !=
+               0) {
         answer_error(a, &err);
     } else {
         answer_headers(a, headers, count);
@@ -168,7 +169,6 @@ static void on_sub_done(hp_db_job_t *job)
 }
 
 /* --- reading sub-requests --- */
-
 
 static const char *header_of(json_t *headers, const char *name)
 {
@@ -218,9 +218,9 @@ static int read_sub(json_t *item, hp_request_t *r, int *return_stated, hp_error_
     if (prefer != NULL)
         hp_query_parse_prefer(iov(prefer), &r->prefer);
     *return_stated = prefer != NULL && strstr(prefer, "return=") != NULL;
-    if (hp_query_read_accept_and_range(r, iov(headers != NULL ? header_of(headers, "accept") : NULL),
-                                       iov(headers != NULL ? header_of(headers, "range") : NULL),
-                                       err, pool) != 0)
+    if (hp_query_read_accept_and_range(
+            r, iov(headers != NULL ? header_of(headers, "accept") : NULL),
+            iov(headers != NULL ? header_of(headers, "range") : NULL), err, pool) != 0)
         return -1;
     if (body == NULL || json_is_null(body)) {
         r->body = h2o_iovec_init("", 0);
@@ -253,7 +253,8 @@ static void start_sub(bulk_t *b, json_t *item, size_t index)
     }
     sub->method = r.method;
     sub->schema = hp_db_schema(loop->db);
-    hp_query_options_t opts = {.max_rows = loop->conf->db_max_rows > 0 ? loop->conf->db_max_rows : -1};
+    hp_query_options_t opts = {.max_rows =
+                                   loop->conf->db_max_rows > 0 ? loop->conf->db_max_rows : -1};
     if (hp_query_plan(&r, sub->schema, hp_db_dialect(loop->db), &opts, sub->plan, &err,
                       &job->pool) != 0) {
         answer_error(&b->answers[index], &err);
@@ -299,9 +300,8 @@ void hp_http_bulk(h2o_req_t *req, hp_http_loop_t *loop)
     size_t count = json_array_size(doc);
     if (count > (size_t)loop->conf->batch_max_requests) {
         json_decref(doc);
-        hp_http_respond_errorf(req, HP_ERR_LIMIT,
-                               "%zu sub-requests; batch-max-requests is %lld", count,
-                               (long long)loop->conf->batch_max_requests);
+        hp_http_respond_errorf(req, HP_ERR_LIMIT, "%zu sub-requests; batch-max-requests is %lld",
+                               count, (long long)loop->conf->batch_max_requests);
         return;
     }
     bulk_t *b = calloc(1, sizeof(*b));

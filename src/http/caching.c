@@ -186,9 +186,6 @@ uint64_t hp_http_caching_last_changed(hp_http_caching_t *c, const uint32_t *slot
 
 /* --- sending --- */
 
-
-
-
 /* If-None-Match: "*" or a list of entity tags; weak ones (W/"...") match by the weak rule,
  * which is what a GET uses. Our tags are "<hash>" for identity and "<hash>-<coding>" for a
  * coded body (one strong tag per representation, RFC 9110 8.8.3): a client holding any of them
@@ -215,7 +212,8 @@ static int etag_matches(h2o_iovec_t inm, const char *base, size_t base_len)
     return 0;
 }
 
-static int not_modified(h2o_req_t *req, const char *etag_base, size_t base_len, uint64_t last_modified_ms)
+static int not_modified(h2o_req_t *req, const char *etag_base, size_t base_len,
+                        uint64_t last_modified_ms)
 {
     h2o_iovec_t inm = hp_http_header_value(req, H2O_TOKEN_IF_NONE_MATCH);
     if (inm.base != NULL)
@@ -228,8 +226,6 @@ static int not_modified(h2o_req_t *req, const char *etag_base, size_t base_len, 
     return (int64_t)(last_modified_ms / 1000) <= (int64_t)timegm(&tm);
 }
 
-
-
 /* Completes `"<hash>` (in a 32-byte buffer) with the coding's suffix and adds the header. */
 static void add_etag(h2o_req_t *req, char *etag, int base_len, hp_encoding_t enc)
 {
@@ -240,11 +236,10 @@ static void add_etag(h2o_req_t *req, char *etag, int base_len, hp_encoding_t enc
     hp_http_add_header(req, H2O_TOKEN_ETAG, etag, (size_t)len);
 }
 
-
 /* The body in `enc` (its bytes live until the request is disposed), or identity when coding
  * does not make it smaller or fails. */
-static h2o_iovec_t encode_body(hp_http_caching_t *c, h2o_req_t *req, const hp_http_representation_t *rep,
-                               hp_encoding_t *enc)
+static h2o_iovec_t encode_body(hp_http_caching_t *c, h2o_req_t *req,
+                               const hp_http_representation_t *rep, hp_encoding_t *enc)
 {
     if (rep->entry != NULL) {
         hp_cache_bytes_t v = hp_cache_entry_variant(rep->entry, *enc);
@@ -292,18 +287,22 @@ void hp_http_caching_send(hp_http_caching_t *c, h2o_req_t *req, const hp_http_re
         etag[1 + i] = hex[(rep->etag >> (60 - 4 * i)) & 0xf];
     char *lm = h2o_mem_alloc_pool(&req->pool, H2O_TIMESTR_RFC1123_LEN + 1);
     uint64_t now_ms = hp_time_real_ms();
-    time_t lm_s = (time_t)((rep->last_modified_ms < now_ms ? rep->last_modified_ms : now_ms) / 1000);
+    time_t lm_s =
+        (time_t)((rep->last_modified_ms < now_ms ? rep->last_modified_ms : now_ms) / 1000);
     struct tm gmt;
     gmtime_r(&lm_s, &gmt);
     h2o_time2str_rfc1123(lm, &gmt);
     hp_http_add_header(req, H2O_TOKEN_LAST_MODIFIED, lm, H2O_TIMESTR_RFC1123_LEN);
     if (rep->policy != NULL) {
-        hp_http_add_header(req, H2O_TOKEN_CACHE_CONTROL, rep->policy->cache_control, strlen(rep->policy->cache_control));
-        hp_http_add_header(req, H2O_TOKEN_VARY, H2O_STRLIT("Accept, Accept-Encoding, Prefer, Range"));
+        hp_http_add_header(req, H2O_TOKEN_CACHE_CONTROL, rep->policy->cache_control,
+                           strlen(rep->policy->cache_control));
+        hp_http_add_header(req, H2O_TOKEN_VARY,
+                           H2O_STRLIT("Accept, Accept-Encoding, Prefer, Range"));
     } else if (c->is_compress_enabled) {
         hp_http_add_header(req, H2O_TOKEN_VARY, H2O_STRLIT("Accept-Encoding"));
     }
-    hp_http_add_header_str(req, H2O_STRLIT("cache-status"), rep->cache_status, strlen(rep->cache_status));
+    hp_http_add_header_str(req, H2O_STRLIT("cache-status"), rep->cache_status,
+                           strlen(rep->cache_status));
     char *timing = h2o_mem_alloc_pool(&req->pool, 120), *t = timing;
     memcpy(t, "cache;dur=", 10);
     t = put_ms(t + 10, rep->cache_ns);

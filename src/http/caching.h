@@ -57,8 +57,6 @@ uint64_t hp_http_caching_last_changed(hp_http_caching_t *c, const uint32_t *slot
 /* The same, but only for writes seen since the start (0 when none). */
 uint64_t hp_http_caching_last_written(hp_http_caching_t *c, const uint32_t *slots, size_t count);
 
-
-
 /* What a successful read answers with, from a cache entry or straight from a result. */
 typedef struct {
     int status;
@@ -78,6 +76,7 @@ typedef struct {
 /* Answers with the representation: 304 when the request's validators match, else the body in
  * the best content coding the client accepts (made once per entry), with every caching header.
  * HEAD gets the headers only. The body bytes must live until the request is disposed. */
-void hp_http_caching_send(hp_http_caching_t *c, h2o_req_t *req, const hp_http_representation_t *rep);
+void hp_http_caching_send(hp_http_caching_t *c, h2o_req_t *req,
+                          const hp_http_representation_t *rep);
 
 #endif

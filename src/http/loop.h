@@ -32,8 +32,8 @@ typedef struct {
     h2o_socket_t *admin_listener;
     int admin_fd;
     h2o_hostconf_t **admin_hosts;
-    h2o_multithread_receiver_t db_receiver; /* database jobs come back here */
-    h2o_multithread_receiver_t control;     /* shutdown requests from the signal thread */
+    h2o_multithread_receiver_t db_receiver;    /* database jobs come back here */
+    h2o_multithread_receiver_t control;        /* shutdown requests from the signal thread */
     h2o_multithread_receiver_t cache_receiver; /* fills this loop's requests waited for */
     h2o_multithread_message_t shutdown_message;
     h2o_timeout_t tick_timeout; /* every HP_HTTP_TICK_MS: database and access log housekeeping */
@@ -51,7 +51,7 @@ typedef struct {
     hp_db_t *db;
     hp_http_affinity_t *affinity; /* read-your-writes routing; NULL without replicas */
     hp_batcher_t *batcher;        /* this loop's query batching (made on the loop's thread) */
-    hp_metrics_slot_t *metrics; /* this loop's own counters */
+    hp_metrics_slot_t *metrics;   /* this loop's own counters */
     hp_http_access_log_loop_t *access_log; /* this loop's request ids and access log buffer */
 } hp_http_loop_t;
 

@@ -35,7 +35,7 @@ void hp_http_add_header(h2o_req_t *req, const h2o_token_t *token, const char *va
 }
 
 void hp_http_add_header_str(h2o_req_t *req, const char *name, size_t name_len, const char *value,
-                           size_t len)
+                            size_t len)
 {
     h2o_add_header_by_str(&req->pool, &req->res.headers, name, name_len, 0, NULL, value, len);
 }
@@ -68,7 +68,6 @@ char *hp_http_put_uint(char *p, uint64_t n)
         *p++ = digits[--k];
     return p;
 }
-
 
 /* Sends `body` (malloc'd, ownership taken) without copying: it is freed with the request. */
 static void send_owned(h2o_req_t *req, char *body, size_t len)
@@ -151,7 +150,8 @@ static h2o_iovec_t content_range(h2o_mem_pool_t *pool, uint64_t first, uint64_t 
  * only the preferences the client stated. */
 static int client_prefers(h2o_req_t *req, const char *token)
 {
-    for (ssize_t i = -1; (i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("prefer"), i)) != -1;) {
+    for (ssize_t i = -1;
+         (i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("prefer"), i)) != -1;) {
         h2o_iovec_t v = req->headers.entries[i].value;
         if (memmem(v.base, v.len, token, strlen(token)) != NULL)
             return 1;
@@ -193,7 +193,8 @@ static h2o_iovec_t preference_applied(h2o_mem_pool_t *pool, const hp_plan_t *pla
 }
 
 int hp_http_read_meta(h2o_mem_pool_t *pool, const hp_plan_t *plan, const hp_exec_result_t *result,
-                      int *status, hp_cache_header_t *headers, size_t *header_count, hp_error_t *err)
+                      int *status, hp_cache_header_t *headers, size_t *header_count,
+                      hp_error_t *err)
 {
     uint64_t lower = plan->offset;
     int64_t total = result->total;
@@ -207,7 +208,8 @@ int hp_http_read_meta(h2o_mem_pool_t *pool, const hp_plan_t *plan, const hp_exec
         *header_count = n;
         hp_error_set(err, pool, HP_ERR_RANGE, "Requested range not satisfiable");
         hp_error_details(err, pool,
-                         "An offset of %" PRIu64 " was requested, but there are only %" PRId64 " rows.",
+                         "An offset of %" PRIu64 " was requested, but there are only %" PRId64
+                         " rows.",
                          lower, total);
         return -1;
     }
@@ -232,7 +234,8 @@ int hp_http_write_meta(h2o_mem_pool_t *pool, const hp_plan_t *plan, hp_method_t 
     h2o_iovec_t range =
         content_range(pool, 0, method == HP_METHOD_PATCH ? result->row_count : 0, total);
     if (method == HP_METHOD_POST)
-        *status = plan->prefer.resolution == HP_RESOLUTION_MERGE && !result->inserted_any ? 200 : 201;
+        *status =
+            plan->prefer.resolution == HP_RESOLUTION_MERGE && !result->inserted_any ? 200 : 201;
     else
         *status = has_body ? 200 : 204;
     if (result->location.base != NULL && plan->prefer.ret == HP_RETURN_HEADERS_ONLY) {
@@ -330,7 +333,8 @@ void hp_http_respond_root(h2o_req_t *req, const hp_schema_t *schema)
     hp_buf_append_lit(&b, "}}");
     req->res.status = 200;
     req->res.reason = "OK";
-    hp_http_add_header(req, H2O_TOKEN_CONTENT_TYPE, H2O_STRLIT("application/openapi+json; charset=utf-8"));
+    hp_http_add_header(req, H2O_TOKEN_CONTENT_TYPE,
+                       H2O_STRLIT("application/openapi+json; charset=utf-8"));
     size_t len;
     char *body = hp_buf_release(&b, &len);
     send_owned(req, body, len);

@@ -37,7 +37,8 @@ void hp_http_respond_errorf(h2o_req_t *req, hp_errcode_t code, const char *fmt, 
  * (content-range, content-type, preference-applied; at most 3, values in pool). A range
  * past a known total: status 416, headers = content-range only, err set, returns -1. */
 int hp_http_read_meta(h2o_mem_pool_t *pool, const hp_plan_t *plan, const hp_exec_result_t *result,
-                      int *status, hp_cache_header_t *headers, size_t *header_count, hp_error_t *err);
+                      int *status, hp_cache_header_t *headers, size_t *header_count,
+                      hp_error_t *err);
 /* A finished write's status and headers, PostgREST's (location, content-range,
  * preference-applied, content-type: at most HP_HTTP_WRITE_HEADERS, values in pool).
  * return_stated: the client's Prefer said return=... Returns whether it has a body. */

@@ -111,7 +111,6 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
     loop->ctx.http1.req_timeout.timeout = 0;
 }
 
-
 static int has_connections(h2o_context_t *ctx)
 {
     return !h2o_linklist_is_empty(&ctx->http1._conns) || !h2o_linklist_is_empty(&ctx->http2._conns);
@@ -169,8 +168,10 @@ static void *run_loop(void *arg)
     /* Stopping: finish the requests in flight and let the connections close, within the
      * deadline. Database jobs always come back (the database answers every job it took), and
      * the loop must outlive them because their replies are posted to it. */
-    uint64_t deadline = (hp_time_mono_ns() / 1000000) + (uint64_t)loop->conf->server_shutdown_timeout_ms;
-    while ((loop->in_flight != 0 || has_connections(&loop->ctx)) && (hp_time_mono_ns() / 1000000) < deadline)
+    uint64_t deadline =
+        (hp_time_mono_ns() / 1000000) + (uint64_t)loop->conf->server_shutdown_timeout_ms;
+    while ((loop->in_flight != 0 || has_connections(&loop->ctx)) &&
+           (hp_time_mono_ns() / 1000000) < deadline)
         h2o_evloop_run(evloop, 10);
     int is_cut_off = loop->in_flight != 0;
     while (loop->jobs_in_flight != 0)
@@ -222,8 +223,8 @@ hp_server_t *hp_server_create(const hp_config_t *conf, hp_db_t *db, char *errbuf
     hp_db_set_change_listener(db, hp_http_caching_on_external_change, s->caching);
     if (conf->db_replicas[0] != '\0')
         s->affinity = hp_http_affinity_create((unsigned)conf->db_primary_after_write_ms);
-    if ((s->access_log = hp_http_access_log_create(
-             (hp_access_log_format_t)conf->log_access, conf->log_access_file, errbuf, errlen)) ==
+    if ((s->access_log = hp_http_access_log_create((hp_access_log_format_t)conf->log_access,
+                                                   conf->log_access_file, errbuf, errlen)) ==
         NULL) {
         hp_http_caching_destroy(s->caching);
         h2o_config_dispose(&s->globalconf);
@@ -253,8 +254,8 @@ hp_server_t *hp_server_create(const hp_config_t *conf, hp_db_t *db, char *errbuf
     }
     for (size_t i = 0; i != s->loop_count; ++i) {
         hp_http_loop_t *loop = s->loops + i;
-        if ((loop->listen_fd =
-                 open_listener(conf->server_host, (int)conf->server_port, 1, errbuf, errlen)) == -1) {
+        if ((loop->listen_fd = open_listener(conf->server_host, (int)conf->server_port, 1, errbuf,
+                                             errlen)) == -1) {
             hp_server_destroy(s);
             return NULL;
         }
@@ -320,8 +321,7 @@ int hp_server_run(hp_server_t *s)
             if (hp_db_reload_schema(s->db, err, sizeof(err)) == 0) {
                 hp_http_caching_all_changed(s->caching);
                 hp_log_info("schema cache reloaded");
-            }
-            else
+            } else
                 hp_log_error("schema reload failed, keeping the old one: %s", err);
             continue;
         }

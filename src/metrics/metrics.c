@@ -21,7 +21,8 @@ struct st_hp_metrics_slot_t {
 };
 
 /* Requests per coalesced database query (src/batch): 1 is a query of its own. */
-static const uint64_t batch_bounds[HP_METRICS_BATCH_BUCKETS] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
+static const uint64_t batch_bounds[HP_METRICS_BATCH_BUCKETS] = {1,  2,  4,   8,   16,
+                                                                32, 64, 128, 256, 512};
 static const char *const batch_labels[HP_METRICS_BATCH_BUCKETS + 1] = {
     "1", "2", "4", "8", "16", "32", "64", "128", "256", "512", "+Inf"};
 
@@ -34,16 +35,14 @@ struct st_hp_metrics_t {
 /* From 10 us: a cached response takes tens of microseconds, and p50/p99 read from buckets
  * that start at 100 us would say nothing about it. */
 static const uint64_t bucket_bounds_ns[HP_METRICS_DURATION_BUCKETS] = {
-    10000,    25000,     50000,     100000,    250000,     500000,
-    1000000,  2500000,   5000000,   10000000,  25000000,   50000000,
-    100000000, 250000000, 500000000, 1000000000, 2500000000u};
+    10000,    25000,    50000,    100000,    250000,    500000,    1000000,    2500000,    5000000,
+    10000000, 25000000, 50000000, 100000000, 250000000, 500000000, 1000000000, 2500000000u};
 static const char *const bucket_labels[HP_METRICS_DURATION_BUCKETS + 1] = {
     "0.00001", "0.000025", "0.00005", "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005",
     "0.01",    "0.025",    "0.05",    "0.1",    "0.25",    "0.5",    "1",     "2.5",    "+Inf"};
 static const char *const method_labels[HP_METRICS_METHODS] = {"GET", "POST", "PATCH", "DELETE",
                                                               "other"};
-static const char *const status_labels[HP_METRICS_STATUSES] = {"2xx", "3xx", "4xx", "5xx",
-                                                               "other"};
+static const char *const status_labels[HP_METRICS_STATUSES] = {"2xx", "3xx", "4xx", "5xx", "other"};
 
 hp_metrics_t *hp_metrics_create(size_t slot_count, uint64_t start_time_s)
 {
@@ -73,18 +72,14 @@ hp_metrics_slot_t *hp_metrics_slot(hp_metrics_t *m, size_t i)
 hp_metrics_method_t hp_metrics_method_class(const char *method, size_t len)
 {
     switch (len) {
-    case 3:
-        return memcmp(method, "GET", 3) == 0 ? HP_METRICS_GET : HP_METRICS_OTHER_METHOD;
+    case 3: return memcmp(method, "GET", 3) == 0 ? HP_METRICS_GET : HP_METRICS_OTHER_METHOD;
     case 4:
         if (memcmp(method, "HEAD", 4) == 0)
             return HP_METRICS_GET;
         return memcmp(method, "POST", 4) == 0 ? HP_METRICS_POST : HP_METRICS_OTHER_METHOD;
-    case 5:
-        return memcmp(method, "PATCH", 5) == 0 ? HP_METRICS_PATCH : HP_METRICS_OTHER_METHOD;
-    case 6:
-        return memcmp(method, "DELETE", 6) == 0 ? HP_METRICS_DELETE : HP_METRICS_OTHER_METHOD;
-    default:
-        return HP_METRICS_OTHER_METHOD;
+    case 5: return memcmp(method, "PATCH", 5) == 0 ? HP_METRICS_PATCH : HP_METRICS_OTHER_METHOD;
+    case 6: return memcmp(method, "DELETE", 6) == 0 ? HP_METRICS_DELETE : HP_METRICS_OTHER_METHOD;
+    default: return HP_METRICS_OTHER_METHOD;
     }
 }
 
@@ -137,7 +132,6 @@ void hp_metrics_batch(hp_metrics_slot_t *slot, size_t requests)
     add(&slot->batch_buckets[b], 1);
     add(&slot->batch_sum, requests);
 }
-
 
 void hp_metrics_db_wait(hp_metrics_slot_t *slot, uint64_t ns)
 {
@@ -206,7 +200,6 @@ static void read_totals(const hp_metrics_t *m, totals_t *t)
     t->compress_out = SUM(m, compress_out);
 }
 
-
 static void put_header(hp_buf_t *out, const char *name, const char *type, const char *help)
 {
     hp_buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -254,8 +247,8 @@ static void render_batch(const totals_t *t, hp_buf_t *out)
 static void render_db_and_compression(const totals_t *t, hp_buf_t *out)
 {
     put_histogram(out, "hotpath_db_duration_seconds",
-                  "time an API request waited for the database (queueing included)",
-                  bucket_labels, t->db_cumulative, HP_METRICS_DURATION_BUCKETS, t->db_sum_ns, 1);
+                  "time an API request waited for the database (queueing included)", bucket_labels,
+                  t->db_cumulative, HP_METRICS_DURATION_BUCKETS, t->db_sum_ns, 1);
     put_one(out, "hotpath_compressed_responses_total", "counter",
             "responses sent with a content coding (gzip, br, zstd)", t->compressed);
     put_one(out, "hotpath_compression_original_bytes_total", "counter",
@@ -288,10 +281,10 @@ static void render_cache(const hp_cache_stats_t *c, hp_buf_t *out)
 {
     put_one(out, "hotpath_cache_hits_total", "counter", "response cache lookups served fresh",
             c->hits);
-    put_one(out, "hotpath_cache_stale_hits_total", "counter",
-            "response cache lookups served stale", c->stale_hits);
-    put_one(out, "hotpath_cache_misses_total", "counter",
-            "response cache lookups that led a fill", c->misses);
+    put_one(out, "hotpath_cache_stale_hits_total", "counter", "response cache lookups served stale",
+            c->stale_hits);
+    put_one(out, "hotpath_cache_misses_total", "counter", "response cache lookups that led a fill",
+            c->misses);
     put_one(out, "hotpath_cache_waits_total", "counter",
             "response cache lookups that waited for another request's fill", c->waits);
     put_one(out, "hotpath_cache_evictions_total", "counter",
@@ -320,7 +313,8 @@ static void render_pool(const hp_metrics_pool_t *p, hp_buf_t *out)
             "requests that got a database connection", p->acquired);
     put_header(out, "hotpath_db_pool_acquire_seconds_total", "counter",
                "time requests waited for a database connection");
-    hp_buf_appendf(out, "hotpath_db_pool_acquire_seconds_total %.6f\n", (double)p->acquire_ns / 1e9);
+    hp_buf_appendf(out, "hotpath_db_pool_acquire_seconds_total %.6f\n",
+                   (double)p->acquire_ns / 1e9);
 }
 
 void hp_metrics_render(hp_metrics_t *m, const hp_metrics_extra_t *extra, hp_buf_t *out)
@@ -380,16 +374,16 @@ static void render_json_cache(const hp_cache_stats_t *c, hp_buf_t *out)
                    (unsigned long long)c->entries);
 }
 
-void hp_metrics_render_json(hp_metrics_t *m, const hp_metrics_extra_t *extra,
-                            uint64_t monotonic_ms, hp_buf_t *out)
+void hp_metrics_render_json(hp_metrics_t *m, const hp_metrics_extra_t *extra, uint64_t monotonic_ms,
+                            hp_buf_t *out)
 {
     totals_t t;
     read_totals(m, &t);
     hp_buf_appendf(out, "{\"monotonic_ms\":%llu,\"start_time_seconds\":%llu,",
                    (unsigned long long)monotonic_ms, (unsigned long long)m->start_time_s);
     render_json_http(&t, out);
-    hp_buf_appendf(out, ",\"db_statements\":%llu,\"cache\":",
-                   (unsigned long long)extra->db_statements);
+    hp_buf_appendf(out,
+                   ",\"db_statements\":%llu,\"cache\":", (unsigned long long)extra->db_statements);
     if (extra->cache != NULL)
         render_json_cache(extra->cache, out);
     else

@@ -61,9 +61,9 @@ typedef struct {
 
 /* What the rendered text includes besides the HTTP metrics (all borrowed for the call). */
 typedef struct {
-    uint64_t db_statements;         /* hp_db_query_count */
-    const hp_cache_stats_t *cache;  /* NULL when the cache is off: no cache metrics */
-    const hp_metrics_pool_t *pool;  /* NULL when the backend has no pool (SQLite) */
+    uint64_t db_statements;        /* hp_db_query_count */
+    const hp_cache_stats_t *cache; /* NULL when the cache is off: no cache metrics */
+    const hp_metrics_pool_t *pool; /* NULL when the backend has no pool (SQLite) */
 } hp_metrics_extra_t;
 
 /* --- lifecycle --- */
@@ -108,7 +108,7 @@ void hp_metrics_render(hp_metrics_t *m, const hp_metrics_extra_t *extra, hp_buf_
  *    "pool": {in_use, size, max, busy, waiting} or null}
  * monotonic_ms (CLOCK_MONOTONIC) lets a client turn two scrapes into rates. "pool" is null
  * when the backend has no connection pool (SQLite); in_use is min(busy, size). */
-void hp_metrics_render_json(hp_metrics_t *m, const hp_metrics_extra_t *extra,
-                            uint64_t monotonic_ms, hp_buf_t *out);
+void hp_metrics_render_json(hp_metrics_t *m, const hp_metrics_extra_t *extra, uint64_t monotonic_ms,
+                            hp_buf_t *out);
 
 #endif

@@ -28,15 +28,15 @@
 typedef struct {
     h2o_iovec_t name;       /* the column as the client wrote it (parse) */
     const hp_column_t *col; /* the column it names (resolve); NULL before */
-    h2o_iovec_t path;    /* SQLite JSON path text ('$."a"[0]'), bound as a value; len 0: none */
-    h2o_iovec_t pg_path; /* the same path as a PostgreSQL text[] literal ('{"a","0"}') for #>
-                            and #>>; len 0: none */
-    int path_is_text;    /* the last arrow was ->> (an SQL value), not -> (JSON) */
-    const char *cast;    /* SQLite type for CAST(... AS type), NULL for none */
-    const char *cast_pg; /* the PostgreSQL type of the same cast */
-    int cast_is_bool;    /* ::boolean: render as a boolean */
-    h2o_iovec_t key;     /* default output key: the column name (set by resolve), or the last
-                            path element (set by parse) */
+    h2o_iovec_t path;       /* SQLite JSON path text ('$."a"[0]'), bound as a value; len 0: none */
+    h2o_iovec_t pg_path;    /* the same path as a PostgreSQL text[] literal ('{"a","0"}') for #>
+                               and #>>; len 0: none */
+    int path_is_text;       /* the last arrow was ->> (an SQL value), not -> (JSON) */
+    const char *cast;       /* SQLite type for CAST(... AS type), NULL for none */
+    const char *cast_pg;    /* the PostgreSQL type of the same cast */
+    int cast_is_bool;       /* ::boolean: render as a boolean */
+    h2o_iovec_t key;        /* default output key: the column name (set by resolve), or the last
+                               path element (set by parse) */
 } hp_query__field_t;
 
 /* A select item. STAR ('*') exists only between parse and resolve, which replaces it by one
@@ -47,7 +47,7 @@ typedef struct st_hp_query__node_t hp_query__node_t;
 
 typedef struct st_hp_query__sel_t {
     hp_query__sel_kind_t kind;
-    h2o_iovec_t name;  /* output key: the alias (parse), else set by resolve */
+    h2o_iovec_t name;   /* output key: the alias (parse), else set by resolve */
     int name_is_client; /* the key is client text (an alias or path element): bind it in SQL */
     hp_query__field_t field;
     hp_query__node_t *embed;
@@ -93,7 +93,11 @@ typedef struct st_hp_query__cond_t {
     struct st_hp_query__cond_t *next;
 } hp_query__cond_t;
 
-typedef enum { HP_QUERY__NULLS_DEFAULT, HP_QUERY__NULLS_FIRST, HP_QUERY__NULLS_LAST } hp_query__nulls_t;
+typedef enum {
+    HP_QUERY__NULLS_DEFAULT,
+    HP_QUERY__NULLS_FIRST,
+    HP_QUERY__NULLS_LAST
+} hp_query__nulls_t;
 
 typedef struct st_hp_query__order_t {
     hp_query__field_t field;
@@ -107,17 +111,17 @@ typedef struct st_hp_query__order_t {
  * is_to_many are set by resolve. */
 struct st_hp_query__node_t {
     const hp_table_t *table;
-    hp_relationship_t rel;  /* embeds only */
+    hp_relationship_t rel; /* embeds only */
     /* Embeds only, as written in `target!hint(...)`: the target names a table, a foreign key or
      * a column; the hint (base NULL when none) narrows it. */
     h2o_iovec_t target;
     h2o_iovec_t hint;
-    h2o_iovec_t ref_name;   /* alias, else target: what `ref.col=` filters name */
-    int is_inner;           /* !inner: the parent keeps only rows that have a match */
-    int is_to_many;         /* embeds as an array */
+    h2o_iovec_t ref_name; /* alias, else target: what `ref.col=` filters name */
+    int is_inner;         /* !inner: the parent keeps only rows that have a match */
+    int is_to_many;       /* embeds as an array */
     unsigned alias_no;
     unsigned depth;
-    hp_query__sel_t *sel;   /* in select order */
+    hp_query__sel_t *sel; /* in select order */
     size_t sel_count;
     hp_query__cond_t *conds; /* ANDed */
     hp_query__cond_t *conds_tail;
@@ -202,8 +206,7 @@ void hp_query__gen_limit(hp_query__gen_t *g, int has_limit, uint64_t limit, uint
 /* --- writes (body.c) --- */
 
 /* Plans POST / PATCH / DELETE into plan->exec. Returns 0, or -1 with err set. */
-int hp_query__plan_write(const hp_request_t *req, const hp_query__parsed_t *q,
-                         hp_dialect_t dialect, hp_plan_t *plan, hp_error_t *err,
-                         h2o_mem_pool_t *pool);
+int hp_query__plan_write(const hp_request_t *req, const hp_query__parsed_t *q, hp_dialect_t dialect,
+                         hp_plan_t *plan, hp_error_t *err, h2o_mem_pool_t *pool);
 
 #endif

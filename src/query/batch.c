@@ -26,18 +26,10 @@ static h2o_iovec_t json_keys(hp_plan_t *const *plans, size_t n, h2o_mem_pool_t *
         if (i != 0)
             hp_buf_putc(&buf, ',');
         switch (b->kind) {
-        case HP_BIND_INT:
-            hp_json_int(&buf, b->i);
-            break;
-        case HP_BIND_REAL:
-            hp_json_double(&buf, b->d);
-            break;
-        case HP_BIND_TEXT:
-            hp_json_string(&buf, b->text.base, b->text.len);
-            break;
-        case HP_BIND_NULL:
-            hp_buf_append_lit(&buf, "null");
-            break;
+        case HP_BIND_INT: hp_json_int(&buf, b->i); break;
+        case HP_BIND_REAL: hp_json_double(&buf, b->d); break;
+        case HP_BIND_TEXT: hp_json_string(&buf, b->text.base, b->text.len); break;
+        case HP_BIND_NULL: hp_buf_append_lit(&buf, "null"); break;
         }
     }
     hp_buf_putc(&buf, ']');

@@ -447,9 +447,8 @@ static int plan_update(const hp_request_t *req, const hp_query__parsed_t *q, jso
     return 0;
 }
 
-int hp_query__plan_write(const hp_request_t *req, const hp_query__parsed_t *q,
-                         hp_dialect_t dialect, hp_plan_t *plan, hp_error_t *err,
-                         h2o_mem_pool_t *pool)
+int hp_query__plan_write(const hp_request_t *req, const hp_query__parsed_t *q, hp_dialect_t dialect,
+                         hp_plan_t *plan, hp_error_t *err, h2o_mem_pool_t *pool)
 {
     hp_exec_t *exec = &plan->exec;
     if (plan->prefer.ret == HP_RETURN_DEFAULT)

@@ -194,8 +194,7 @@ static int parse_index(h2o_iovec_t s, uint64_t *out)
  * Range := ["items" "="] first "-" [last]
  * first > last is well-formed but unsatisfiable: RANGE (416), as PostgREST answers it.
  */
-int hp_query_parse_range(h2o_iovec_t value, hp_range_t *out, hp_error_t *err,
-                         h2o_mem_pool_t *pool)
+int hp_query_parse_range(h2o_iovec_t value, hp_range_t *out, hp_error_t *err, h2o_mem_pool_t *pool)
 {
     h2o_iovec_t v = trim(value.base, value.len);
     if (v.len >= 6 && equals_nocase(h2o_iovec_init(v.base, 6), "items="))

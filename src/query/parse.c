@@ -129,8 +129,8 @@ static void skip_spaces(scan_t *s)
 /* PARSE: `failed to parse <what> (<whole>)`, details saying where and what was expected. */
 static int grammar_error(parser_t *ps, const char *what, h2o_iovec_t whole, const scan_t *s)
 {
-    hp_error_set(ps->err, ps->pool, HP_ERR_PARSE, "failed to parse %s (%.*s)", what,
-                 (int)whole.len, whole.base);
+    hp_error_set(ps->err, ps->pool, HP_ERR_PARSE, "failed to parse %s (%.*s)", what, (int)whole.len,
+                 whole.base);
     const char *expect = s->expect != NULL ? s->expect : "more input";
     if (s->p >= s->end) {
         hp_error_details(ps->err, ps->pool, "unexpected end of input expecting %s", expect);
@@ -357,13 +357,16 @@ static int resolve_cast(h2o_iovec_t type, hp_query__field_t *f)
         const char *sql;
         int is_bool;
     } casts[] = {
-        {"text", "TEXT", 0},       {"varchar", "TEXT", 0},     {"integer", "INTEGER", 0},
-        {"int", "INTEGER", 0},     {"int2", "INTEGER", 0},     {"int4", "INTEGER", 0},
-        {"int8", "INTEGER", 0},    {"smallint", "INTEGER", 0}, {"bigint", "INTEGER", 0},
-        {"real", "REAL", 0},       {"float", "REAL", 0},       {"float4", "REAL", 0},
+        {"text", "TEXT", 0},       {"varchar", "TEXT", 0},
+        {"integer", "INTEGER", 0}, {"int", "INTEGER", 0},
+        {"int2", "INTEGER", 0},    {"int4", "INTEGER", 0},
+        {"int8", "INTEGER", 0},    {"smallint", "INTEGER", 0},
+        {"bigint", "INTEGER", 0},  {"real", "REAL", 0},
+        {"float", "REAL", 0},      {"float4", "REAL", 0},
         {"float8", "REAL", 0},     {"double precision", "REAL", 0},
-        {"numeric", "NUMERIC", 0}, {"decimal", "NUMERIC", 0},  {"boolean", "INTEGER", 1},
-        {"bool", "INTEGER", 1},    {"json", "TEXT", 0},        {"jsonb", "TEXT", 0},
+        {"numeric", "NUMERIC", 0}, {"decimal", "NUMERIC", 0},
+        {"boolean", "INTEGER", 1}, {"bool", "INTEGER", 1},
+        {"json", "TEXT", 0},       {"jsonb", "TEXT", 0},
     };
     for (size_t i = 0; i != sizeof(casts) / sizeof(casts[0]); ++i) {
         if (equals_nocase(type, casts[i].name)) {
@@ -541,14 +544,21 @@ static const struct {
     const char *name;
     hp_query__op_t op;
 } operators[] = {
-    {"eq", HP_QUERY__OP_EQ},     {"neq", HP_QUERY__OP_NEQ},     {"gt", HP_QUERY__OP_GT},
-    {"gte", HP_QUERY__OP_GTE},   {"lt", HP_QUERY__OP_LT},       {"lte", HP_QUERY__OP_LTE},
-    {"like", HP_QUERY__OP_LIKE}, {"ilike", HP_QUERY__OP_ILIKE}, {"in", HP_QUERY__OP_IN},
-    {"is", HP_QUERY__OP_IS},     {"isdistinct", HP_QUERY__OP_ISDISTINCT},
+    {"eq", HP_QUERY__OP_EQ},
+    {"neq", HP_QUERY__OP_NEQ},
+    {"gt", HP_QUERY__OP_GT},
+    {"gte", HP_QUERY__OP_GTE},
+    {"lt", HP_QUERY__OP_LT},
+    {"lte", HP_QUERY__OP_LTE},
+    {"like", HP_QUERY__OP_LIKE},
+    {"ilike", HP_QUERY__OP_ILIKE},
+    {"in", HP_QUERY__OP_IN},
+    {"is", HP_QUERY__OP_IS},
+    {"isdistinct", HP_QUERY__OP_ISDISTINCT},
 };
 
-#define OPERATOR_EXPECT                                                                            \
-    "\"not.\" or an operator (eq, neq, gt, gte, lt, lte, like, ilike, in, is, isdistinct) and "     \
+#define OPERATOR_EXPECT                                                                         \
+    "\"not.\" or an operator (eq, neq, gt, gte, lt, lte, like, ilike, in, is, isdistinct) and " \
     "\".\""
 
 /* op := ["not."] name "."    Returns 0 and sets c->op / c->negate, or -1. */
@@ -624,8 +634,10 @@ static int scan_is_value(scan_t *s, hp_query__cond_t *c, int in_tree)
     static const struct {
         const char *word;
         hp_query__is_t is;
-    } words[] = {{"null", HP_QUERY__IS_NULL},   {"not_null", HP_QUERY__IS_NOT_NULL},
-                 {"true", HP_QUERY__IS_TRUE},   {"false", HP_QUERY__IS_FALSE},
+    } words[] = {{"null", HP_QUERY__IS_NULL},
+                 {"not_null", HP_QUERY__IS_NOT_NULL},
+                 {"true", HP_QUERY__IS_TRUE},
+                 {"false", HP_QUERY__IS_FALSE},
                  {"unknown", HP_QUERY__IS_UNKNOWN}};
     const char *start = s->p;
     while (s->p < s->end && !(in_tree && (*s->p == ',' || *s->p == ')')))
@@ -813,7 +825,8 @@ static int parse_order(parser_t *ps, hp_query__node_t *n, h2o_iovec_t value)
                 s.p += 9;
                 o->nulls = HP_QUERY__NULLS_LAST;
             } else {
-                s.expect = has_dir ? "nullsfirst or nullslast" : "asc, desc, nullsfirst or nullslast";
+                s.expect =
+                    has_dir ? "nullsfirst or nullslast" : "asc, desc, nullsfirst or nullslast";
                 rc = -1;
                 goto fail;
             }

@@ -18,7 +18,7 @@ typedef struct {
 static uint64_t end_of(window_t w)
 {
     return w.count == UINT64_MAX || w.count > UINT64_MAX - w.offset ? UINT64_MAX
-                                                                     : w.offset + w.count;
+                                                                    : w.offset + w.count;
 }
 
 static window_t intersect(window_t a, window_t b)
@@ -199,11 +199,10 @@ int hp_query_plan(const hp_request_t *req, const hp_schema_t *schema, hp_dialect
     if (req->resource.len <= HP_MAX_IDENT_BYTES)
         t = hp_schema_find_table(schema, req->resource.base, req->resource.len);
     if (t == NULL)
-        return hp_error_set(err, pool, HP_ERR_UNKNOWN_TABLE,
-                            "Could not find the table '%.*s' in the schema cache",
-                            (int)(req->resource.len > HP_MAX_IDENT_BYTES ? HP_MAX_IDENT_BYTES
-                                                                         : req->resource.len),
-                            req->resource.base);
+        return hp_error_set(
+            err, pool, HP_ERR_UNKNOWN_TABLE, "Could not find the table '%.*s' in the schema cache",
+            (int)(req->resource.len > HP_MAX_IDENT_BYTES ? HP_MAX_IDENT_BYTES : req->resource.len),
+            req->resource.base);
     plan->table = t;
     if (hp_query__resolve(schema, t, &q, err, pool) != 0)
         return -1;
@@ -211,8 +210,7 @@ int hp_query_plan(const hp_request_t *req, const hp_schema_t *schema, hp_dialect
 
     switch (req->method) {
     case HP_METHOD_GET:
-    case HP_METHOD_HEAD:
-        return plan_read(req, &q, opts, dialect, plan, pool);
+    case HP_METHOD_HEAD: return plan_read(req, &q, opts, dialect, plan, pool);
     case HP_METHOD_POST:
     case HP_METHOD_PATCH:
     case HP_METHOD_DELETE:

@@ -97,7 +97,7 @@ typedef struct {
     uint64_t offset; /* first row's index, for Content-Range */
     int has_limit;   /* a limit or Range narrowed the read (for 206 decisions) */
     int is_write;
-    int is_insert; /* a POST */
+    int is_insert;      /* a POST */
     hp_prefer_t prefer; /* as applied: e.g. ret resolved from DEFAULT */
     /* A read that looks one row up by a unique column and nothing else (no order,
      * window, count, Range or !inner at the top): src/batch may answer many reads of the same
@@ -135,8 +135,8 @@ int hp_query_read_accept_and_range(hp_request_t *r, h2o_iovec_t accept, h2o_iove
 
 /* Builds the plan for `req` against `schema` in `dialect`, allocating in `pool`. Returns 0, or
  * -1 with err set (UNKNOWN_TABLE, PARSE, UNDEFINED_COLUMN, NO_RELATIONSHIP, INVALID_BODY,
- * UNKNOWN_BODY_COLUMN, AMBIGUOUS_EMBED, LIMIT, METHOD...). Nothing in `req` is kept: what the plan needs
- * is copied into `pool`. */
+ * UNKNOWN_BODY_COLUMN, AMBIGUOUS_EMBED, LIMIT, METHOD...). Nothing in `req` is kept: what the plan
+ * needs is copied into `pool`. */
 int hp_query_plan(const hp_request_t *req, const hp_schema_t *schema, hp_dialect_t dialect,
                   const hp_query_options_t *opts, hp_plan_t *plan, hp_error_t *err,
                   h2o_mem_pool_t *pool);

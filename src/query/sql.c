@@ -243,7 +243,14 @@ static int parse_bool(h2o_iovec_t s, int *out)
     return 0;
 }
 
-typedef enum { TYPE_INTEGER, TYPE_REAL, TYPE_NUMERIC, TYPE_TEXT, TYPE_BOOLEAN, TYPE_GUESS } value_type_t;
+typedef enum {
+    TYPE_INTEGER,
+    TYPE_REAL,
+    TYPE_NUMERIC,
+    TYPE_TEXT,
+    TYPE_BOOLEAN,
+    TYPE_GUESS
+} value_type_t;
 
 static value_type_t type_of_field(const hp_query__field_t *f)
 {
@@ -261,16 +268,11 @@ static value_type_t type_of_field(const hp_query__field_t *f)
     if (f->path.len != 0)
         return f->path_is_text ? TYPE_GUESS : TYPE_TEXT;
     switch (f->col->type) {
-    case HP_COLTYPE_INTEGER:
-        return TYPE_INTEGER;
-    case HP_COLTYPE_REAL:
-        return TYPE_REAL;
-    case HP_COLTYPE_NUMERIC:
-        return TYPE_NUMERIC;
-    case HP_COLTYPE_BOOLEAN:
-        return TYPE_BOOLEAN;
-    default:
-        return TYPE_TEXT;
+    case HP_COLTYPE_INTEGER: return TYPE_INTEGER;
+    case HP_COLTYPE_REAL: return TYPE_REAL;
+    case HP_COLTYPE_NUMERIC: return TYPE_NUMERIC;
+    case HP_COLTYPE_BOOLEAN: return TYPE_BOOLEAN;
+    default: return TYPE_TEXT;
     }
 }
 
@@ -315,8 +317,7 @@ static void bind_value(hp_query__gen_t *g, const hp_query__field_t *f, h2o_iovec
         if (v.len == 5 && memcmp(v.base, "false", 5) == 0)
             return hp_query__gen_bind_int(g, 0);
         break;
-    case TYPE_TEXT:
-        break;
+    case TYPE_TEXT: break;
     }
     hp_query__gen_bind_text(g, v);
 }
@@ -544,9 +545,8 @@ static void append_key_path(hp_query__gen_t *g, const hp_query__sel_t *s)
 /* dialect: json_object / json_build_object. */
 static void append_json_object(hp_query__gen_t *g, const hp_query__node_t *e, int derived)
 {
-    size_t extra_calls = e->sel_count <= OBJECT_PAIRS_PER_CALL
-                             ? 0
-                             : (e->sel_count - 1) / OBJECT_PAIRS_PER_CALL;
+    size_t extra_calls =
+        e->sel_count <= OBJECT_PAIRS_PER_CALL ? 0 : (e->sel_count - 1) / OBJECT_PAIRS_PER_CALL;
     for (size_t i = 0; i != extra_calls; ++i)
         hp_query__gen_lit(g, "json_insert(");
     hp_query__gen_lit(g, "json_object(");
@@ -573,7 +573,7 @@ static void append_filter(hp_query__gen_t *g, const hp_query__node_t *n, int unq
                           const hp_query__cond_t *c)
 {
     static const char *const comparisons[] = {
-        [HP_QUERY__OP_EQ] = " = ",  [HP_QUERY__OP_NEQ] = " <> ", [HP_QUERY__OP_GT] = " > ",
+        [HP_QUERY__OP_EQ] = " = ",   [HP_QUERY__OP_NEQ] = " <> ", [HP_QUERY__OP_GT] = " > ",
         [HP_QUERY__OP_GTE] = " >= ", [HP_QUERY__OP_LT] = " < ",   [HP_QUERY__OP_LTE] = " <= ",
     };
     switch (c->op) {
@@ -637,18 +637,10 @@ static void append_filter(hp_query__gen_t *g, const hp_query__node_t *n, int unq
         append_field(g, n, unqualified, &c->field);
         switch (c->is) {
         case HP_QUERY__IS_NULL:
-        case HP_QUERY__IS_UNKNOWN:
-            hp_query__gen_lit(g, " IS NULL");
-            break;
-        case HP_QUERY__IS_NOT_NULL:
-            hp_query__gen_lit(g, " IS NOT NULL");
-            break;
-        case HP_QUERY__IS_TRUE:
-            hp_query__gen_lit(g, " IS TRUE");
-            break;
-        case HP_QUERY__IS_FALSE:
-            hp_query__gen_lit(g, " IS FALSE");
-            break;
+        case HP_QUERY__IS_UNKNOWN: hp_query__gen_lit(g, " IS NULL"); break;
+        case HP_QUERY__IS_NOT_NULL: hp_query__gen_lit(g, " IS NOT NULL"); break;
+        case HP_QUERY__IS_TRUE: hp_query__gen_lit(g, " IS TRUE"); break;
+        case HP_QUERY__IS_FALSE: hp_query__gen_lit(g, " IS FALSE"); break;
         }
         break;
     }
@@ -760,8 +752,8 @@ static void append_order_terms(hp_query__gen_t *g, const hp_query__node_t *n, in
         append_field(g, n, unqualified, &o->field);
         if (o->is_desc)
             hp_query__gen_lit(g, " DESC");
-        int nulls_first = o->nulls == HP_QUERY__NULLS_DEFAULT ? o->is_desc
-                                                              : o->nulls == HP_QUERY__NULLS_FIRST;
+        int nulls_first =
+            o->nulls == HP_QUERY__NULLS_DEFAULT ? o->is_desc : o->nulls == HP_QUERY__NULLS_FIRST;
         int backend_nulls_first = g->dialect == HP_DIALECT_POSTGRES ? o->is_desc : !o->is_desc;
         int cannot_be_null = o->field.path.len == 0 && o->field.cast == NULL &&
                              column_cannot_be_null(n->table, o->field.col);
@@ -963,9 +955,7 @@ void hp_query__gen_pg_body(hp_query__gen_t *g, hp_format_t format)
     case HP_FORMAT_BATCH: /* written by batch.c, never planned from a request */
         hp_query__gen_lit(g, "coalesce(json_agg(\"_hp_r\"), '[]')::text");
         break;
-    case HP_FORMAT_OBJECT:
-        hp_query__gen_lit(g, "(json_agg(\"_hp_r\") -> 0)::text");
-        break;
+    case HP_FORMAT_OBJECT: hp_query__gen_lit(g, "(json_agg(\"_hp_r\") -> 0)::text"); break;
     case HP_FORMAT_CSV:
         /* PostgREST's CSV: each row's record text without its parentheses. */
         hp_query__gen_lit(g, "coalesce(string_agg(substring(\"_hp_r\"::text, 2, "

@@ -56,10 +56,14 @@ static void test_errors_name_the_bad_part(void **state)
     } cases[] = {
         {"users", "'users' is not TABLE=OPTIONS"},
         {"=ttl=1", "'=ttl=1' is not TABLE=OPTIONS"},
-        {"users=ttl=x", "'ttl=x' is not an option (off, on, ttl=S, swr=S, sie=S, max-age=S, s-maxage=S)"},
-        {"users=ttl", "'ttl' is not an option (off, on, ttl=S, swr=S, sie=S, max-age=S, s-maxage=S)"},
-        {"users=forever", "'forever' is not an option (off, on, ttl=S, swr=S, sie=S, max-age=S, s-maxage=S)"},
-        {"users=ttl=-1", "'ttl=-1' is not an option (off, on, ttl=S, swr=S, sie=S, max-age=S, s-maxage=S)"},
+        {"users=ttl=x",
+         "'ttl=x' is not an option (off, on, ttl=S, swr=S, sie=S, max-age=S, s-maxage=S)"},
+        {"users=ttl",
+         "'ttl' is not an option (off, on, ttl=S, swr=S, sie=S, max-age=S, s-maxage=S)"},
+        {"users=forever",
+         "'forever' is not an option (off, on, ttl=S, swr=S, sie=S, max-age=S, s-maxage=S)"},
+        {"users=ttl=-1",
+         "'ttl=-1' is not an option (off, on, ttl=S, swr=S, sie=S, max-age=S, s-maxage=S)"},
     };
     for (size_t i = 0; i != sizeof(cases) / sizeof(cases[0]); ++i) {
         char err[256] = "";

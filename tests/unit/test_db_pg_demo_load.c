@@ -24,7 +24,6 @@ typedef struct {
     hp_demo_t demo;
 } fixture_t;
 
-
 /* The single value of a query, as text (static storage, valid until the next call). */
 static const char *value_of(PGconn *conn, const char *sql)
 {
@@ -126,7 +125,7 @@ static void test_rows_match_the_generator(void **state)
     snprintf(want, sizeof(want), "%s|%s|%s|%s|%s", u.username, u.email, u.active ? "t" : "f",
              u.created_at, u.bio);
     assert_string_equal(value_of(f->db.conn, "SELECT concat_ws('|', username, email, active,"
-                                          " created_at, bio) FROM users WHERE id = 7"),
+                                             " created_at, bio) FROM users WHERE id = 7"),
                         want);
 
     /* Doubles arrive exactly: PostgreSQL prints the shortest text that reads back the same. */
@@ -141,8 +140,8 @@ static void test_rows_match_the_generator(void **state)
     hp_demo_reading(&f->demo, 1999, &r);
     snprintf(want, sizeof(want), "%lld|%.2f|%s", (long long)r.device_id, r.temperature, r.ts);
     assert_string_equal(value_of(f->db.conn, "SELECT concat_ws('|', device_id,"
-                                          " to_char(temperature, 'FM990.00'), ts)"
-                                          " FROM readings WHERE id = 1999"),
+                                             " to_char(temperature, 'FM990.00'), ts)"
+                                             " FROM readings WHERE id = 1999"),
                         want);
 }
 
@@ -150,8 +149,9 @@ static void test_keys_indexes_and_sequences(void **state)
 {
     fixture_t *f = fixture_or_skip(state);
     assert_string_equal(
-        value_of(f->db.conn, "SELECT string_agg(conname, ',' ORDER BY conname) FROM pg_constraint"
-                          " WHERE contype IN ('p', 'f') AND connamespace = 'public'::regnamespace"),
+        value_of(f->db.conn,
+                 "SELECT string_agg(conname, ',' ORDER BY conname) FROM pg_constraint"
+                 " WHERE contype IN ('p', 'f') AND connamespace = 'public'::regnamespace"),
         "devices_pkey,orders_pkey,orders_user_id_fkey,product_details_pkey,"
         "product_details_product_id_fkey,products_pkey,readings_device_id_fkey,readings_pkey,"
         "users_pkey");
@@ -164,12 +164,12 @@ static void test_keys_indexes_and_sequences(void **state)
     }
     /* A row inserted without an id takes the next one, as in SQLite. */
     assert_string_equal(value_of(f->db.conn, "INSERT INTO devices (name, status)"
-                                          " VALUES ('x', 'active') RETURNING id"),
+                                             " VALUES ('x', 'active') RETURNING id"),
                         "11");
     test_pg_exec_ok(f->db.conn, "DELETE FROM devices WHERE id = 11");
     /* Statistics are there for the planner. */
     assert_string_equal(value_of(f->db.conn, "SELECT count(*) > 0 FROM pg_stats"
-                                          " WHERE tablename = 'readings'"),
+                                             " WHERE tablename = 'readings'"),
                         "t");
 }
 
@@ -198,10 +198,13 @@ static void test_existing_tables_need_overwrite(void **state)
 {
     fixture_t *f = fixture_or_skip(state);
     char err[512] = "";
-    test_pg_exec_ok(f->db.conn, "CREATE VIEW busy_devices AS SELECT id FROM devices WHERE status = 'active'");
-    assert_int_equal(hp_demo_pg_load(&f->demo, f->db.conninfo, 0, NULL, NULL, err, sizeof(err)), -1);
+    test_pg_exec_ok(f->db.conn,
+                    "CREATE VIEW busy_devices AS SELECT id FROM devices WHERE status = 'active'");
+    assert_int_equal(hp_demo_pg_load(&f->demo, f->db.conninfo, 0, NULL, NULL, err, sizeof(err)),
+                     -1);
     assert_non_null(strstr(err, "already has demo tables"));
-    assert_string_equal(value_of(f->db.conn, "SELECT to_regclass('busy_devices') IS NOT NULL"), "t");
+    assert_string_equal(value_of(f->db.conn, "SELECT to_regclass('busy_devices') IS NOT NULL"),
+                        "t");
 
     load_ok(f, f->db.conninfo, 1, NULL);
     assert_int_equal(count_of(f->db.conn, "orders"), f->demo.row_count[HP_DEMO_ORDERS]);
@@ -218,7 +221,8 @@ static void test_first_schema_of_search_path(void **state)
              f->db.conninfo);
     /* public has the demo tables already; the first schema of the path has none. */
     load_ok(f, conninfo, 0, NULL);
-    assert_int_equal(count_of(f->db.conn, "\"Shop\".readings"), f->demo.row_count[HP_DEMO_READINGS]);
+    assert_int_equal(count_of(f->db.conn, "\"Shop\".readings"),
+                     f->demo.row_count[HP_DEMO_READINGS]);
     assert_int_equal(count_of(f->db.conn, "public.readings"), f->demo.row_count[HP_DEMO_READINGS]);
     test_pg_exec_ok(f->db.conn, "DROP SCHEMA \"Shop\" CASCADE");
 }
@@ -240,7 +244,8 @@ static void test_cancel_before_load_changes_nothing(void **state)
     char err[512] = "";
     test_pg_exec_ok(f->db.conn, "DELETE FROM readings WHERE id > 10");
     hp_demo_pg_cancel();
-    assert_int_equal(hp_demo_pg_load(&f->demo, f->db.conninfo, 1, NULL, NULL, err, sizeof(err)), -1);
+    assert_int_equal(hp_demo_pg_load(&f->demo, f->db.conninfo, 1, NULL, NULL, err, sizeof(err)),
+                     -1);
     assert_string_equal(err, "interrupted");
     assert_int_equal(count_of(f->db.conn, "readings"), 10);
 }

@@ -23,7 +23,6 @@ typedef struct {
     test_pg_db_t db;
 } fixture_t;
 
-
 static char *read_file(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -105,10 +104,9 @@ static void test_fixture_tables_in_name_order(void **state)
 {
     fixture_t *f = fixture_or_skip(state);
     hp_schema_t *s = load_ok(f->db.conn);
-    static const char *const names[] = {"active_users",    "items",       "messages",
-                                        "notes",           "order_lines", "orders",
-                                        "pg_types",        "product_details", "products",
-                                        "users"};
+    static const char *const names[] = {"active_users", "items",  "messages", "notes",
+                                        "order_lines",  "orders", "pg_types", "product_details",
+                                        "products",     "users"};
     assert_int_equal(hp_schema_table_count(s), 10);
     for (size_t i = 0; i < 10; i++) {
         const hp_table_t *t = hp_schema_table_at(s, i);

@@ -50,22 +50,30 @@ static void test_counts_summed_over_slots(void **state)
     hp_metrics_slot_t *a = hp_metrics_slot(m, 0), *b = hp_metrics_slot(m, 1);
     for (int i = 0; i != 6; ++i)
         hp_metrics_request_started(i % 2 ? a : b);
-    hp_metrics_request_done(a, HP_METRICS_GET, 200, 50000);      /* exactly 0.00005: le */
-    hp_metrics_request_done(b, HP_METRICS_GET, 200, 100000);     /* exactly 0.0001: le */
-    hp_metrics_request_done(b, HP_METRICS_GET, 304, 300000);     /* 0.0005 bucket */
-    hp_metrics_request_done(a, HP_METRICS_POST, 404, 2000000);   /* 0.0025 bucket */
+    hp_metrics_request_done(a, HP_METRICS_GET, 200, 50000);        /* exactly 0.00005: le */
+    hp_metrics_request_done(b, HP_METRICS_GET, 200, 100000);       /* exactly 0.0001: le */
+    hp_metrics_request_done(b, HP_METRICS_GET, 304, 300000);       /* 0.0005 bucket */
+    hp_metrics_request_done(a, HP_METRICS_POST, 404, 2000000);     /* 0.0025 bucket */
     hp_metrics_request_done(a, HP_METRICS_DELETE, 0, 3000000000u); /* +Inf, no status */
     hp_metrics_batch(a, 1);
-    hp_metrics_batch(b, 37);  /* the 64 bucket */
+    hp_metrics_batch(b, 37); /* the 64 bucket */
     hp_metrics_db_wait(a, 40000);
     hp_metrics_db_wait(b, 2000000);
     hp_metrics_compressed(a, 1000, 300);
     hp_metrics_compressed(b, 500, 200);
-    hp_cache_stats_t cs = {.hits = 3, .stale_hits = 1, .misses = 2, .waits = 4, .publishes = 9,
-                           .evictions = 5, .invalidated = 6, .rejected = 7, .expired = 8,
-                           .bytes = 1234, .entries = 2};
-    hp_metrics_pool_t pool = {.open = 3, .max = 8, .busy = 5, .waiting = 1, .acquired = 9,
-                              .acquire_ns = 1500000};
+    hp_cache_stats_t cs = {.hits = 3,
+                           .stale_hits = 1,
+                           .misses = 2,
+                           .waits = 4,
+                           .publishes = 9,
+                           .evictions = 5,
+                           .invalidated = 6,
+                           .rejected = 7,
+                           .expired = 8,
+                           .bytes = 1234,
+                           .entries = 2};
+    hp_metrics_pool_t pool = {
+        .open = 3, .max = 8, .busy = 5, .waiting = 1, .acquired = 9, .acquire_ns = 1500000};
     hp_metrics_extra_t extra = {.db_statements = 42, .cache = &cs, .pool = &pool};
     char *text = render(m, &extra);
 
@@ -178,11 +186,11 @@ static void test_json_has_the_same_figures(void **state)
     hp_metrics_slot_t *a = hp_metrics_slot(m, 0), *b = hp_metrics_slot(m, 1);
     for (int i = 0; i != 4; ++i)
         hp_metrics_request_started(i % 2 ? a : b);
-    hp_metrics_request_done(a, HP_METRICS_GET, 200, 20000);   /* 0.000025 bucket */
-    hp_metrics_request_done(b, HP_METRICS_GET, 304, 20000);   /* 0.000025 bucket */
+    hp_metrics_request_done(a, HP_METRICS_GET, 200, 20000);        /* 0.000025 bucket */
+    hp_metrics_request_done(b, HP_METRICS_GET, 304, 20000);        /* 0.000025 bucket */
     hp_metrics_request_done(b, HP_METRICS_POST, 500, 3000000000u); /* +Inf */
-    hp_cache_stats_t cs = {.hits = 3, .stale_hits = 1, .misses = 2, .waits = 4, .bytes = 9,
-                           .entries = 2};
+    hp_cache_stats_t cs = {
+        .hits = 3, .stale_hits = 1, .misses = 2, .waits = 4, .bytes = 9, .entries = 2};
     hp_metrics_extra_t extra = {.db_statements = 42, .cache = &cs};
     char *text = render_json(m, &extra, 12345);
     assert_has(text, "{\"monotonic_ms\":12345,\"start_time_seconds\":1700000000,");

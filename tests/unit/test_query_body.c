@@ -33,64 +33,66 @@ typedef struct {
 
 static const write_case_t write_cases[] = {
     {POST, "users", "", "{\"id\":1,\"username\":\"a\"}", NULL,
-     "INSERT INTO \"users\" (\"id\", \"username\") SELECT " JX(2) ", " JX(3)
-     " FROM json_each(?1) WHERE true RETURNING \"id\"",
+     "INSERT INTO \"users\" (\"id\", \"username\") SELECT " JX(2) ", " JX(
+         3) " FROM json_each(?1) WHERE true RETURNING \"id\"",
      "t:[{\"id\":1,\"username\":\"a\"}]|t:$.\"id\"|t:$.\"username\"", "", "id", 1},
     {POST, "users", "", "[{\"id\":1,\"username\":\"a\"},{\"username\":\"b\",\"id\":2}]", NULL,
-     "INSERT INTO \"users\" (\"id\", \"username\") SELECT " JX(2) ", " JX(3)
-     " FROM json_each(?1) WHERE true RETURNING \"id\"",
+     "INSERT INTO \"users\" (\"id\", \"username\") SELECT " JX(2) ", " JX(
+         3) " FROM json_each(?1) WHERE true RETURNING \"id\"",
      "t:[{\"id\":1,\"username\":\"a\"},{\"username\":\"b\",\"id\":2}]|t:$.\"id\"|t:$."
      "\"username\"",
      "", "id", 1},
     {POST, "users", "select=id,active", " {\"username\":\"a\"} ", REP,
-     "INSERT INTO \"users\" (\"username\") SELECT " JX(2)
-     " FROM json_each(?1) WHERE true RETURNING \"id\", \"active\", \"id\"",
+     "INSERT INTO \"users\" (\"username\") SELECT " JX(
+         2) " FROM json_each(?1) WHERE true RETURNING \"id\", \"active\", \"id\"",
      "t:[ {\"username\":\"a\"} ]|t:$.\"username\"", "id:a,active:b", "id", 1},
     {POST, "users", "columns=id,bio", "[{\"id\":1,\"x\":2},{}]", NULL,
-     "INSERT INTO \"users\" (\"id\", \"bio\") SELECT " JX(2) ", " JX(3)
-     " FROM json_each(?1) WHERE true RETURNING \"id\"",
+     "INSERT INTO \"users\" (\"id\", \"bio\") SELECT " JX(2) ", " JX(
+         3) " FROM json_each(?1) WHERE true RETURNING \"id\"",
      "t:[{\"id\":1,\"x\":2},{}]|t:$.\"id\"|t:$.\"bio\"", "", "id", 1},
     {POST, "defaults", "", "{\"name\":\"x\"}", "missing=default",
-     "INSERT INTO \"defaults\" (\"name\") SELECT " DEF(2, "('anon')")
-     " FROM json_each(?1) WHERE true RETURNING \"id\"",
+     "INSERT INTO \"defaults\" (\"name\") SELECT " DEF(
+         2, "('anon')") " FROM json_each(?1) WHERE true RETURNING \"id\"",
      "t:[{\"name\":\"x\"}]|t:$.\"name\"", "", "id", 1},
     {POST, "defaults", "columns=name,n", "[{\"name\":\"x\"}]", "missing=default",
-     "INSERT INTO \"defaults\" (\"name\", \"n\") SELECT " DEF(2, "('anon')") ", " DEF(3, "(7)")
-     " FROM json_each(?1) WHERE true RETURNING \"id\"",
+     "INSERT INTO \"defaults\" (\"name\", \"n\") SELECT " DEF(2, "('anon')") ", " DEF(
+         3, "(7)") " FROM json_each(?1) WHERE true RETURNING \"id\"",
      "t:[{\"name\":\"x\"}]|t:$.\"name\"|t:$.\"n\"", "", "id", 1},
     {POST, "defaults", "", "[{},{}]", NULL,
-     "INSERT INTO \"defaults\" (\"id\") SELECT " DEF(2, "NULL")
-     " FROM json_each(?1) WHERE true RETURNING \"id\"",
+     "INSERT INTO \"defaults\" (\"id\") SELECT " DEF(
+         2, "NULL") " FROM json_each(?1) WHERE true RETURNING \"id\"",
      "t:[{},{}]|t:$.\"id\"", "", "id", 1},
     {POST, "defaults", "", "[]", NULL,
-     "INSERT INTO \"defaults\" (\"id\") SELECT " DEF(2, "NULL")
-     " FROM json_each(?1) WHERE true RETURNING \"id\"",
+     "INSERT INTO \"defaults\" (\"id\") SELECT " DEF(
+         2, "NULL") " FROM json_each(?1) WHERE true RETURNING \"id\"",
      "t:[]|t:$.\"id\"", "", "id", 1},
     {POST, "nopk", "", "{\"a\":1}", NULL,
      "INSERT INTO \"nopk\" (\"a\") SELECT " JX(2) " FROM json_each(?1) WHERE true",
      "t:[{\"a\":1}]|t:$.\"a\"", "", "", 0},
     {POST, "items", "", "{\"order_id\":1,\"line\":2}", NULL,
-     "INSERT INTO \"items\" (\"order_id\", \"line\") SELECT " JX(2) ", " JX(3)
-     " FROM json_each(?1) WHERE true RETURNING \"order_id\", \"line\"",
+     "INSERT INTO \"items\" (\"order_id\", \"line\") SELECT " JX(2) ", " JX(
+         3) " FROM json_each(?1) WHERE true RETURNING \"order_id\", \"line\"",
      "t:[{\"order_id\":1,\"line\":2}]|t:$.\"order_id\"|t:$.\"line\"", "", "order_id,line", 1},
     /* upserts */
     {POST, "users", "", "{\"id\":1,\"username\":\"a\"}", "resolution=merge-duplicates",
-     "INSERT INTO \"users\" (\"id\", \"username\") SELECT " JX(2) ", " JX(3)
-     " FROM json_each(?1) WHERE true ON CONFLICT (\"id\") DO UPDATE SET \"id\" = excluded.\"id\", "
-     "\"username\" = excluded.\"username\" RETURNING \"id\"",
+     "INSERT INTO \"users\" (\"id\", \"username\") SELECT " JX(2) ", " JX(
+         3) " FROM json_each(?1) WHERE true ON CONFLICT (\"id\") DO UPDATE SET \"id\" = "
+            "excluded.\"id\", "
+            "\"username\" = excluded.\"username\" RETURNING \"id\"",
      "t:[{\"id\":1,\"username\":\"a\"}]|t:$.\"id\"|t:$.\"username\"", "", "id", 1},
     {POST, "users", "", "{\"id\":1}", "resolution=ignore-duplicates",
-     "INSERT INTO \"users\" (\"id\") SELECT " JX(2)
-     " FROM json_each(?1) WHERE true ON CONFLICT (\"id\") DO NOTHING RETURNING \"id\"",
+     "INSERT INTO \"users\" (\"id\") SELECT " JX(
+         2) " FROM json_each(?1) WHERE true ON CONFLICT (\"id\") DO NOTHING RETURNING \"id\"",
      "t:[{\"id\":1}]|t:$.\"id\"", "", "id", 1},
     {POST, "nopk", "on_conflict=a", "{\"a\":1,\"b\":\"x\"}", "resolution=merge-duplicates",
-     "INSERT INTO \"nopk\" (\"a\", \"b\") SELECT " JX(2) ", " JX(3)
-     " FROM json_each(?1) WHERE true ON CONFLICT (\"a\") DO UPDATE SET \"a\" = excluded.\"a\", "
-     "\"b\" = excluded.\"b\"",
+     "INSERT INTO \"nopk\" (\"a\", \"b\") SELECT " JX(2) ", " JX(
+         3) " FROM json_each(?1) WHERE true ON CONFLICT (\"a\") DO UPDATE SET \"a\" = "
+            "excluded.\"a\", "
+            "\"b\" = excluded.\"b\"",
      "t:[{\"a\":1,\"b\":\"x\"}]|t:$.\"a\"|t:$.\"b\"", "", "", 0},
     {POST, "nopk", "", "{\"a\":1}", "resolution=ignore-duplicates",
-     "INSERT INTO \"nopk\" (\"a\") SELECT " JX(2)
-     " FROM json_each(?1) WHERE true ON CONFLICT DO NOTHING",
+     "INSERT INTO \"nopk\" (\"a\") SELECT " JX(
+         2) " FROM json_each(?1) WHERE true ON CONFLICT DO NOTHING",
      "t:[{\"a\":1}]|t:$.\"a\"", "", "", 0},
     /* PATCH */
     {PATCH, "users", "id=eq.5", "{\"bio\":\"x\"}", NULL,
@@ -201,8 +203,8 @@ static void test_write_errors(void **state)
         if (out.rc != -1 || out.code != c->code ||
             (c->message != NULL && strcmp(out.message, c->message) != 0))
             print_error("case %zu: %s?%s body %s\n  got rc=%d code=%d %s | %s\n  sql %s\n", i,
-                        c->resource, c->query, c->body ? c->body : "(none)", out.rc,
-                        (int)out.code, out.message, out.details, out.sql);
+                        c->resource, c->query, c->body ? c->body : "(none)", out.rc, (int)out.code,
+                        out.message, out.details, out.sql);
         assert_int_equal(out.rc, -1);
         assert_int_equal(out.code, c->code);
         if (c->message != NULL)

@@ -116,19 +116,19 @@ static inline hp_schema_t *test_query_schema(void)
 }
 
 /* The fixture schema as a cmocka group fixture: `schema`, setup() and teardown(). */
-#define TEST_QUERY_SCHEMA_FIXTURE                                                                  \
-    static hp_schema_t *schema;                                                                    \
-    static int setup(void **state)                                                                 \
-    {                                                                                              \
-        (void)state;                                                                               \
-        schema = test_query_schema();                                                              \
-        return 0;                                                                                  \
-    }                                                                                              \
-    static int teardown(void **state)                                                              \
-    {                                                                                              \
-        (void)state;                                                                               \
-        hp_schema_unref(schema);                                                                   \
-        return 0;                                                                                  \
+#define TEST_QUERY_SCHEMA_FIXTURE     \
+    static hp_schema_t *schema;       \
+    static int setup(void **state)    \
+    {                                 \
+        (void)state;                  \
+        schema = test_query_schema(); \
+        return 0;                     \
+    }                                 \
+    static int teardown(void **state) \
+    {                                 \
+        (void)state;                  \
+        hp_schema_unref(schema);      \
+        return 0;                     \
     }
 
 static inline hp_request_t test_query_request(hp_method_t method, const char *resource,
@@ -155,15 +155,11 @@ static inline const char *test_query_binds(const hp_stmt_t *stmt, char *out, siz
         const char *sep = i != 0 ? "|" : "";
         int n = 0;
         switch (b->kind) {
-        case HP_BIND_NULL:
-            n = snprintf(out + len, cap - len, "%sn", sep);
-            break;
+        case HP_BIND_NULL: n = snprintf(out + len, cap - len, "%sn", sep); break;
         case HP_BIND_INT:
             n = snprintf(out + len, cap - len, "%si:%lld", sep, (long long)b->i);
             break;
-        case HP_BIND_REAL:
-            n = snprintf(out + len, cap - len, "%sr:%g", sep, b->d);
-            break;
+        case HP_BIND_REAL: n = snprintf(out + len, cap - len, "%sr:%g", sep, b->d); break;
         case HP_BIND_TEXT:
             n = snprintf(out + len, cap - len, "%st:%.*s", sep, (int)b->text.len, b->text.base);
             break;
@@ -185,7 +181,7 @@ typedef struct {
     char binds[2048];
     char count_sql[2048];
     char count_binds[512];
-    hp_plan_t plan; /* pointers inside are dead after the run; scalars only */
+    hp_plan_t plan;  /* pointers inside are dead after the run; scalars only */
     char cols[1024]; /* "name:render,..." with render a(uto) b(ool) j(son) */
     char location[256];
 } test_query_outcome_t;

@@ -19,9 +19,9 @@ typedef struct {
     const char *binds;
 } read_case_t;
 
-#define USERS_STAR                                                                                 \
+#define USERS_STAR                                                                                \
     "\"id\", \"username\", \"email\", \"active\", \"created_at\", \"bio\", \"manager_id\", CASE " \
-    "WHEN json_valid(\"data\") THEN json(\"data\") ELSE json_quote(\"data\") END, \"score\", "     \
+    "WHEN json_valid(\"data\") THEN json(\"data\") ELSE json_quote(\"data\") END, \"score\", "    \
     "\"amount\", \"avatar\""
 
 static const read_case_t read_cases[] = {
@@ -53,17 +53,18 @@ static const read_case_t read_cases[] = {
      "t:"},
     {"users", "select=id&username=eq.x.y", "SELECT \"id\" FROM \"users\" WHERE \"username\" = ?1",
      "t:x.y"},
-    {"users", "select=id&username=eq.\"q\"",
-     "SELECT \"id\" FROM \"users\" WHERE \"username\" = ?1", "t:\"q\""},
+    {"users", "select=id&username=eq.\"q\"", "SELECT \"id\" FROM \"users\" WHERE \"username\" = ?1",
+     "t:\"q\""},
     {"users", "select=id&id=not.eq.1", "SELECT \"id\" FROM \"users\" WHERE NOT (\"id\" = ?1)",
      "i:1"},
-    {"users", "select=id&id=isdistinct.3",
-     "SELECT \"id\" FROM \"users\" WHERE \"id\" IS NOT ?1", "i:3"},
+    {"users", "select=id&id=isdistinct.3", "SELECT \"id\" FROM \"users\" WHERE \"id\" IS NOT ?1",
+     "i:3"},
     /* in */
     {"users", "select=id&id=in.(1,2,3)",
      "SELECT \"id\" FROM \"users\" WHERE \"id\" IN (?1, ?2, ?3)", "i:1|i:2|i:3"},
     {"users", "select=id&username=in.(a,\"b,c\",\"d)\",\"e\\\"f\")",
-     "SELECT \"id\" FROM \"users\" WHERE \"username\" IN (?1, ?2, ?3, ?4)", "t:a|t:b,c|t:d)|t:e\"f"},
+     "SELECT \"id\" FROM \"users\" WHERE \"username\" IN (?1, ?2, ?3, ?4)",
+     "t:a|t:b,c|t:d)|t:e\"f"},
     {"users", "select=id&id=in.()", "SELECT \"id\" FROM \"users\" WHERE 1 = 0", ""},
     {"users", "select=id&id=not.in.()", "SELECT \"id\" FROM \"users\" WHERE NOT (1 = 0)", ""},
     {"users", "select=id&id=in.(1,x)", "SELECT \"id\" FROM \"users\" WHERE \"id\" IN (?1, ?2)",
@@ -79,8 +80,8 @@ static const read_case_t read_cases[] = {
      "SELECT \"id\" FROM \"users\" WHERE NOT (\"email\" IS NULL)", ""},
     {"users", "select=id&active=is.true", "SELECT \"id\" FROM \"users\" WHERE \"active\" IS TRUE",
      ""},
-    {"users", "select=id&active=is.false",
-     "SELECT \"id\" FROM \"users\" WHERE \"active\" IS FALSE", ""},
+    {"users", "select=id&active=is.false", "SELECT \"id\" FROM \"users\" WHERE \"active\" IS FALSE",
+     ""},
     {"users", "select=id&active=is.unknown",
      "SELECT \"id\" FROM \"users\" WHERE \"active\" IS NULL", ""},
     /* logic trees */
@@ -104,8 +105,8 @@ static const read_case_t read_cases[] = {
      "SELECT \"id\" FROM \"users\" WHERE (\"username\" LIKE ?1) AND \"id\" = ?2", "t:%a%|i:1"},
     /* order */
     {"users", "select=id&order=id.desc", "SELECT \"id\" FROM \"users\" ORDER BY \"id\" DESC", ""},
-    {"users", "select=id&order=email",
-     "SELECT \"id\" FROM \"users\" ORDER BY \"email\" NULLS LAST", ""},
+    {"users", "select=id&order=email", "SELECT \"id\" FROM \"users\" ORDER BY \"email\" NULLS LAST",
+     ""},
     {"users", "select=id&order=email.asc",
      "SELECT \"id\" FROM \"users\" ORDER BY \"email\" NULLS LAST", ""},
     {"users", "select=id&order=email.desc",
@@ -133,11 +134,9 @@ static const read_case_t read_cases[] = {
      "\"user_id\" = ?1 AND \"status\" = ?2 ORDER BY \"created_at\" DESC LIMIT ?3",
      "i:7|t:completed|i:20"},
     /* JSON paths and casts */
-    {"users", "select=data->a->>b",
-     "SELECT (\"data\" ->> ?1) FROM \"users\"", "t:$.\"a\".\"b\""},
+    {"users", "select=data->a->>b", "SELECT (\"data\" ->> ?1) FROM \"users\"", "t:$.\"a\".\"b\""},
     {"users", "select=x:data->0&data->>k=eq.5",
-     "SELECT (\"data\" -> ?1) FROM \"users\" WHERE (\"data\" ->> ?2) = ?3",
-     "t:$[0]|t:$.\"k\"|i:5"},
+     "SELECT (\"data\" -> ?1) FROM \"users\" WHERE (\"data\" ->> ?2) = ?3", "t:$[0]|t:$.\"k\"|i:5"},
     {"users", "select=id::text,active::boolean,score::double%20precision",
      "SELECT CAST(\"id\" AS TEXT), CAST(\"active\" AS INTEGER), CAST(\"score\" AS REAL) FROM "
      "\"users\"",
@@ -265,9 +264,8 @@ static void test_error_table(void **state)
         test_query_run(schema, HP_METHOD_GET, c->resource, c->query, NULL, NULL, &out);
         if (out.rc != -1 || out.code != c->code ||
             (c->message != NULL && strcmp(out.message, c->message) != 0))
-            print_error("case %zu: %s?%s\n  got rc=%d code=%d %s | %s\n  sql %s\n", i,
-                        c->resource, c->query, out.rc, (int)out.code, out.message, out.details,
-                        out.sql);
+            print_error("case %zu: %s?%s\n  got rc=%d code=%d %s | %s\n  sql %s\n", i, c->resource,
+                        c->query, out.rc, (int)out.code, out.message, out.details, out.sql);
         assert_int_equal(out.rc, -1);
         assert_int_equal(out.code, c->code);
         if (c->message != NULL)
@@ -378,7 +376,8 @@ static void test_caps_are_enforced(void **state)
     /* embeds nested too deep */
     len = (size_t)snprintf(q, sizeof(q), "select=id");
     for (int i = 0; i <= HP_MAX_QUERY_DEPTH; ++i)
-        len += (size_t)snprintf(q + len, sizeof(q) - len, ",%s(id", i % 2 == 0 ? "orders" : "users");
+        len +=
+            (size_t)snprintf(q + len, sizeof(q) - len, ",%s(id", i % 2 == 0 ? "orders" : "users");
     for (int i = 0; i <= HP_MAX_QUERY_DEPTH; ++i)
         len += (size_t)snprintf(q + len, sizeof(q) - len, ")");
     test_query_run(schema, HP_METHOD_GET, "users", q, NULL, NULL, &out);

@@ -27,8 +27,8 @@ static void test_read_is_one_statement_rendering_json(void **state)
 {
     (void)state;
     static test_query_outcome_t out;
-    run(HP_METHOD_GET, "users", "select=id,name:username&id=in.(1,2,\"a,b\")&order=username&limit=5",
-        NULL, NULL, &out);
+    run(HP_METHOD_GET, "users",
+        "select=id,name:username&id=in.(1,2,\"a,b\")&order=username&limit=5", NULL, NULL, &out);
     assert_string_equal(out.sql,
                         "SELECT coalesce(json_agg(\"_hp_r\"), '[]')::text, count(*), NULL::int8 "
                         "FROM (SELECT \"users\".\"id\" AS \"id\", \"users\".\"username\" AS "
@@ -67,8 +67,8 @@ static void test_count_and_embeds_in_the_same_statement(void **state)
                         "ORDER BY \"_hp1\".\"id\" DESC LIMIT $1) AS \"_hp1_r\") AS \"orders\" "
                         "FROM \"users\") AS \"_hp_r\"");
 
-    hp_request_t req = test_query_request(HP_METHOD_GET, "orders", "select=id,users(id)&id=gt.1",
-                                          NULL);
+    hp_request_t req =
+        test_query_request(HP_METHOD_GET, "orders", "select=id,users(id)&id=gt.1", NULL);
     req.prefer.count = HP_COUNT_EXACT;
     req.format = HP_FORMAT_OBJECT;
     h2o_mem_pool_t pool;
@@ -90,8 +90,8 @@ static void test_insert_is_a_cte_with_location_and_inserted_flag(void **state)
 {
     (void)state;
     static test_query_outcome_t out;
-    run(HP_METHOD_POST, "orders", "", "{\"user_id\":1,\"status\":\"new\"}",
-        "return=representation", &out);
+    run(HP_METHOD_POST, "orders", "", "{\"user_id\":1,\"status\":\"new\"}", "return=representation",
+        &out);
     assert_string_equal(
         out.sql,
         "WITH \"_hp_w\" AS (INSERT INTO \"orders\" (\"user_id\", \"status\") SELECT "

@@ -38,9 +38,8 @@ static const window_case_t window_cases[] = {
     {"limit=500", 0, 0, 0, 100, " LIMIT ?1", "i:100", 0, 1},
     {"limit=5", 0, 0, 0, 100, " LIMIT ?1", "i:5", 0, 1},
     {"", 0, 0, 0, 0, " LIMIT ?1", "i:0", 0, 1},
-    {"limit=9223372036854775807&offset=9223372036854775807", 0, 0, 0, -1,
-     " LIMIT ?1 OFFSET ?2", "i:9223372036854775807|i:9223372036854775807", 9223372036854775807ull,
-     1},
+    {"limit=9223372036854775807&offset=9223372036854775807", 0, 0, 0, -1, " LIMIT ?1 OFFSET ?2",
+     "i:9223372036854775807|i:9223372036854775807", 9223372036854775807ull, 1},
 };
 
 static void test_read_window(void **state)
@@ -80,8 +79,8 @@ static void test_count_has_the_same_filters_and_its_own_binds(void **state)
     (void)state;
     test_query_outcome_t out;
     test_query_run(schema, HP_METHOD_GET, "users",
-                   "select=id,orders!inner(id)&orders.status=eq.x&id=gt.3&limit=2&order=id",
-                   NULL, "count=exact", &out);
+                   "select=id,orders!inner(id)&orders.status=eq.x&id=gt.3&limit=2&order=id", NULL,
+                   "count=exact", &out);
     assert_int_equal(out.rc, 0);
     assert_string_equal(out.count_sql,
                         "SELECT count(*) FROM \"users\" WHERE \"id\" > ?1 AND EXISTS (SELECT 1 "
@@ -137,14 +136,12 @@ static void test_entry_errors(void **state)
     memset(long_name, 'a', sizeof(long_name) - 1);
     err = (hp_error_t){0};
     req = test_query_request(HP_METHOD_GET, long_name, "", NULL);
-    assert_int_equal(hp_query_plan(&req, schema, HP_DIALECT_SQLITE, &opts, &plan, &err, &pool),
-                     -1);
+    assert_int_equal(hp_query_plan(&req, schema, HP_DIALECT_SQLITE, &opts, &plan, &err, &pool), -1);
     assert_int_equal(err.code, HP_ERR_UNKNOWN_TABLE);
 
     err = (hp_error_t){0};
     req = test_query_request(HP_METHOD_GET, "Users", "", NULL);
-    assert_int_equal(hp_query_plan(&req, schema, HP_DIALECT_SQLITE, &opts, &plan, &err, &pool),
-                     -1);
+    assert_int_equal(hp_query_plan(&req, schema, HP_DIALECT_SQLITE, &opts, &plan, &err, &pool), -1);
     assert_string_equal(err.message, "Could not find the table 'Users' in the schema cache");
     h2o_mem_clear_pool(&pool);
 }

@@ -66,8 +66,8 @@ static PGconn *connect_blocking(const char *uri, char *errbuf, size_t errlen)
     return pg;
 }
 
-static void *pg_open(hp_db_t *db, const char *location, const hp_db_options_t *opts,
-                     char *errbuf, size_t errlen)
+static void *pg_open(hp_db_t *db, const char *location, const hp_db_options_t *opts, char *errbuf,
+                     size_t errlen)
 {
     (void)location; /* libpq takes the whole URI */
     pg_backend_t *be = calloc(1, sizeof(*be));

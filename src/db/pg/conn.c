@@ -199,17 +199,10 @@ static void continue_connect(pg_conn_t *c)
         }
     }
     switch (st) {
-    case PGRES_POLLING_OK:
-        became_ready(c);
-        break;
-    case PGRES_POLLING_FAILED:
-        fail_conn(c, pq_error(c));
-        break;
-    case PGRES_POLLING_WRITING:
-        want_write(c);
-        break;
-    default: /* READING: the socket is always watched for reading */
-        break;
+    case PGRES_POLLING_OK: became_ready(c); break;
+    case PGRES_POLLING_FAILED: fail_conn(c, pq_error(c)); break;
+    case PGRES_POLLING_WRITING: want_write(c); break;
+    default: /* READING: the socket is always watched for reading */ break;
     }
 }
 
@@ -231,9 +224,7 @@ static const char **param_values(hp_db_job_t *job, const hp_stmt_t *stmt)
         const hp_bind_t *b = &stmt->binds[i];
         char *p;
         switch (b->kind) {
-        case HP_BIND_NULL:
-            values[i] = NULL;
-            break;
+        case HP_BIND_NULL: values[i] = NULL; break;
         case HP_BIND_INT:
         case HP_BIND_REAL:
             p = h2o_mem_alloc_pool(&job->pool, 32);
@@ -271,8 +262,7 @@ static int send_statement(pg_conn_t *c, pg_call_t *call)
         pg__stmts_begin(c->stmts, slot, stmt->sql, stmt->sql_len);
         call->stmt_slot = slot;
         return PQsendQueryPrepared(c->pg, name, n, values, NULL, NULL, 0) ? 0 : -1;
-    case PG_STMT_PREPARING:
-        break;
+    case PG_STMT_PREPARING: break;
     }
     return PQsendQueryParams(c->pg, stmt->sql, n, NULL, values, NULL, NULL, 0) ? 0 : -1;
 }
@@ -393,16 +383,10 @@ static int drain(pg_conn_t *c, pg_call_t ***done)
                 *done = &complete->next;
             }
             break;
-        case PGRES_TUPLES_OK:
-            keep(&call->result, r);
-            break;
+        case PGRES_TUPLES_OK: keep(&call->result, r); break;
         case PGRES_COMMAND_OK:
-        case PGRES_PIPELINE_ABORTED:
-            PQclear(r);
-            break;
-        default:
-            keep(&call->error, r);
-            break;
+        case PGRES_PIPELINE_ABORTED: PQclear(r); break;
+        default: keep(&call->error, r); break;
         }
     }
     return 0;

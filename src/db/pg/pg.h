@@ -47,10 +47,10 @@ struct st_pg_backend_t {
     hp_db_options_t opts;
     char *uris[PG_MAX_TARGETS]; /* [0] the primary */
     size_t target_count;
-    unsigned pool_max;  /* connections per server, over all loops */
-    unsigned pool_min;  /* per server, over all loops */
-    unsigned pipeline;  /* most calls in flight per connection (1: no pipelining) */
-    char options[64];   /* libpq "options" for the pool's connections ("" for none) */
+    unsigned pool_max;                /* connections per server, over all loops */
+    unsigned pool_min;                /* per server, over all loops */
+    unsigned pipeline;                /* most calls in flight per connection (1: no pipelining) */
+    char options[64];                 /* libpq "options" for the pool's connections ("" for none) */
     atomic_uint open[PG_MAX_TARGETS]; /* connections open or opening, per server */
     atomic_uint busy;                 /* calls in flight, all loops */
     atomic_uint waiting;              /* jobs waiting for a connection, all loops */
@@ -74,11 +74,11 @@ struct st_pg_target_t {
     size_t index; /* 0: the primary */
     pg_conn_t *conns;
     unsigned conn_count, ready_count, connecting_count;
-    unsigned outstanding;  /* calls in flight on its connections */
-    uint64_t retry_at_ms;  /* after a failed connect: no attempt before this */
-    unsigned backoff_ms;   /* doubles per failure, up to PG_BACKOFF_MAX_MS */
-    int is_down;           /* the last attempt failed and no connection is ready */
-    uint64_t failed_ms;    /* when it went down */
+    unsigned outstanding; /* calls in flight on its connections */
+    uint64_t retry_at_ms; /* after a failed connect: no attempt before this */
+    unsigned backoff_ms;  /* doubles per failure, up to PG_BACKOFF_MAX_MS */
+    int is_down;          /* the last attempt failed and no connection is ready */
+    uint64_t failed_ms;   /* when it went down */
     char last_error[160];
 };
 
@@ -87,9 +87,9 @@ struct st_pg_loop_t {
     h2o_loop_t *loop;
     pg_target_t targets[PG_MAX_TARGETS];
     pg_call_t *queue_head, **queue_tail; /* jobs waiting for a connection, FIFO */
-    unsigned min_share; /* connections this loop keeps open to each server */
-    atomic_uint ready[PG_MAX_TARGETS]; /* targets[i].ready_count, for other loops to read */
-    h2o_multithread_queue_t *queue;    /* jobs other loops hand to this one */
+    unsigned min_share;                  /* connections this loop keeps open to each server */
+    atomic_uint ready[PG_MAX_TARGETS];   /* targets[i].ready_count, for other loops to read */
+    h2o_multithread_queue_t *queue;      /* jobs other loops hand to this one */
     h2o_multithread_receiver_t inbox;
 };
 
@@ -100,8 +100,8 @@ struct st_pg_conn_t {
     h2o_socket_t *sock; /* watches a dup() of libpq's socket */
     ino_t socket_id;    /* which socket that is */
     pg_conn_state_t state;
-    int wants_write;   /* waiting for the socket to take more of libpq's output */
-    int is_exclusive;  /* a transaction is open on it: nothing else may join the pipeline */
+    int wants_write;  /* waiting for the socket to take more of libpq's output */
+    int is_exclusive; /* a transaction is open on it: nothing else may join the pipeline */
     uint64_t created_ms, last_used_ms;
     pg_call_t *head, **tail; /* calls in flight, in pipeline order */
     unsigned depth;
@@ -117,15 +117,15 @@ typedef enum {
 struct st_pg_call_t {
     hp_db_job_t *job;
     pg_backend_t *be;
-    pg_loop_t *home;    /* the loop that submitted it (it may run on another: lending) */
+    pg_loop_t *home; /* the loop that submitted it (it may run on another: lending) */
     pg_call_t *next;
     pg_call_phase_t phase;
     uint64_t queued_ns;
-    int in_tx;          /* BEGIN ... COMMIT/ROLLBACK around the statement (singular writes) */
-    long stmt_slot;     /* the statement table slot this call prepares, or -1 */
-    unsigned results;   /* results received so far (not counting Syncs) */
-    PGresult *result;   /* the statement's rows (TUPLES_OK), kept until the Sync */
-    PGresult *error;    /* the first error, kept until the Sync */
+    int in_tx;        /* BEGIN ... COMMIT/ROLLBACK around the statement (singular writes) */
+    long stmt_slot;   /* the statement table slot this call prepares, or -1 */
+    unsigned results; /* results received so far (not counting Syncs) */
+    PGresult *result; /* the statement's rows (TUPLES_OK), kept until the Sync */
+    PGresult *error;  /* the first error, kept until the Sync */
 };
 
 /* backend.c */

@@ -155,9 +155,10 @@ void pg__target_conn_event(pg_target_t *t, int ok, const char *why)
     t->is_down = 1;
     if (t->index == 0)
         atomic_store(&t->loop->be->primary_down, 1);
-    t->backoff_ms = t->backoff_ms == 0 ? PG_BACKOFF_MIN_MS
-                                       : (t->backoff_ms * 2 > PG_BACKOFF_MAX_MS ? PG_BACKOFF_MAX_MS
-                                                                               : t->backoff_ms * 2);
+    t->backoff_ms =
+        t->backoff_ms == 0
+            ? PG_BACKOFF_MIN_MS
+            : (t->backoff_ms * 2 > PG_BACKOFF_MAX_MS ? PG_BACKOFF_MAX_MS : t->backoff_ms * 2);
     t->retry_at_ms = pg__now_ms() + t->backoff_ms;
     pg__copy_message(t->last_error, sizeof(t->last_error), why != NULL ? why : "");
     pg__loop_dispatch(t->loop);

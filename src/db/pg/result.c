@@ -118,7 +118,8 @@ void pg__result_error(hp_db_job_t *job, const PGresult *res)
         memcpy(e->sqlstate, "XX000", 6);
         e->status = 500;
     }
-    const char *detail = field(res, PG_DIAG_MESSAGE_DETAIL), *hint = field(res, PG_DIAG_MESSAGE_HINT);
+    const char *detail = field(res, PG_DIAG_MESSAGE_DETAIL),
+               *hint = field(res, PG_DIAG_MESSAGE_HINT);
     if (detail != NULL)
         hp_error_details(e, &job->pool, "%s", detail);
     if (hint != NULL)

@@ -117,7 +117,6 @@ int hp_sqlite__set_error(hp_error_t *err, h2o_mem_pool_t *pool, sqlite3 *handle,
     return hp_error_set(err, pool, code, "%s", msg);
 }
 
-
 /* Called by SQLite every few hundred VM steps; a non-zero return interrupts the statement. */
 static int on_progress(void *arg)
 {

@@ -109,7 +109,8 @@ static hp_db_job_t *queue_pop(job_queue_t *q, hp_sqlite__conn_t *conn, uint64_t 
         if (wake_at_ns == 0) {
             pthread_cond_wait(&q->nonempty, &q->lock);
         } else {
-            struct timespec at = {(time_t)(wake_at_ns / 1000000000u), (long)(wake_at_ns % 1000000000u)};
+            struct timespec at = {(time_t)(wake_at_ns / 1000000000u),
+                                  (long)(wake_at_ns % 1000000000u)};
             int rc = pthread_cond_timedwait(&q->nonempty, &q->lock, &at);
             if (rc == ETIMEDOUT) {
                 q->waiting--;
@@ -163,7 +164,8 @@ static void *reader_main(void *arg)
 static void watch_external_writes(sqlite_backend_t *b)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(b->writer.conn.handle, "PRAGMA data_version", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(b->writer.conn.handle, "PRAGMA data_version", -1, &st, NULL) !=
+        SQLITE_OK)
         return;
     if (sqlite3_step(st) == SQLITE_ROW) {
         int64_t version = sqlite3_column_int64(st, 0);

@@ -252,7 +252,7 @@ static void render_csv_value(hp_buf_t *buf, sqlite3_stmt *stmt, int i, hp_render
         break;
     case SQLITE_TEXT:
         hp_exec_append_csv_field(buf, (const char *)sqlite3_column_text(stmt, i),
-                         (size_t)sqlite3_column_bytes(stmt, i));
+                                 (size_t)sqlite3_column_bytes(stmt, i));
         break;
     case SQLITE_BLOB:
         hp_buf_append_lit(buf, "\\x");
@@ -271,7 +271,8 @@ static void render_location(hp_buf_t *buf, const hp_exec_t *exec, sqlite3_stmt *
         int i = (int)(exec->col_count + k);
         if (k > 0)
             hp_buf_putc(buf, '&');
-        hp_exec_append_percent_encoded(buf, exec->location_names[k].base, exec->location_names[k].len);
+        hp_exec_append_percent_encoded(buf, exec->location_names[k].base,
+                                       exec->location_names[k].len);
         text.len = 0;
         switch (sqlite3_column_type(stmt, i)) {
         case SQLITE_NULL: hp_buf_append_lit(buf, "=is.null"); continue;

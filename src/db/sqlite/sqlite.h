@@ -89,7 +89,6 @@ void hp_sqlite__conn_close(hp_sqlite__conn_t *conn);
 /* Installs the progress handler that enforces conn->deadline_ns. */
 void hp_sqlite__conn_enable_budget(hp_sqlite__conn_t *conn);
 
-
 /* Sets `err` (text in pool) from the connection's last error: constraint kinds, busy, or DB.
  * `rc` is the result code the failing call returned. Returns -1. */
 int hp_sqlite__set_error(hp_error_t *err, h2o_mem_pool_t *pool, sqlite3 *handle, int rc);

@@ -43,7 +43,8 @@
     X(POOL_TIMEOUT, 504, "PGRST003")   /* no database connection within db-pool-acquire-ms */   \
     X(DB_STATE, 400, "HP400db") /* PostgreSQL refused: code = its SQLSTATE, status by class */  \
     X(DB, 500, "HP500")         /* the database failed in a way we did not expect */            \
-    X(INTERNAL, 500, "HP501")
+    X(INTERNAL, 500, "HP501")                                                                   \
+    X(CANCELLED, 499, "HP499") /* a streamed read its owner stopped (never sent) */
 
 typedef enum {
     HP_OK = 0,

@@ -61,6 +61,9 @@ struct st_hp_db_job_t {
     hp_db_job_cb on_done;                 /* runs on reply_to's loop */
     void *data;                           /* the caller's; the backend never touches it */
     int prefers_primary; /* a read that must see this client's recent writes: not a replica */
+    /* A read whose rendered body grows past this many bytes is streamed (see "Streamed
+     * results" below); 0: never, the whole body comes back at once as before. */
+    size_t stream_after_bytes;
     /* Owned by the job: everything the exec points to. */
     h2o_mem_pool_t pool;
     /* Filled by the backend. */
@@ -113,6 +116,25 @@ void hp_db_job_destroy(hp_db_job_t *job);
  * (see hp_db_attach_thread), in which case job->on_done runs before this returns. Never
  * blocks on I/O for longer than the inline budget. */
 void hp_db_submit(hp_db_t *db, hp_db_job_t *job);
+
+/* Streamed results. A READ job submitted with stream_after_bytes > 0 whose format is JSON or
+ * CSV may come back in pieces. When its rendered body passes stream_after_bytes, the backend
+ * sets result.is_streaming and hands the job back (on_done runs on the submitting loop, as
+ * always) with the first piece in result.body and result.is_last == 0. The owner takes the
+ * bytes (hp_buf_release, or copies them), sends them, and when it can take more (the client's
+ * socket drained) calls hp_db_stream_next(db, job): on_done runs again with the next piece.
+ * The last piece has is_last == 1 and the final row_count / total; an error after the first
+ * piece comes back as a piece with result.error set and is_last == 1 (the owner aborts the
+ * response: the status is long gone). The owner destroys the job only after on_done saw
+ * is_last. hp_db_stream_cancel(db, job) instead of hp_db_stream_next ends the statement early
+ * (client gone, send timeout): on_done runs once more with is_last == 1 and error
+ * HP_ERR_CANCELLED, then the owner destroys the job as usual. While a piece is with the owner,
+ * the backend holds the statement open and does nothing else on its behalf (backpressure: no
+ * more than about stream_after_bytes per stream is ever buffered). A job that never passes
+ * the threshold comes back once, whole, exactly as without streaming. Pieces concatenated are
+ * byte for byte the body the unstreamed job would have rendered. */
+void hp_db_stream_next(hp_db_t *db, hp_db_job_t *job);
+void hp_db_stream_cancel(hp_db_t *db, hp_db_job_t *job);
 
 /* The receiver callback each loop registers on its h2o_context_t queue for db replies:
  *     h2o_multithread_register_receiver(ctx->queue, &receiver, hp_db_on_replies);

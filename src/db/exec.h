@@ -101,6 +101,8 @@ typedef struct {
     int inserted_any;     /* a write inserted at least one row (an upsert that only updated
                              answers 200, not 201) */
     uint32_t batch_size;  /* reads answered by the query that answered this one (src/batch) */
+    int is_streaming;     /* the body comes in pieces (db.h, "Streamed results") */
+    int is_last;          /* streaming: this is the last piece */
 } hp_exec_result_t;
 
 void hp_exec_result_init(hp_exec_result_t *r);

@@ -37,6 +37,11 @@ typedef struct st_hp_db__backend_t {
     void (*pool_stats)(void *state, hp_db_pool_stats_t *out);
     /* Optional: hp_db_is_reachable (absent: always). */
     int (*is_reachable)(void *state);
+    /* hp_db_stream_next / hp_db_stream_cancel for a job this backend handed back with
+     * result.is_streaming set (db.h, "Streamed results"); called on the job's loop. A backend
+     * that never streams leaves them NULL. */
+    void (*stream_next)(void *state, hp_db_job_t *job);
+    void (*stream_cancel)(void *state, hp_db_job_t *job);
 } hp_db__backend_t;
 
 extern const hp_db__backend_t hp_db__sqlite_backend;

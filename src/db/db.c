@@ -177,6 +177,20 @@ void hp_db_submit(hp_db_t *db, hp_db_job_t *job)
     }
 }
 
+void hp_db_stream_next(hp_db_t *db, hp_db_job_t *job)
+{
+    assert(job->result.is_streaming && !job->result.is_last && db->backend->stream_next != NULL);
+    job->_message = (h2o_multithread_message_t){{NULL, NULL}};
+    db->backend->stream_next(db->state, job);
+}
+
+void hp_db_stream_cancel(hp_db_t *db, hp_db_job_t *job)
+{
+    assert(job->result.is_streaming && !job->result.is_last && db->backend->stream_cancel != NULL);
+    job->_message = (h2o_multithread_message_t){{NULL, NULL}};
+    db->backend->stream_cancel(db->state, job);
+}
+
 void hp_db_on_replies(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
     (void)receiver;

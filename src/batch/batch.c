@@ -81,7 +81,10 @@ void hp_batcher_destroy(hp_batcher_t *b)
 static uint64_t shape_hash(const hp_plan_t *plan)
 {
     const hp_stmt_t *st = &plan->exec.main;
-    uint64_t h = XXH3_64bits_withSeed(st->sql, st->sql_len, (uint64_t)(uintptr_t)plan->table);
+    /* Reads of different callers never share a query: the caller's partition is part of the
+     * shape (same_shape checks it too). */
+    uint64_t h = XXH3_64bits_withSeed(
+        st->sql, st->sql_len, (uint64_t)(uintptr_t)plan->table ^ plan->exec.caller->partition);
     for (size_t i = 0; i != st->bind_count; ++i) {
         const hp_bind_t *bd = &st->binds[i];
         if (i == plan->batch.key_bind)
@@ -110,9 +113,10 @@ static int same_bind(const hp_bind_t *x, const hp_bind_t *y)
 static int same_shape(const hp_plan_t *x, const hp_plan_t *y)
 {
     const hp_stmt_t *a = &x->exec.main, *c = &y->exec.main;
-    if (x->table != y->table || x->batch.key != y->batch.key ||
-        x->batch.key_bind != y->batch.key_bind || a->bind_count != c->bind_count ||
-        a->sql_len != c->sql_len || memcmp(a->sql, c->sql, a->sql_len) != 0)
+    if (x->table != y->table || !hp_caller_same(x->exec.caller, y->exec.caller) ||
+        x->batch.key != y->batch.key || x->batch.key_bind != y->batch.key_bind ||
+        a->bind_count != c->bind_count || a->sql_len != c->sql_len ||
+        memcmp(a->sql, c->sql, a->sql_len) != 0)
         return 0;
     for (size_t i = 0; i != a->bind_count; ++i)
         if (i != x->batch.key_bind && !same_bind(&a->binds[i], &c->binds[i]))

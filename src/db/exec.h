@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <h2o/memory.h>
 #include "core/buf.h"
+#include "core/caller.h"
 #include "core/error.h"
 
 typedef enum { HP_DIALECT_SQLITE, HP_DIALECT_POSTGRES } hp_dialect_t;
@@ -65,6 +66,10 @@ typedef enum {
 
 typedef struct {
     hp_exec_kind_t kind;
+    /* Who the statements run for (never NULL; in the job's pool or static). The database
+     * session is to be set up as this caller before `main` runs: the backends need nothing
+     * for the anonymous caller, the only one there is until authentication exists. */
+    const hp_caller_t *caller;
     /* READ: the SELECT whose columns are cols[0..col_count) followed by location_col_count
      * more. WRITE: the INSERT/UPDATE/DELETE; when returns_rows it has a RETURNING clause with
      * the same column layout, else it returns nothing and the affected count comes from the

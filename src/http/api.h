@@ -1,7 +1,9 @@
 /*
- * The REST API handler: maps an HTTP request to an hp_request_t, plans it (src/query),
- * submits it to the database as a job, and answers when the job comes back to the loop.
- * Runs on the event-loop threads only; never blocks.
+ * The REST API handler: takes each HTTP request on the API listener, gives it a call on the
+ * request's pool and runs the request pipeline (http/pipeline/pipeline.h) on it, answering
+ * through the HTTP sink below (conditional requests, content coding and the caching headers by
+ * http/caching.h). Counts the request out (metrics, in-flight) when h2o disposes of it.
+ * Event-loop threads only; never blocks.
  */
 #ifndef HP_HTTP_API_H
 #define HP_HTTP_API_H
@@ -10,7 +12,5 @@
 
 /* Registers the API on `path` ("/") of hostconf. */
 void hp_http_api_register(h2o_hostconf_t *hostconf, const char *path);
-/* The receiver callback for cache waiters' messages (each loop registers it on its queue). */
-void hp_http_api_on_cache_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages);
 
 #endif

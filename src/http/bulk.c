@@ -5,13 +5,16 @@
 #include <strings.h>
 #include <jansson.h>
 #include "core/json.h"
-#include "core/limits.h"
-#include "http/affinity.h"
 #include "http/respond.h"
 #include "query/query.h"
 
-/* One sub-request's answer, kept until every sub-request is done. */
+/* One sub-request: a call of the pipeline with its own pool, and its answer, kept until every
+ * sub-request is done. */
 typedef struct {
+    hp_call_t call;
+    h2o_mem_pool_t pool;
+    struct st_bulk_t *bulk;
+    int return_stated; /* its Prefer said return=... */
     int status;
     hp_buf_t headers; /* a JSON object */
     hp_buf_t body;    /* a JSON value */
@@ -19,7 +22,7 @@ typedef struct {
 
 typedef struct st_bulk_t bulk_t;
 
-/* Lives in the request's pool: tells the bulk when the request goes away. */
+/* Lives in the envelope request's pool: tells the bulk when the request goes away. */
 typedef struct {
     bulk_t *bulk;
 } link_t;
@@ -27,20 +30,9 @@ typedef struct {
 struct st_bulk_t {
     h2o_req_t *req; /* NULL once the client has gone */
     link_t *link;
-    hp_http_loop_t *loop;
     size_t count, pending;
     answer_t *answers;
 };
-
-/* What a sub-request's job carries (in the job's pool). */
-typedef struct {
-    bulk_t *bulk;
-    size_t index;
-    hp_plan_t *plan;
-    hp_method_t method;
-    int return_stated;
-    hp_schema_t *schema;
-} sub_t;
 
 static void on_link_dispose(void *p)
 {
@@ -54,6 +46,8 @@ static void on_link_dispose(void *p)
 static void bulk_free(bulk_t *b)
 {
     for (size_t i = 0; i != b->count; ++i) {
+        hp_pipeline_call_gone(&b->answers[i].call);
+        h2o_mem_clear_pool(&b->answers[i].pool);
         hp_buf_dispose(&b->answers[i].headers);
         hp_buf_dispose(&b->answers[i].body);
     }
@@ -88,14 +82,14 @@ static void answer_error(answer_t *a, const hp_error_t *err)
 }
 
 /* The body as a JSON value: JSON as it is, anything else (CSV) as a string, nothing as null. */
-static void answer_body(answer_t *a, const hp_exec_t *exec, const hp_buf_t *body, int has_body)
+static void answer_body(answer_t *a, hp_format_t format, h2o_iovec_t body, int has_body)
 {
-    if (!has_body || body->len == 0)
+    if (!has_body || body.len == 0)
         hp_buf_append_lit(&a->body, "null");
-    else if (exec->format == HP_FORMAT_CSV)
-        hp_json_string(&a->body, body->ptr, body->len);
+    else if (format == HP_FORMAT_CSV)
+        hp_json_string(&a->body, body.base, body.len);
     else
-        hp_buf_append(&a->body, body->ptr, body->len);
+        hp_buf_append(&a->body, body.base, body.len);
 }
 
 static void respond(bulk_t *b)
@@ -125,7 +119,7 @@ static void respond(bulk_t *b)
     h2o_send_inline(req, p, len);
 }
 
-static void sub_finished(bulk_t *b)
+static void answered(bulk_t *b)
 {
     if (--b->pending != 0)
         return;
@@ -134,39 +128,46 @@ static void sub_finished(bulk_t *b)
     bulk_free(b);
 }
 
-static void on_sub_done(hp_db_job_t *job)
+/* --- the sub-requests' sink --- */
+
+static void answer_representation(hp_call_t *call, const hp_http_representation_t *rep)
 {
-    sub_t *sub = job->data;
-    bulk_t *b = sub->bulk;
-    hp_http_loop_t *loop = b->loop;
-    answer_t *a = &b->answers[sub->index];
-    hp_exec_result_t *result = &job->result;
-    hp_plan_t *plan = sub->plan;
-    --loop->jobs_in_flight;
+    answer_t *a = call->sink_data;
+    a->status = rep->status;
+    answer_headers(a, rep->headers, rep->header_count);
+    answer_body(a, call->r.format, rep->body, call->r.method != HP_METHOD_HEAD);
+    answered(a->bulk);
+}
+
+static void answer_write(hp_call_t *call, const hp_plan_t *plan, hp_exec_result_t *result,
+                         uint64_t db_ns)
+{
+    (void)db_ns;
+    answer_t *a = call->sink_data;
     hp_cache_header_t headers[HP_HTTP_WRITE_HEADERS + 1];
     size_t count = 0;
-    hp_error_t err = {0};
-    if (result->error.code != HP_OK) {
-        answer_error(a, &result->error);
-    } else if (plan->is_write) {
-        hp_http_caching_table_written(loop->caching, plan->table->name, plan->table->name_len);
-        if (b->req != NULL)
-            hp_http_affinity_wrote(loop->affinity, hp_http_affinity_client(b->req));
-        int has_body = hp_http_write_meta(&job->pool, plan, sub->method, sub->return_stated, result,
-                                          &a->status, headers, &count);
-        answer_headers(a, headers, count);
-        answer_body(a, &plan->exec, &result->body, has_body);
-    } else if (hp_http_read_meta(&job->pool, plan, result, &a->status, headers, &count, &err) !=
-               0) {
-        answer_error(a, &err);
-    } else {
-        answer_headers(a, headers, count);
-        answer_body(a, &plan->exec, &result->body, sub->method != HP_METHOD_HEAD);
-    }
-    hp_schema_unref(sub->schema);
-    hp_db_job_destroy(job);
-    sub_finished(b);
+    int has_body = hp_http_write_meta(call->pool, plan, call->r.method, a->return_stated, result,
+                                      &a->status, headers, &count);
+    answer_headers(a, headers, count);
+    answer_body(a, plan->exec.format, h2o_iovec_init(result->body.ptr, result->body.len), has_body);
+    answered(a->bulk);
 }
+
+static void answer_failure(hp_call_t *call, const hp_error_t *err, const hp_cache_header_t *headers,
+                           size_t header_count)
+{
+    (void)headers;
+    (void)header_count;
+    answer_t *a = call->sink_data;
+    answer_error(a, err);
+    answered(a->bulk);
+}
+
+static const hp_call_sink_t answer_sink = {
+    .representation = answer_representation,
+    .write = answer_write,
+    .error = answer_failure,
+};
 
 /* --- reading sub-requests --- */
 
@@ -187,8 +188,9 @@ static h2o_iovec_t iov(const char *s)
     return s != NULL ? h2o_iovec_init(s, strlen(s)) : h2o_iovec_init(NULL, 0);
 }
 
-/* The request a sub-request describes, everything copied into pool. Returns 0, or -1 with err
- * set (the sub-request's own error). *return_stated: its Prefer said return=. */
+/* The request a sub-request describes, everything copied into pool: the route step of a
+ * sub-request. Returns 0, or -1 with err set (the sub-request's own error). *return_stated:
+ * its Prefer said return=. */
 static int read_sub(json_t *item, hp_request_t *r, int *return_stated, hp_error_t *err,
                     h2o_mem_pool_t *pool)
 {
@@ -211,9 +213,6 @@ static int read_sub(json_t *item, hp_request_t *r, int *return_stated, hp_error_
         hp_query_percent_decode(name, &r->resource, pool) != 0)
         return hp_error_set(err, pool, HP_ERR_BAD_PATH, "Invalid path specified in request URL");
     r->query = q != NULL ? h2o_strdup(pool, q + 1, SIZE_MAX) : h2o_iovec_init("", 0);
-    if (r->query.len > HP_MAX_QUERY_BYTES)
-        return hp_error_set(err, pool, HP_ERR_URI_TOO_LONG,
-                            "The query string is longer than %u bytes", HP_MAX_QUERY_BYTES);
     const char *prefer = headers != NULL ? header_of(headers, "prefer") : NULL;
     if (prefer != NULL)
         hp_query_parse_prefer(iov(prefer), &r->prefer);
@@ -234,59 +233,38 @@ static int read_sub(json_t *item, hp_request_t *r, int *return_stated, hp_error_
     return 0;
 }
 
-/* Plans sub-request i and submits it; a sub-request that cannot be planned is answered at
- * once. */
-static void start_sub(bulk_t *b, json_t *item, size_t index)
+/* Starts sub-request i: routed here, then the pipeline from the caller step on. */
+static void start_sub(bulk_t *b, hp_call_t *envelope, json_t *item, size_t index)
 {
-    hp_http_loop_t *loop = b->loop;
-    hp_db_job_t *job = hp_db_job_create();
-    sub_t *sub = h2o_mem_alloc_pool(&job->pool, sizeof(*sub));
-    *sub = (sub_t){.bulk = b, .index = index};
-    hp_request_t r;
+    answer_t *a = &b->answers[index];
+    hp_call_t *call = &a->call;
+    hp_pipeline_call_init(call, envelope->loop, &a->pool, &answer_sink, a);
+    call->caller = envelope->caller;
+    call->affinity_client = envelope->affinity_client;
+    call->started_ns = envelope->started_ns;
     hp_error_t err = {0};
-    sub->plan = h2o_mem_alloc_pool(&job->pool, sizeof(*sub->plan));
-    if (read_sub(item, &r, &sub->return_stated, &err, &job->pool) != 0) {
-        answer_error(&b->answers[index], &err);
-        hp_db_job_destroy(job);
-        sub_finished(b);
+    if (read_sub(item, &call->r, &a->return_stated, &err, &a->pool) != 0) {
+        answer_error(a, &err);
+        answered(b);
         return;
     }
-    sub->method = r.method;
-    sub->schema = hp_db_schema(loop->db);
-    hp_query_options_t opts = {.max_rows =
-                                   loop->conf->db_max_rows > 0 ? loop->conf->db_max_rows : -1};
-    if (hp_query_plan(&r, sub->schema, hp_db_dialect(loop->db), &opts, sub->plan, &err,
-                      &job->pool) != 0) {
-        answer_error(&b->answers[index], &err);
-        hp_schema_unref(sub->schema);
-        hp_db_job_destroy(job);
-        sub_finished(b);
-        return;
-    }
-    job->exec = &sub->plan->exec;
-    job->reply_to = &loop->db_receiver;
-    job->on_done = on_sub_done;
-    job->data = sub;
-    ++loop->jobs_in_flight;
-    hp_batcher_submit(loop->batcher, job, sub->plan);
+    call->next_step = HP_STEP_CALLER;
+    hp_pipeline_run(call);
 }
 
-void hp_http_bulk(h2o_req_t *req, hp_http_loop_t *loop)
+void hp_http_bulk(hp_call_t *envelope)
 {
+    h2o_req_t *req = envelope->req;
+    hp_http_loop_t *loop = envelope->loop;
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
-        hp_http_respond_errorf(req, HP_ERR_METHOD, "%s takes POST", HP_HTTP_BULK_PATH);
-        return;
-    }
-    if (req->entity.len > (size_t)loop->conf->max_body_bytes) {
-        hp_http_respond_errorf(req, HP_ERR_BODY_TOO_LARGE,
-                               "The request body is %zu bytes; max-body-bytes is %lld",
-                               req->entity.len, (long long)loop->conf->max_body_bytes);
+        hp_pipeline_failf(envelope, HP_ERR_METHOD, "%s takes POST", HP_HTTP_BULK_PATH);
         return;
     }
     json_error_t jerr;
-    json_t *doc = req->entity.base != NULL
-                      ? json_loadb(req->entity.base, req->entity.len, JSON_DECODE_ANY, &jerr)
-                      : NULL;
+    json_t *doc =
+        envelope->r.body.len != 0
+            ? json_loadb(envelope->r.body.base, envelope->r.body.len, JSON_DECODE_ANY, &jerr)
+            : NULL;
     if (!json_is_array(doc)) {
         hp_error_t err = {0};
         hp_error_set(&err, &req->pool, HP_ERR_INVALID_BODY, "Empty or invalid json");
@@ -294,31 +272,32 @@ void hp_http_bulk(h2o_req_t *req, hp_http_loop_t *loop)
                          HP_HTTP_BULK_PATH, doc == NULL && req->entity.len != 0 ? ": " : "",
                          doc == NULL && req->entity.len != 0 ? jerr.text : "");
         json_decref(doc);
-        hp_http_respond_error(req, &err);
+        hp_pipeline_fail(envelope, &err);
         return;
     }
     size_t count = json_array_size(doc);
     if (count > (size_t)loop->conf->batch_max_requests) {
         json_decref(doc);
-        hp_http_respond_errorf(req, HP_ERR_LIMIT, "%zu sub-requests; batch-max-requests is %lld",
-                               count, (long long)loop->conf->batch_max_requests);
+        hp_pipeline_failf(envelope, HP_ERR_LIMIT, "%zu sub-requests; batch-max-requests is %lld",
+                          count, (long long)loop->conf->batch_max_requests);
         return;
     }
     bulk_t *b = calloc(1, sizeof(*b));
     if (b == NULL || (b->answers = calloc(count + 1, sizeof(*b->answers))) == NULL)
         h2o_fatal("out of memory");
     b->req = req;
-    b->loop = loop;
     b->count = count;
     b->pending = count + 1; /* one more, dropped below, so no sub-request answers too early */
-    for (size_t i = 0; i != count + 1; ++i) {
+    for (size_t i = 0; i != count; ++i) {
+        h2o_mem_init_pool(&b->answers[i].pool);
+        b->answers[i].bulk = b;
         hp_buf_init(&b->answers[i].headers);
         hp_buf_init(&b->answers[i].body);
     }
     b->link = h2o_mem_alloc_shared(&req->pool, sizeof(*b->link), on_link_dispose);
     b->link->bulk = b;
     for (size_t i = 0; i != count; ++i)
-        start_sub(b, json_array_get(doc, i), i);
+        start_sub(b, envelope, json_array_get(doc, i), i);
     json_decref(doc);
-    sub_finished(b);
+    answered(b);
 }

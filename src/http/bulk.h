@@ -11,17 +11,20 @@
  * and run concurrently (no order among them, as for separate requests); so 100 primary-key
  * reads of one shape cost one query. A bad sub-request gets its own error entry (PostgREST's
  * error body and status) and never fails the others; a malformed envelope is a 400.
- * Sub-requests do not read or fill the response cache; writes invalidate it as usual.
+ * Sub-requests read and fill the response cache like any request (a hit costs no query);
+ * writes invalidate it as usual.
  */
 #ifndef HP_HTTP_BULK_H
 #define HP_HTTP_BULK_H
 
 #include <h2o.h>
-#include "http/loop.h"
+#include "http/pipeline/pipeline.h"
 
 #define HP_HTTP_BULK_PATH "/_/batch"
 
-/* Answers req (the path was HP_HTTP_BULK_PATH). */
-void hp_http_bulk(h2o_req_t *req, hp_http_loop_t *loop);
+/* Answers the envelope call (its path was HP_HTTP_BULK_PATH; it passed the caller and
+ * admission steps): each sub-request runs the pipeline from the caller step on, as the
+ * envelope's caller, with a sink that fills its entry of the answer. */
+void hp_http_bulk(hp_call_t *envelope);
 
 #endif

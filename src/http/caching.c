@@ -55,6 +55,8 @@ hp_http_caching_t *hp_http_caching_create(const hp_config_t *conf, char *errbuf,
             free(c);
             return NULL;
         }
+        hp_cache_tier_init_l1(&c->l1_tier, c->cache);
+        c->tier = &c->l1_tier;
     }
     c->is_compress_enabled = conf->compress == 0 /* "on" */;
     c->compress_min_bytes = (size_t)conf->compress_min_bytes;
@@ -115,6 +117,11 @@ h2o_iovec_t hp_http_caching_key(h2o_mem_pool_t *pool, const hp_request_t *r)
     *t++ = '\n';
     *t++ = (char)('0' + r->format);
     *t++ = (char)('0' + r->prefer.count);
+    if (r->caller != NULL && !hp_caller_is_anonymous(r->caller)) {
+        /* Callers who may see different rows never share an entry. */
+        memcpy(t, " p", 2);
+        t = hp_http_put_uint(t + 2, r->caller->partition);
+    }
     if (r->range.is_set) {
         *t++ = ' ';
         t = hp_http_put_uint(t, r->range.first);
@@ -142,15 +149,15 @@ void hp_http_caching_table_written(hp_http_caching_t *c, const char *table, size
 {
     uint32_t slot = hp_cache_table_slot(table, len);
     atomic_store_explicit(&c->slot_changed_ms[slot], change_time_ms(), memory_order_relaxed);
-    if (c->cache != NULL)
-        hp_cache_bump_table(c->cache, slot);
+    if (c->tier != NULL)
+        c->tier->ops->invalidate_table(c->tier, slot);
 }
 
 void hp_http_caching_all_changed(hp_http_caching_t *c)
 {
     atomic_store_explicit(&c->all_changed_ms, change_time_ms(), memory_order_relaxed);
-    if (c->cache != NULL)
-        hp_cache_bump_all(c->cache);
+    if (c->tier != NULL)
+        c->tier->ops->invalidate_all(c->tier);
 }
 
 void hp_http_caching_on_external_change(void *c, const char *table, size_t table_len)
@@ -296,8 +303,12 @@ void hp_http_caching_send(hp_http_caching_t *c, h2o_req_t *req, const hp_http_re
     if (rep->policy != NULL) {
         hp_http_add_header(req, H2O_TOKEN_CACHE_CONTROL, rep->policy->cache_control,
                            strlen(rep->policy->cache_control));
-        hp_http_add_header(req, H2O_TOKEN_VARY,
-                           H2O_STRLIT("Accept, Accept-Encoding, Prefer, Range"));
+        if (rep->caller != NULL && !hp_caller_is_anonymous(rep->caller))
+            hp_http_add_header(req, H2O_TOKEN_VARY,
+                               H2O_STRLIT("Accept, Accept-Encoding, Prefer, Range, Authorization"));
+        else
+            hp_http_add_header(req, H2O_TOKEN_VARY,
+                               H2O_STRLIT("Accept, Accept-Encoding, Prefer, Range"));
     } else if (c->is_compress_enabled) {
         hp_http_add_header(req, H2O_TOKEN_VARY, H2O_STRLIT("Accept-Encoding"));
     }

@@ -17,11 +17,14 @@
 #include <h2o.h>
 #include "cache/cache.h"
 #include "cache/policy.h"
+#include "cache/tier.h"
 #include "config/config.h"
 #include "query/query.h"
 
 typedef struct {
-    hp_cache_t *cache; /* NULL when the cache is off */
+    hp_cache_t *cache;     /* the in-process cache; NULL when the cache is off */
+    hp_cache_tier_t *tier; /* what the pipeline's cache step uses; NULL when the cache is off */
+    hp_cache_tier_t l1_tier;
     hp_cache_policies_t *policies;
     int is_compress_enabled;
     size_t compress_min_bytes;
@@ -69,6 +72,7 @@ typedef struct {
     hp_cache_entry_t *entry;         /* the source of coded variants, or NULL; the caller keeps
                                         its reference until the request is disposed */
     const char *cache_status;        /* the Cache-Status value */
+    const hp_caller_t *caller;       /* who asked; NULL or anonymous: the answer is everyone's */
     uint64_t cache_ns, db_ns;        /* for Server-Timing; db_ns 0 when no query ran */
     uint32_t batch_size;             /* reads the query answered (Server-Timing desc when > 1) */
 } hp_http_representation_t;

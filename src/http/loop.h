@@ -53,6 +53,8 @@ typedef struct {
     hp_batcher_t *batcher;        /* this loop's query batching (made on the loop's thread) */
     hp_metrics_slot_t *metrics;   /* this loop's own counters */
     hp_http_access_log_loop_t *access_log; /* this loop's request ids and access log buffer */
+    struct st_hp_pipeline_waiter_t
+        *free_waiters; /* recycled cache waiters (pipeline/cache_step.c) */
 } hp_http_loop_t;
 
 static inline hp_http_loop_t *hp_http_loop_of(h2o_context_t *ctx)

@@ -17,6 +17,7 @@
 #include "http/admin.h"
 #include "http/api.h"
 #include "http/loop.h"
+#include "http/pipeline/cache_step.h"
 #include "http/server.h"
 
 struct st_hp_server_t {
@@ -139,7 +140,7 @@ static void *run_loop(void *arg)
     h2o_multithread_register_receiver(loop->ctx.queue, &loop->db_receiver, hp_db_on_replies);
     h2o_multithread_register_receiver(loop->ctx.queue, &loop->control, on_control);
     h2o_multithread_register_receiver(loop->ctx.queue, &loop->cache_receiver,
-                                      hp_http_api_on_cache_messages);
+                                      hp_cache_step_on_messages);
     sem_post(loop->ready);
     char err[256];
     if (hp_db_attach_thread(loop->db, evloop, err, sizeof(err)) != 0)
@@ -186,6 +187,7 @@ static void *run_loop(void *arg)
     h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->db_receiver);
     h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->control);
     h2o_multithread_unregister_receiver(loop->ctx.queue, &loop->cache_receiver);
+    hp_cache_step_dispose_loop(loop);
     if (!has_connections(&loop->ctx)) {
         /* request_shutdown armed HTTP/2's one-second GOAWAY timer even with no HTTP/2
          * connection; with none left it has nothing to do. */

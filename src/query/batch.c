@@ -70,6 +70,7 @@ void hp_query_plan_batch(hp_plan_t *const *plans, size_t n, hp_dialect_t dialect
     const hp_column_t *key = plans[0]->batch.key;
     memset(out, 0, sizeof(*out));
     out->kind = HP_EXEC_READ;
+    out->caller = plans[0]->exec.caller; /* one group, one caller (src/batch) */
     out->returns_rows = 1;
     out->format = HP_FORMAT_BATCH;
     hp_query__gen_t g;

@@ -183,11 +183,34 @@ static void collect_tables(const hp_query__node_t *root, hp_plan_t *plan, h2o_me
     add_tables(root, plan, cap);
 }
 
+static h2o_iovec_t copy_bytes(h2o_iovec_t v, h2o_mem_pool_t *pool)
+{
+    if (v.base == NULL)
+        return v;
+    char *p = h2o_mem_alloc_pool(pool, v.len + 1);
+    memcpy(p, v.base, v.len);
+    p[v.len] = '\0';
+    return h2o_iovec_init(p, v.len);
+}
+
+/* The caller, kept as long as the plan (the request may go before its job is done). */
+static const hp_caller_t *copy_caller(const hp_caller_t *c, h2o_mem_pool_t *pool)
+{
+    if (c == NULL || hp_caller_is_anonymous(c))
+        return &hp_caller_anonymous;
+    hp_caller_t *copy = h2o_mem_alloc_pool(pool, sizeof(*copy));
+    copy->role = copy_bytes(c->role, pool);
+    copy->claims = copy_bytes(c->claims, pool);
+    copy->partition = c->partition;
+    return copy;
+}
+
 int hp_query_plan(const hp_request_t *req, const hp_schema_t *schema, hp_dialect_t dialect,
                   const hp_query_options_t *opts, hp_plan_t *plan, hp_error_t *err,
                   h2o_mem_pool_t *pool)
 {
     memset(plan, 0, sizeof(*plan));
+    plan->exec.caller = copy_caller(req->caller, pool);
     plan->prefer = req->prefer;
     plan->exec.format = req->format;
 

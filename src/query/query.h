@@ -74,12 +74,13 @@ typedef struct {
 
 typedef struct {
     hp_method_t method;
-    h2o_iovec_t resource; /* the table or view name, already percent-decoded */
-    h2o_iovec_t query;    /* the raw query string without '?', percent-encoded as sent */
-    h2o_iovec_t body;     /* request body (writes) */
-    hp_format_t format;   /* from hp_query_parse_accept */
-    hp_prefer_t prefer;   /* from hp_query_parse_prefer */
-    hp_range_t range;     /* from hp_query_parse_range */
+    h2o_iovec_t resource;      /* the table or view name, already percent-decoded */
+    h2o_iovec_t query;         /* the raw query string without '?', percent-encoded as sent */
+    h2o_iovec_t body;          /* request body (writes) */
+    hp_format_t format;        /* from hp_query_parse_accept */
+    hp_prefer_t prefer;        /* from hp_query_parse_prefer */
+    hp_range_t range;          /* from hp_query_parse_range */
+    const hp_caller_t *caller; /* who is asking (NULL: the anonymous caller); borrowed */
 } hp_request_t;
 
 typedef struct {

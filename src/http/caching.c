@@ -197,7 +197,7 @@ uint64_t hp_http_caching_last_changed(hp_http_caching_t *c, const uint32_t *slot
  * which is what a GET uses. Our tags are "<hash>" for identity and "<hash>-<coding>" for a
  * coded body (one strong tag per representation, RFC 9110 8.8.3): a client holding any of them
  * has the current data, so the hash decides. `base` is `"<hash>` (no closing quote). */
-static int etag_matches(h2o_iovec_t inm, const char *base, size_t base_len)
+int hp_http_caching_etag_matches(h2o_iovec_t inm, const char *base, size_t base_len)
 {
     for (const char *p = inm.base, *end = p + inm.len; p < end;) {
         while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
@@ -219,18 +219,28 @@ static int etag_matches(h2o_iovec_t inm, const char *base, size_t base_len)
     return 0;
 }
 
-static int not_modified(h2o_req_t *req, const char *etag_base, size_t base_len,
-                        uint64_t last_modified_ms)
+int hp_http_caching_is_not_modified(h2o_iovec_t inm, h2o_iovec_t ims, const char *etag_base,
+                                    size_t base_len, uint64_t last_modified_ms)
 {
-    h2o_iovec_t inm = hp_http_header_value(req, H2O_TOKEN_IF_NONE_MATCH);
     if (inm.base != NULL)
-        return etag_matches(inm, etag_base, base_len);
-    h2o_iovec_t ims = hp_http_header_value(req, H2O_TOKEN_IF_MODIFIED_SINCE);
+        return hp_http_caching_etag_matches(inm, etag_base, base_len);
     struct tm tm;
     if (ims.base == NULL || h2o_time_parse_rfc1123(ims.base, ims.len, &tm) != 0)
         return 0;
     /* Compared as recorded (see change_time_ms), not as sent. */
     return (int64_t)(last_modified_ms / 1000) <= (int64_t)timegm(&tm);
+}
+
+hp_encoding_t hp_http_caching_choose_coding(const hp_http_caching_t *c, h2o_iovec_t accept_encoding,
+                                            size_t body_len)
+{
+    if (!c->is_compress_enabled || !hp_compress_is_worth(body_len, c->compress_min_bytes))
+        return HP_ENCODING_IDENTITY;
+    hp_encoding_t enc =
+        hp_compress_negotiate(accept_encoding.base, accept_encoding.len, HP_ENCODING_ALL_BITS);
+    /* A client that refuses identity and every coding we have gets identity anyway (RFC 9110
+     * allows ignoring Accept-Encoding rather than answering 406). */
+    return enc == HP_ENCODING_NOT_ACCEPTABLE ? HP_ENCODING_IDENTITY : enc;
 }
 
 /* Completes `"<hash>` (in a 32-byte buffer) with the coding's suffix and adds the header. */
@@ -277,15 +287,8 @@ void hp_http_caching_send(hp_http_caching_t *c, h2o_req_t *req, const hp_http_re
     static h2o_generator_t generator = {NULL, NULL};
 
     /* The entity tag of the coding chosen for this client, decided first: a 304 carries it too. */
-    hp_encoding_t enc = HP_ENCODING_IDENTITY;
-    if (c->is_compress_enabled && hp_compress_is_worth(rep->body.len, c->compress_min_bytes)) {
-        h2o_iovec_t ae = hp_http_header_value(req, H2O_TOKEN_ACCEPT_ENCODING);
-        enc = hp_compress_negotiate(ae.base, ae.len, HP_ENCODING_ALL_BITS);
-        /* A client that refuses identity and every coding we have gets identity anyway
-         * (RFC 9110 allows ignoring Accept-Encoding rather than answering 406). */
-        if (enc == HP_ENCODING_NOT_ACCEPTABLE)
-            enc = HP_ENCODING_IDENTITY;
-    }
+    hp_encoding_t enc = hp_http_caching_choose_coding(
+        c, hp_http_header_value(req, H2O_TOKEN_ACCEPT_ENCODING), rep->body.len);
     static const char hex[] = "0123456789abcdef";
     char *etag = h2o_mem_alloc_pool(&req->pool, 32);
     int base_len = 17;
@@ -333,7 +336,9 @@ void hp_http_caching_send(hp_http_caching_t *c, h2o_req_t *req, const hp_http_re
 
     int is_head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
     if ((rep->status == 200 || rep->status == 206) &&
-        not_modified(req, etag, (size_t)base_len, rep->last_modified_ms)) {
+        hp_http_caching_is_not_modified(hp_http_header_value(req, H2O_TOKEN_IF_NONE_MATCH),
+                                        hp_http_header_value(req, H2O_TOKEN_IF_MODIFIED_SINCE),
+                                        etag, (size_t)base_len, rep->last_modified_ms)) {
         add_etag(req, etag, base_len, enc);
         req->res.status = 304;
         req->res.reason = "Not Modified";

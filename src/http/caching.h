@@ -18,6 +18,7 @@
 #include "cache/cache.h"
 #include "cache/policy.h"
 #include "cache/tier.h"
+#include "compress/compress.h"
 #include "config/config.h"
 #include "query/query.h"
 
@@ -76,6 +77,22 @@ typedef struct {
     uint64_t cache_ns, db_ns;        /* for Server-Timing; db_ns 0 when no query ran */
     uint32_t batch_size;             /* reads the query answered (Server-Timing desc when > 1) */
 } hp_http_representation_t;
+
+/* --- the pure parts of sending (unit-tested) --- */
+
+/* If-None-Match (a list of entity tags, or "*") against our tag `base` (`"<hash>`, no closing
+ * quote): weak comparison, any coding's tag of the same hash matches. */
+int hp_http_caching_etag_matches(h2o_iovec_t if_none_match, const char *base, size_t base_len);
+/* Whether the client's copy is current: If-None-Match when sent (it wins), else
+ * If-Modified-Since against last_modified_ms. Headers not sent are {NULL, 0}. */
+int hp_http_caching_is_not_modified(h2o_iovec_t if_none_match, h2o_iovec_t if_modified_since,
+                                    const char *etag_base, size_t base_len,
+                                    uint64_t last_modified_ms);
+/* The content coding for a body of body_len bytes and the client's Accept-Encoding ({NULL, 0}
+ * when absent): identity when compression is off, the body is too small to pay, or the client
+ * accepts nothing we have. */
+hp_encoding_t hp_http_caching_choose_coding(const hp_http_caching_t *c, h2o_iovec_t accept_encoding,
+                                            size_t body_len);
 
 /* Answers with the representation: 304 when the request's validators match, else the body in
  * the best content coding the client accepts (made once per entry), with every caching header.

@@ -33,18 +33,34 @@ static int is_method(h2o_req_t *req, const char *name, size_t len)
     return h2o_memis(req->method.base, req->method.len, name, len);
 }
 
+hp_route_t hp_route_path(h2o_iovec_t path, h2o_iovec_t *resource, h2o_mem_pool_t *pool)
+{
+    if (path.len <= 1)
+        return HP_ROUTE_ROOT;
+    if (h2o_memis(path.base, path.len, H2O_STRLIT(HP_HTTP_BULK_PATH)))
+        return HP_ROUTE_BULK;
+    /* "/users" -> "users"; a deeper path names nothing (there is no /rpc yet). */
+    h2o_iovec_t raw_name = h2o_iovec_init(path.base + 1, path.len - 1);
+    if (raw_name.len != 0 && raw_name.base[raw_name.len - 1] == '/')
+        --raw_name.len;
+    if (raw_name.len == 0 || memchr(raw_name.base, '/', raw_name.len) != NULL ||
+        hp_query_percent_decode(raw_name, resource, pool) != 0)
+        return HP_ROUTE_NONE;
+    return HP_ROUTE_TABLE;
+}
+
 hp_step_result_t hp_step_route(hp_call_t *call)
 {
     h2o_req_t *req = call->req;
     hp_http_loop_t *loop = call->loop;
     hp_request_t *r = &call->r;
     size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
-    h2o_iovec_t path = h2o_iovec_init(req->path.base, path_len);
     r->query = req->query_at != SIZE_MAX ? h2o_iovec_init(req->path.base + req->query_at + 1,
                                                           req->path.len - req->query_at - 1)
                                          : h2o_iovec_init("", 0);
-
-    if (path.len <= 1) {
+    hp_route_t route =
+        hp_route_path(h2o_iovec_init(req->path.base, path_len), &r->resource, &req->pool);
+    if (route == HP_ROUTE_ROOT) {
         if (!is_method(req, H2O_STRLIT("GET")) && !is_method(req, H2O_STRLIT("HEAD")))
             return hp_pipeline_failf(call, HP_ERR_METHOD, "Unsupported HTTP method: %.*s",
                                      (int)req->method.len, req->method.base);
@@ -53,7 +69,7 @@ hp_step_result_t hp_step_route(hp_call_t *call)
         hp_schema_unref(schema);
         return HP_STEP_DONE;
     }
-    if (h2o_memis(path.base, path.len, H2O_STRLIT(HP_HTTP_BULK_PATH))) {
+    if (route == HP_ROUTE_BULK) {
         /* The envelope passes the caller and admission steps itself; then each sub-request
          * runs the sequence from the caller step on (bulk.h). */
         r->body = req->entity.base != NULL ? req->entity : h2o_iovec_init("", 0);
@@ -72,13 +88,7 @@ hp_step_result_t hp_step_route(hp_call_t *call)
     if (hp_query_parse_method(req->method, &r->method) != 0)
         return hp_pipeline_failf(call, HP_ERR_METHOD, "Unsupported HTTP method: %.*s",
                                  (int)req->method.len, req->method.base);
-
-    /* "/users" -> "users"; a deeper path names nothing (there is no /rpc yet). */
-    h2o_iovec_t raw_name = h2o_iovec_init(path.base + 1, path.len - 1);
-    if (raw_name.len != 0 && raw_name.base[raw_name.len - 1] == '/')
-        --raw_name.len;
-    if (memchr(raw_name.base, '/', raw_name.len) != NULL ||
-        hp_query_percent_decode(raw_name, &r->resource, &req->pool) != 0)
+    if (route == HP_ROUTE_NONE)
         return hp_pipeline_failf(call, HP_ERR_BAD_PATH, "Invalid path specified in request URL");
     r->body = req->entity.base != NULL ? req->entity : h2o_iovec_init("", 0);
     hp_error_t err = {0};

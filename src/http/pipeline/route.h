@@ -12,4 +12,15 @@
 
 hp_step_result_t hp_step_route(hp_call_t *call);
 
+/* What a request path (without the query string) names. */
+typedef enum {
+    HP_ROUTE_ROOT,  /* "/" or "": the API's description */
+    HP_ROUTE_BULK,  /* HP_HTTP_BULK_PATH */
+    HP_ROUTE_TABLE, /* "/name" or "/name/": a table or view, *resource set (percent-decoded) */
+    HP_ROUTE_NONE,  /* anything else (a deeper path, a bad escape): 404 */
+} hp_route_t;
+
+/* Pure (unit-tested): classifies path; the resource is allocated in pool. */
+hp_route_t hp_route_path(h2o_iovec_t path, h2o_iovec_t *resource, h2o_mem_pool_t *pool);
+
 #endif

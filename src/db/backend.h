@@ -1,5 +1,5 @@
 /*
- * The seam between the backend-neutral front (db.c) and one backend (db/sqlite, later db/pg).
+ * The seam between the backend-neutral front (db.c) and one backend (db/sqlite, db/pg).
  * Private to src/db: nothing outside it includes this header.
  *
  * A backend opens its connections and threads in open(), runs submitted jobs off the event

@@ -1,13 +1,14 @@
 /*
- * The database: one handle over a backend (SQLite now; PostgreSQL later), chosen from the URI.
- * It owns the connections, the threads or sockets that drive them, and the current schema
- * snapshot.
+ * The database: one handle over a backend, SQLite (a file path or sqlite://) or PostgreSQL
+ * (postgres:// or postgresql://), chosen from the URI. It owns the connections, the threads or
+ * sockets that drive them, and the current schema snapshot.
  *
  * Requests reach it as jobs. An event-loop thread creates a job, lets the planner fill
- * job->exec in job->pool, and submits it; the backend runs it off the loop and hands the job
- * back to the submitting loop through that loop's receiver (h2o_multithread), where
- * job->on_done runs. on_done owns the job from then on and destroys it. The loop never blocks
- * on the database.
+ * job->exec in job->pool, and submits it; the backend runs it (SQLite: on its threads, or
+ * inline on the loop within a time budget; PostgreSQL: on the submitting loop's own
+ * connections, asynchronously) and hands the job back to the submitting loop through that
+ * loop's receiver (h2o_multithread), or directly when it ran inline, where job->on_done runs.
+ * on_done owns the job from then on and destroys it. The loop never blocks on the database.
  *
  * hp_db_submit, hp_db_schema and hp_db_reload_schema may be called from any thread.
  */
@@ -19,7 +20,7 @@
 #include "db/schema.h"
 
 typedef struct {
-    const char *uri;           /* a SQLite file path or sqlite://PATH */
+    const char *uri;           /* a SQLite file path or sqlite://PATH, or postgres://... */
     unsigned pool;             /* read connections (worker threads for SQLite) */
     unsigned busy_timeout_ms;  /* how long a statement waits on a lock before DB_BUSY */
     unsigned inline_budget_us; /* reads may run on the submitting loop for this long (see

@@ -266,12 +266,12 @@ static int real_access(hp_cache_t *cache, uint32_t k)
     int len = key_text(key, sizeof(key), k);
     hp_cache_entry_t *e;
     hp_cache_result_t r = hp_cache_lookup(cache, key, (size_t)len, 0, NULL, &e, NULL);
-    hp_cache_entry_release(e);
+    hp_cache_entry_unref(e);
     if (r == HP_CACHE_HIT)
         return 1;
     hp_cache_fill_t fill = {
         .status = 200, .body = body_buf, .body_len = body_len(k), .fresh_until_ms = 1};
-    hp_cache_entry_release(hp_cache_publish(cache, key, (size_t)len, &fill));
+    hp_cache_entry_unref(hp_cache_publish(cache, key, (size_t)len, &fill));
     return 0;
 }
 
@@ -284,7 +284,7 @@ static void measure_overhead(void)
     hp_cache_fill_t fill = {.status = 200, .body = body_buf, .body_len = body_len(0)};
     hp_cache_entry_t *e = hp_cache_publish(cache, key, (size_t)len, &fill);
     entry_overhead = hp_cache__entry_of(e)->charge - body_len(0);
-    hp_cache_entry_release(e);
+    hp_cache_entry_unref(e);
     hp_cache_destroy(cache);
 }
 
@@ -362,13 +362,13 @@ static void *speed_thread(void *p)
         if (a->publish_every != 0 && i % (size_t)a->publish_every == 0) {
             hp_cache_fill_t fill = {
                 .status = 200, .body = body_buf, .body_len = 300, .fresh_until_ms = 1};
-            hp_cache_entry_release(hp_cache_publish(a->cache, key, len, &fill));
+            hp_cache_entry_unref(hp_cache_publish(a->cache, key, len, &fill));
             continue;
         }
         hp_cache_entry_t *e;
         if (hp_cache_lookup(a->cache, key, len, 0, NULL, &e, NULL) == HP_CACHE_LEAD)
             hp_cache_abandon(a->cache, key, len);
-        hp_cache_entry_release(e);
+        hp_cache_entry_unref(e);
     }
     return NULL;
 }
@@ -393,7 +393,7 @@ static void speed_config(const uint32_t *trace, size_t n, unsigned shards, int t
         for (uint32_t k = 0; k < SPEED_KEYS; k++) {
             hp_cache_fill_t fill = {
                 .status = 200, .body = body_buf, .body_len = 300, .fresh_until_ms = 1};
-            hp_cache_entry_release(hp_cache_publish(cache, speed_keys[k], speed_lens[k], &fill));
+            hp_cache_entry_unref(hp_cache_publish(cache, speed_keys[k], speed_lens[k], &fill));
         }
         pthread_t tids[4];
         speed_arg_t args[4];

@@ -22,7 +22,7 @@ static void dispose_shard(hp_cache__shard_t *shard)
     while (e != NULL) {
         hp_cache__entry_t *next = e->qnext;
         e->is_resident = 0;
-        hp_cache_entry_release(&e->pub);
+        hp_cache_entry_unref(&e->pub);
         e = next;
     }
     if (shard->pendings.buckets != NULL) {
@@ -155,7 +155,7 @@ void hp_cache__release_dead(hp_cache__entry_t *dead)
 {
     while (dead != NULL) {
         hp_cache__node_t *next = dead->node.next;
-        hp_cache_entry_release(&dead->pub);
+        hp_cache_entry_unref(&dead->pub);
         dead = next != NULL ? hp_cache__entry_of_node(next) : NULL;
     }
 }
@@ -204,7 +204,7 @@ static void wake_waiters(hp_cache__pending_t *p, hp_cache__entry_t *e, int is_ra
         hp_cache_waiter_t *next = w->_next; /* cb may free w */
         hp_cache_entry_t *give = NULL;
         if (e != NULL && (!is_raced || w->_seq == p->seq)) {
-            hp_cache_entry_retain(&e->pub);
+            hp_cache_entry_ref(&e->pub);
             give = &e->pub;
         }
         w->cb(w, give);

@@ -8,11 +8,11 @@
  * the caller while it holds a lock (waiter callbacks run after the shard lock is released).
  *
  * Entries are immutable once published and reference-counted: a hit returns a reference
- * (hp_cache_entry_release when done), so eviction never frees bytes a response still sends.
+ * (hp_cache_entry_unref when done), so eviction never frees bytes a response still sends.
  * The cache holds one reference of its own on each entry it stores (a "resident" entry).
  * Eviction and invalidation drop that reference and take the entry's bytes out of the
  * accounting at once; an entry still referenced by a response in flight stays alive, outside
- * the bound, until its last release. So max_bytes bounds what the cache keeps, not what
+ * the bound, until its last unref. So max_bytes bounds what the cache keeps, not what
  * responses in flight hold (that is bounded by the requests in flight).
  * The only thing added to a published entry later is a compressed variant of its body
  * (hp_cache_entry_set_variant), made once on first demand and published with an atomic
@@ -143,7 +143,7 @@ typedef enum {
 /* Returns NULL when out of memory. opts is borrowed. */
 hp_cache_t *hp_cache_create(const hp_cache_options_t *opts);
 /* Drops the cache's reference on every entry (entries a response still holds live on until
- * their last release, which does not touch the cache) and frees the rest. Call when no thread
+ * their last unref, which does not touch the cache) and frees the rest. Call when no thread
  * uses the cache any more and no fill is pending (pending waiters are dropped uncalled). */
 void hp_cache_destroy(hp_cache_t *cache);
 
@@ -174,7 +174,7 @@ void hp_cache_bump_all(hp_cache_t *cache);
  *     that refresh publishes or abandons).
  *   LEAD: no entry to serve; the caller queries and then publishes or abandons. *entry may
  *     still be set to an expired entry inside its error window (now < error_until): serve it
- *     if the query fails (stale-if-error), else release it.
+ *     if the query fails (stale-if-error), else unref it.
  *   WAIT: another request is filling the key; waiter->cb will run (only when waiter != NULL;
  *     with waiter NULL the caller gets LEAD and queries too, see hp_cache_publish). *entry as
  *     for LEAD.
@@ -201,9 +201,9 @@ void hp_cache_abandon(hp_cache_t *cache, const void *key, size_t key_len);
 
 /* --- entries --- */
 
-void hp_cache_entry_retain(hp_cache_entry_t *entry);
+void hp_cache_entry_ref(hp_cache_entry_t *entry);
 /* Frees the entry when this was its last reference; NULL is ignored. */
-void hp_cache_entry_release(hp_cache_entry_t *entry);
+void hp_cache_entry_unref(hp_cache_entry_t *entry);
 /* The compressed variant, or {NULL, 0} when not made yet; HP_CACHE_IDENTITY gives the body. The
  * bytes live as long as the caller's reference on the entry. An encoding >= HP_CACHE_ENCODINGS is
  * treated as identity. */

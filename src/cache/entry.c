@@ -112,12 +112,12 @@ void hp_cache__entry_free(hp_cache__entry_t *e)
     free(e);
 }
 
-void hp_cache_entry_retain(hp_cache_entry_t *entry)
+void hp_cache_entry_ref(hp_cache_entry_t *entry)
 {
     atomic_fetch_add_explicit(&hp_cache__entry_of(entry)->refcount, 1, memory_order_relaxed);
 }
 
-void hp_cache_entry_release(hp_cache_entry_t *entry)
+void hp_cache_entry_unref(hp_cache_entry_t *entry)
 {
     if (entry == NULL)
         return;

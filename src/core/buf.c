@@ -29,7 +29,7 @@ char *hp_buf_reserve(hp_buf_t *buf, size_t extra)
     return buf->ptr + buf->len;
 }
 
-char *hp_buf_release(hp_buf_t *buf, size_t *len)
+char *hp_buf_take(hp_buf_t *buf, size_t *len)
 {
     char *p = buf->ptr;
     *len = buf->len;

@@ -25,7 +25,7 @@ void hp_buf_dispose(hp_buf_t *buf);
 /* Makes room for at least `extra` more bytes; returns a pointer to the first free byte. */
 char *hp_buf_reserve(hp_buf_t *buf, size_t extra);
 /* Takes ownership of the storage away from the buffer (the caller frees ptr with free()). */
-char *hp_buf_release(hp_buf_t *buf, size_t *len);
+char *hp_buf_take(hp_buf_t *buf, size_t *len);
 
 static inline void hp_buf_append(hp_buf_t *buf, const void *src, size_t len)
 {

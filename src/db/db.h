@@ -122,7 +122,7 @@ void hp_db_submit(hp_db_t *db, hp_db_job_t *job);
  * CSV may come back in pieces. When its rendered body passes stream_after_bytes, the backend
  * sets result.is_streaming and hands the job back (on_done runs on the submitting loop, as
  * always) with the first piece in result.body and result.is_last == 0. The owner takes the
- * bytes (hp_buf_release, or copies them), sends them, and when it can take more (the client's
+ * bytes (hp_buf_take, or copies them), sends them, and when it can take more (the client's
  * socket drained) calls hp_db_stream_next(db, job): on_done runs again with the next piece.
  * The last piece has is_last == 1 and the final row_count / total; an error after the first
  * piece comes back as a piece with result.error set and is_last == 1 (the owner aborts the

@@ -114,7 +114,7 @@ static void respond(bulk_t *b)
     hp_http_add_header(req, H2O_TOKEN_CONTENT_TYPE, H2O_STRLIT("application/json; charset=utf-8"));
     hp_http_add_header_str(req, H2O_STRLIT("cache-status"), H2O_STRLIT("hotpath; fwd=method"));
     size_t len;
-    char *p = hp_buf_release(&out, &len);
+    char *p = hp_buf_take(&out, &len);
     hp_http_own(req, p);
     h2o_send_inline(req, p, len);
 }

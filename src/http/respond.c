@@ -101,7 +101,7 @@ void hp_http_respond_error(h2o_req_t *req, const hp_error_t *err)
     if (err->code == HP_ERR_DB_BUSY || err->code == HP_ERR_POOL_TIMEOUT)
         hp_http_add_header(req, H2O_TOKEN_RETRY_AFTER, H2O_STRLIT("1"));
     size_t len;
-    char *p = hp_buf_release(&body, &len);
+    char *p = hp_buf_take(&body, &len);
     send_owned(req, p, len);
 }
 
@@ -278,7 +278,7 @@ void hp_http_respond_write(h2o_req_t *req, const hp_plan_t *plan, hp_method_t me
         return;
     }
     size_t len;
-    char *body = hp_buf_release(&result->body, &len);
+    char *body = hp_buf_take(&result->body, &len);
     send_owned(req, body, len);
 }
 
@@ -336,6 +336,6 @@ void hp_http_respond_root(h2o_req_t *req, const hp_schema_t *schema)
     hp_http_add_header(req, H2O_TOKEN_CONTENT_TYPE,
                        H2O_STRLIT("application/openapi+json; charset=utf-8"));
     size_t len;
-    char *body = hp_buf_release(&b, &len);
+    char *body = hp_buf_take(&b, &len);
     send_owned(req, body, len);
 }

@@ -91,7 +91,7 @@ static int is_hit_with(hp_cache_t *cache, const char *key, const char *body)
              memcmp(e->body.base, body, e->body.len) == 0;
     if (r == HP_CACHE_LEAD)
         hp_cache_abandon(cache, key, strlen(key));
-    hp_cache_entry_release(e);
+    hp_cache_entry_unref(e);
     return ok;
 }
 
@@ -99,7 +99,7 @@ static int is_miss(hp_cache_t *cache, const char *key)
 {
     hp_cache_entry_t *e;
     hp_cache_result_t r = lookup(cache, key, 0, &e);
-    hp_cache_entry_release(e);
+    hp_cache_entry_unref(e);
     if (r == HP_CACHE_LEAD)
         hp_cache_abandon(cache, key, strlen(key));
     return r == HP_CACHE_LEAD;
@@ -187,8 +187,8 @@ static void test_miss_leads_then_publish_hits(void **state)
     assert_ptr_equal(e, mine);
     assert_int_equal(revalidate, 0);
     assert_memory_equal(e->body.base, "[{\"id\":1}]", 10);
-    hp_cache_entry_release(e);
-    hp_cache_entry_release(mine);
+    hp_cache_entry_unref(e);
+    hp_cache_entry_unref(mine);
     assert_true(is_miss(cache, "/users?id=eq.2"));
 
     hp_cache_stats_t st;
@@ -209,7 +209,7 @@ static void test_keys_with_equal_hash_stay_apart(void **state)
     const char *keys[] = {"a", "ab", "abc", "abd", "b"};
     for (size_t i = 0; i < 5; i++) {
         assert_true(is_miss(cache, keys[i]));
-        hp_cache_entry_release(publish(cache, keys[i], keys[i]));
+        hp_cache_entry_unref(publish(cache, keys[i], keys[i]));
     }
     for (size_t i = 0; i < 5; i++)
         assert_true(is_hit_with(cache, keys[i], keys[i]));
@@ -257,7 +257,7 @@ static void test_byte_bound_holds_far_past_max_bytes(void **state)
                 /* An entry over its shard's share is handed out but never stored. */
                 assert_int_equal(hp_cache__entry_of(e)->is_resident,
                                  hp_cache__entry_of(e)->charge <= share);
-                hp_cache_entry_release(e);
+                hp_cache_entry_unref(e);
                 if (i % 50 == 0)
                     check_accounting(cache, max_bytes);
             }
@@ -286,14 +286,14 @@ static void test_hot_set_survives_a_scan(void **state)
     hp_cache_entry_t *probe =
         publish_with(cache, "h000000", body, sizeof(body), (times_t){1000, 1000, 1000, NULL, 0});
     size_t charge = hp_cache__entry_of(probe)->charge;
-    hp_cache_entry_release(probe);
+    hp_cache_entry_unref(probe);
     hp_cache_destroy(cache);
     cache = make_cache(100 * charge, 1, NULL);
 
     enum { HOT = 50, BURST = 60, ROUNDS = 40 };
     for (int h = 0; h < HOT; h++) {
         snprintf(key, sizeof(key), "h%06d", h);
-        hp_cache_entry_release(
+        hp_cache_entry_unref(
             publish_with(cache, key, body, sizeof(body), (times_t){1000, 1000, 1000, NULL, 0}));
     }
     int scan = 0, hot_misses = 0;
@@ -302,17 +302,17 @@ static void test_hot_set_survives_a_scan(void **state)
             snprintf(key, sizeof(key), "h%06d", h);
             hp_cache_entry_t *e;
             if (lookup(cache, key, 0, &e) == HP_CACHE_HIT) {
-                hp_cache_entry_release(e);
+                hp_cache_entry_unref(e);
             } else {
                 hot_misses++;
-                hp_cache_entry_release(e);
-                hp_cache_entry_release(publish_with(cache, key, body, sizeof(body),
-                                                    (times_t){1000, 1000, 1000, NULL, 0}));
+                hp_cache_entry_unref(e);
+                hp_cache_entry_unref(publish_with(cache, key, body, sizeof(body),
+                                                  (times_t){1000, 1000, 1000, NULL, 0}));
             }
         }
         for (int i = 0; i < BURST; i++, scan++) {
             snprintf(key, sizeof(key), "s%06d", scan);
-            hp_cache_entry_release(
+            hp_cache_entry_unref(
                 publish_with(cache, key, body, sizeof(body), (times_t){1000, 1000, 1000, NULL, 0}));
         }
         check_accounting(cache, 100 * charge);
@@ -323,7 +323,7 @@ static void test_hot_set_survives_a_scan(void **state)
         snprintf(key, sizeof(key), "h%06d", h);
         hp_cache_entry_t *e;
         assert_int_equal(lookup(cache, key, 0, &e), HP_CACHE_HIT);
-        hp_cache_entry_release(e);
+        hp_cache_entry_unref(e);
     }
     hp_cache_stats_t st;
     hp_cache_stats(cache, &st);
@@ -342,14 +342,10 @@ static void test_bump_table_invalidates_its_readers_only(void **state)
     if (users == orders)
         orders = (users + 1) & (HP_CACHE_TABLE_SLOTS - 1);
     uint32_t both[] = {users, orders};
-    hp_cache_entry_release(
-        publish_with(cache, "u", "u", 1, (times_t){1000, 1000, 1000, &users, 1}));
-    hp_cache_entry_release(
-        publish_with(cache, "o", "o", 1, (times_t){1000, 1000, 1000, &orders, 1}));
-    hp_cache_entry_release(
-        publish_with(cache, "uo", "uo", 2, (times_t){1000, 1000, 1000, both, 2}));
-    hp_cache_entry_release(
-        publish_with(cache, "none", "n", 1, (times_t){1000, 1000, 1000, NULL, 0}));
+    hp_cache_entry_unref(publish_with(cache, "u", "u", 1, (times_t){1000, 1000, 1000, &users, 1}));
+    hp_cache_entry_unref(publish_with(cache, "o", "o", 1, (times_t){1000, 1000, 1000, &orders, 1}));
+    hp_cache_entry_unref(publish_with(cache, "uo", "uo", 2, (times_t){1000, 1000, 1000, both, 2}));
+    hp_cache_entry_unref(publish_with(cache, "none", "n", 1, (times_t){1000, 1000, 1000, NULL, 0}));
 
     hp_cache_bump_table(cache, users);
     assert_true(is_miss(cache, "u"));
@@ -362,8 +358,7 @@ static void test_bump_table_invalidates_its_readers_only(void **state)
     assert_int_equal(st.entries, 2);
 
     /* A fill that read the new version is valid again. */
-    hp_cache_entry_release(
-        publish_with(cache, "u", "u2", 2, (times_t){1000, 1000, 1000, &users, 1}));
+    hp_cache_entry_unref(publish_with(cache, "u", "u2", 2, (times_t){1000, 1000, 1000, &users, 1}));
     assert_true(is_hit_with(cache, "u", "u2"));
     hp_cache_destroy(cache);
 }
@@ -373,9 +368,8 @@ static void test_bump_all_invalidates_every_entry(void **state)
     (void)state;
     hp_cache_t *cache = make_cache(1 << 20, 4, NULL);
     uint32_t slot = hp_cache_table_slot("users", 5);
-    hp_cache_entry_release(publish_with(cache, "t", "t", 1, (times_t){1000, 1000, 1000, &slot, 1}));
-    hp_cache_entry_release(
-        publish_with(cache, "none", "n", 1, (times_t){1000, 1000, 1000, NULL, 0}));
+    hp_cache_entry_unref(publish_with(cache, "t", "t", 1, (times_t){1000, 1000, 1000, &slot, 1}));
+    hp_cache_entry_unref(publish_with(cache, "none", "n", 1, (times_t){1000, 1000, 1000, NULL, 0}));
     hp_cache_bump_all(cache);
     assert_true(is_miss(cache, "t"));
     assert_true(is_miss(cache, "none"));
@@ -391,7 +385,7 @@ static void test_invalidated_entry_is_not_served_in_any_window(void **state)
     (void)state;
     hp_cache_t *cache = make_cache(1 << 20, 1, NULL);
     uint32_t slot = 3;
-    hp_cache_entry_release(publish_with(cache, "k", "v", 1, (times_t){100, 200, 300, &slot, 1}));
+    hp_cache_entry_unref(publish_with(cache, "k", "v", 1, (times_t){100, 200, 300, &slot, 1}));
     hp_cache_bump_table(cache, slot);
     hp_cache_entry_t *e;
     int revalidate;
@@ -399,7 +393,7 @@ static void test_invalidated_entry_is_not_served_in_any_window(void **state)
     assert_null(e); /* not as stale */
     assert_int_equal(revalidate, 0);
     hp_cache_abandon(cache, "k", 1);
-    hp_cache_entry_release(publish_with(cache, "k", "v", 1, (times_t){100, 200, 300, &slot, 1}));
+    hp_cache_entry_unref(publish_with(cache, "k", "v", 1, (times_t){100, 200, 300, &slot, 1}));
     hp_cache_bump_all(cache);
     assert_int_equal(lookup(cache, "k", 250, &e), HP_CACHE_LEAD);
     assert_null(e); /* nor as stale-if-error */
@@ -429,14 +423,14 @@ static void test_publish_after_racing_bump_is_not_stored(void **state)
     assert_non_null(mine); /* the leader still answers with it */
     assert_memory_equal(mine->body.base, "old", 3);
     assert_false(hp_cache__entry_of(mine)->is_resident);
-    hp_cache_entry_release(mine);
+    hp_cache_entry_unref(mine);
     assert_true(is_miss(cache, "k"));
 
     /* The same with the epoch. */
     epoch = hp_cache_table_versions(cache, &slot, 1, &version);
     hp_cache_bump_all(cache);
     fill.epoch = epoch;
-    hp_cache_entry_release(hp_cache_publish(cache, "k", 1, &fill));
+    hp_cache_entry_unref(hp_cache_publish(cache, "k", 1, &fill));
     assert_true(is_miss(cache, "k"));
     hp_cache_stats_t st;
     hp_cache_stats(cache, &st);
@@ -473,8 +467,8 @@ static void test_waiter_after_racing_bump_gets_null(void **state)
     assert_ptr_equal(before.got, mine);
     assert_int_equal(after.calls, 1);
     assert_null(after.got);
-    hp_cache_entry_release(before.got);
-    hp_cache_entry_release(mine);
+    hp_cache_entry_unref(before.got);
+    hp_cache_entry_unref(mine);
 
     /* Without a race, an unrelated bump does not matter. */
     test_waiter_t w = {.w.cb = on_wake};
@@ -487,8 +481,8 @@ static void test_waiter_after_racing_bump_gets_null(void **state)
     mine = hp_cache_publish(cache, "k", 1, &fill);
     assert_ptr_equal(w.got, mine);
     assert_true(hp_cache__entry_of(mine)->is_resident);
-    hp_cache_entry_release(w.got);
-    hp_cache_entry_release(mine);
+    hp_cache_entry_unref(w.got);
+    hp_cache_entry_unref(mine);
     hp_cache_destroy(cache);
 }
 
@@ -515,8 +509,8 @@ static void test_leader_and_three_waiters_share_one_entry(void **state)
     /* Leader, three waiters and the cache itself. */
     assert_int_equal(atomic_load(&hp_cache__entry_of(mine)->refcount), 5);
     for (int i = 0; i < 3; i++)
-        hp_cache_entry_release(w[i].got);
-    hp_cache_entry_release(mine);
+        hp_cache_entry_unref(w[i].got);
+    hp_cache_entry_unref(mine);
     hp_cache_stats_t st;
     hp_cache_stats(cache, &st);
     assert_int_equal(st.misses, 1);
@@ -565,9 +559,9 @@ static void test_lookup_without_waiter_leads_too(void **state)
     assert_ptr_equal(w.got, second);
     hp_cache_entry_t *first = publish(cache, "k", "one");
     assert_true(is_hit_with(cache, "k", "one"));
-    hp_cache_entry_release(w.got);
-    hp_cache_entry_release(second);
-    hp_cache_entry_release(first);
+    hp_cache_entry_unref(w.got);
+    hp_cache_entry_unref(second);
+    hp_cache_entry_unref(first);
     hp_cache_destroy(cache);
 }
 
@@ -577,12 +571,12 @@ static void test_stale_entry_revalidates_once(void **state)
 {
     (void)state;
     hp_cache_t *cache = make_cache(1 << 20, 4, NULL);
-    hp_cache_entry_release(publish_with(cache, "k", "v1", 2, (times_t){100, 200, 200, NULL, 0}));
+    hp_cache_entry_unref(publish_with(cache, "k", "v1", 2, (times_t){100, 200, 200, NULL, 0}));
     hp_cache_entry_t *e;
     int revalidate;
     assert_int_equal(hp_cache_lookup(cache, "k", 1, 99, NULL, &e, &revalidate), HP_CACHE_HIT);
     assert_int_equal(revalidate, 0);
-    hp_cache_entry_release(e);
+    hp_cache_entry_unref(e);
 
     int leaders = 0;
     test_waiter_t w = {.w.cb = on_wake};
@@ -590,7 +584,7 @@ static void test_stale_entry_revalidates_once(void **state)
         assert_int_equal(hp_cache_lookup(cache, "k", 1, 150, &w.w, &e, &revalidate), HP_CACHE_HIT);
         assert_memory_equal(e->body.base, "v1", 2);
         leaders += revalidate;
-        hp_cache_entry_release(e);
+        hp_cache_entry_unref(e);
     }
     assert_int_equal(leaders, 1);
     assert_int_equal(w.calls, 0); /* stale hits never wait */
@@ -600,21 +594,21 @@ static void test_stale_entry_revalidates_once(void **state)
     for (int i = 0; i < 5; i++) {
         assert_int_equal(hp_cache_lookup(cache, "k", 1, 160, NULL, &e, &revalidate), HP_CACHE_HIT);
         leaders += revalidate;
-        hp_cache_entry_release(e);
+        hp_cache_entry_unref(e);
     }
     assert_int_equal(leaders, 1);
     /* The refresh publishes: fresh again, nobody revalidates. */
-    hp_cache_entry_release(publish_with(cache, "k", "v2", 2, (times_t){300, 400, 400, NULL, 0}));
+    hp_cache_entry_unref(publish_with(cache, "k", "v2", 2, (times_t){300, 400, 400, NULL, 0}));
     assert_int_equal(hp_cache_lookup(cache, "k", 1, 160, NULL, &e, &revalidate), HP_CACHE_HIT);
     assert_int_equal(revalidate, 0);
     assert_memory_equal(e->body.base, "v2", 2);
-    hp_cache_entry_release(e);
+    hp_cache_entry_unref(e);
     /* Without a should_revalidate pointer a caller never takes the duty. */
     assert_int_equal(hp_cache_lookup(cache, "k", 1, 350, NULL, &e, NULL), HP_CACHE_HIT);
-    hp_cache_entry_release(e);
+    hp_cache_entry_unref(e);
     assert_int_equal(hp_cache_lookup(cache, "k", 1, 350, NULL, &e, &revalidate), HP_CACHE_HIT);
     assert_int_equal(revalidate, 1);
-    hp_cache_entry_release(e);
+    hp_cache_entry_unref(e);
     hp_cache_abandon(cache, "k", 1);
 
     hp_cache_stats_t st;
@@ -628,7 +622,7 @@ static void test_error_window_entry_comes_with_lead(void **state)
 {
     (void)state;
     hp_cache_t *cache = make_cache(1 << 20, 4, NULL);
-    hp_cache_entry_release(publish_with(cache, "k", "old", 3, (times_t){100, 200, 500, NULL, 0}));
+    hp_cache_entry_unref(publish_with(cache, "k", "old", 3, (times_t){100, 200, 500, NULL, 0}));
     hp_cache_entry_t *e, *e2;
     int revalidate;
     assert_int_equal(hp_cache_lookup(cache, "k", 1, 300, NULL, &e, &revalidate), HP_CACHE_LEAD);
@@ -642,8 +636,8 @@ static void test_error_window_entry_comes_with_lead(void **state)
     hp_cache_abandon(cache, "k", 1);
     assert_int_equal(w.calls, 1);
     assert_null(w.got);
-    hp_cache_entry_release(e);
-    hp_cache_entry_release(e2);
+    hp_cache_entry_unref(e);
+    hp_cache_entry_unref(e2);
     /* Past every window the entry is dropped. */
     assert_int_equal(lookup(cache, "k", 500, &e), HP_CACHE_LEAD);
     assert_null(e);
@@ -682,7 +676,7 @@ static void test_variant_is_set_once_and_counted(void **state)
     assert_ptr_equal(id.base, e->body.base);
     assert_ptr_equal(hp_cache_entry_variant(e, IDENTITY).base, e->body.base);
     check_accounting(cache, 1 << 20);
-    hp_cache_entry_release(e);
+    hp_cache_entry_unref(e);
     hp_cache_destroy(cache);
 }
 
@@ -699,14 +693,14 @@ static void test_variant_not_kept_returns_the_callers_bytes(void **state)
     assert_int_equal(v.len, sizeof(big));
     assert_null(hp_cache_entry_variant(e, BR).base);
     /* Evicted by a newer entry: no variant is attached to an entry that left the cache. */
-    hp_cache_entry_release(publish(cache, "k2", "body"));
+    hp_cache_entry_unref(publish(cache, "k2", "body"));
     assert_false(hp_cache__entry_of(e)->is_resident);
     char gz[] = "gz";
     v = hp_cache_entry_set_variant(cache, e, GZIP, gz, 2);
     assert_ptr_equal(v.base, gz);
     assert_null(hp_cache_entry_variant(e, GZIP).base);
     check_accounting(cache, 400);
-    hp_cache_entry_release(e);
+    hp_cache_entry_unref(e);
     hp_cache_destroy(cache);
 }
 
@@ -717,7 +711,7 @@ static void test_variant_evicts_others_to_fit(void **state)
     hp_cache_t *cache = make_cache(4000, 1, NULL);
     for (int i = 0; i < 20; i++) {
         snprintf(key, sizeof(key), "k%d", i);
-        hp_cache_entry_release(publish(cache, key, "0123456789"));
+        hp_cache_entry_unref(publish(cache, key, "0123456789"));
     }
     hp_cache_entry_t *e;
     assert_int_equal(lookup(cache, "k19", 0, &e), HP_CACHE_HIT);
@@ -729,7 +723,7 @@ static void test_variant_evicts_others_to_fit(void **state)
     hp_cache_stats(cache, &st);
     assert_true(st.evictions > 0);
     assert_true(hp_cache__entry_of(e)->is_resident);
-    hp_cache_entry_release(e);
+    hp_cache_entry_unref(e);
     hp_cache_destroy(cache);
 }
 
@@ -774,7 +768,7 @@ static void test_variant_set_once_under_concurrency(void **state)
         assert_non_null(held.base);
         for (int i = 0; i < THREADS; i++)
             assert_ptr_equal(args[i].got.base, held.base); /* everyone sends the one copy */
-        hp_cache_entry_release(e);
+        hp_cache_entry_unref(e);
     }
     check_accounting(cache, 1 << 20);
     hp_cache_destroy(cache);
@@ -793,7 +787,7 @@ static void test_reference_keeps_entry_alive_past_eviction(void **state)
     hp_cache_entry_set_variant(cache, held, GZIP, "gz", 2);
     for (int i = 0; i < 50; i++) {
         snprintf(key, sizeof(key), "k%d", i);
-        hp_cache_entry_release(
+        hp_cache_entry_unref(
             publish_with(cache, key, body, 100, (times_t){1000, 1000, 1000, NULL, 0}));
     }
     assert_false(hp_cache__entry_of(held)->is_resident); /* evicted ... */
@@ -809,8 +803,8 @@ static void test_reference_keeps_entry_alive_past_eviction(void **state)
     hp_cache_destroy(cache);
     assert_true(alive() >= 2);
     assert_memory_equal(kept->body.base, body, 100);
-    hp_cache_entry_release(kept);
-    hp_cache_entry_release(held);
+    hp_cache_entry_unref(kept);
+    hp_cache_entry_unref(held);
 }
 
 static void test_too_many_tables_is_handed_out_not_stored(void **state)
@@ -827,7 +821,7 @@ static void test_too_many_tables_is_handed_out_not_stored(void **state)
     hp_cache_stats_t st;
     hp_cache_stats(cache, &st);
     assert_int_equal(st.rejected, 1);
-    hp_cache_entry_release(e);
+    hp_cache_entry_unref(e);
     hp_cache_destroy(cache);
 }
 
@@ -898,7 +892,7 @@ static void hammer_fill(hammer_arg_t *a, const char *key, unsigned k, uint64_t n
     hp_cache_entry_t *e = hp_cache_publish(a->cache, key, strlen(key), &fill);
     if (e == NULL || !body_is_intact(e, k))
         a->errors++;
-    hp_cache_entry_release(e);
+    hp_cache_entry_unref(e);
 }
 
 static void *hammer_thread(void *p)
@@ -938,7 +932,7 @@ static void *hammer_thread(void *p)
             if (v.len != sizeof(gz) || v.base[0] != 'g')
                 a->errors++;
         }
-        hp_cache_entry_release(e);
+        hp_cache_entry_unref(e);
         if (res == HP_CACHE_LEAD || (res == HP_CACHE_HIT && revalidate))
             hammer_fill(a, key, k, now);
         if (res == HP_CACHE_WAIT) {
@@ -949,7 +943,7 @@ static void *hammer_thread(void *p)
             hp_cache_entry_t *got = atomic_load(&hw.got);
             if (got != NULL && !body_is_intact(got, k))
                 a->errors++;
-            hp_cache_entry_release(got);
+            hp_cache_entry_unref(got);
         }
     }
     return NULL;

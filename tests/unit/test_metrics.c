@@ -17,7 +17,7 @@ static char *render(hp_metrics_t *m, const hp_metrics_extra_t *extra)
     hp_metrics_render(m, extra, &b);
     hp_buf_putc(&b, '\0');
     size_t len;
-    return hp_buf_release(&b, &len);
+    return hp_buf_take(&b, &len);
 }
 
 /* Fails unless `line` is one whole line of text. */
@@ -169,7 +169,7 @@ static char *render_json(hp_metrics_t *m, const hp_metrics_extra_t *extra, uint6
     hp_metrics_render_json(m, extra, now_ms, &b);
     hp_buf_putc(&b, '\0');
     size_t len;
-    return hp_buf_release(&b, &len);
+    return hp_buf_take(&b, &len);
 }
 
 /* Fails unless `part` occurs in text. */

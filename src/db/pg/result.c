@@ -42,7 +42,7 @@ static void render_location(hp_exec_result_t *r, const hp_exec_t *exec, const PG
                                        (size_t)PQgetlength(res, 0, col));
     }
     size_t len;
-    char *p = hp_buf_release(&buf, &len);
+    char *p = hp_buf_take(&buf, &len);
     r->location = h2o_iovec_init(p, len);
 }
 

@@ -392,7 +392,7 @@ void hp_sqlite__render_end(hp_sqlite__render_t *r)
         hp_buf_putc(&r->result->body, ']');
     if (r->exec->location_col_count != 0 && r->result->row_count == 1 && r->location.len != 0) {
         size_t len;
-        char *p = hp_buf_release(&r->location, &len);
+        char *p = hp_buf_take(&r->location, &len);
         r->result->location = h2o_iovec_init(p, len);
     }
     hp_buf_dispose(&r->location);

@@ -73,7 +73,7 @@ void hp_cache_step_on_messages(h2o_multithread_receiver_t *receiver, h2o_linklis
         give_back_waiter(loop, w);
         --loop->jobs_in_flight;
         if (call == NULL) {
-            hp_cache_entry_release(entry);
+            hp_cache_entry_unref(entry);
             continue;
         }
         call->waiter = NULL;

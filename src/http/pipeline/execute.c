@@ -101,7 +101,7 @@ static void on_job_done(hp_db_job_t *job)
         call->outcome = o;
         hp_pipeline_run(call); /* the respond step */
     }
-    hp_cache_entry_release(o->entry);
+    hp_cache_entry_unref(o->entry);
     hp_db_job_destroy(job);
 }
 

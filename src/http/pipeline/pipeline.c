@@ -39,7 +39,7 @@ void hp_pipeline_call_gone(hp_call_t *call)
 {
     hp_execute_detach(call);
     hp_cache_step_detach(call);
-    hp_cache_entry_release(call->fallback);
+    hp_cache_entry_unref(call->fallback);
     call->fallback = NULL;
 }
 

@@ -4,7 +4,7 @@
 
 static void on_entry_ref_dispose(void *p)
 {
-    hp_cache_entry_release(*(hp_cache_entry_t **)p);
+    hp_cache_entry_unref(*(hp_cache_entry_t **)p);
 }
 
 void hp_respond_entry(hp_call_t *call, hp_cache_entry_t *entry, const char *cache_status,
@@ -38,7 +38,7 @@ static void respond_result(hp_call_t *call, hp_call_outcome_t *o)
     hp_exec_result_t *result = &o->job->result;
     const hp_plan_t *plan = o->plan;
     size_t len;
-    char *body = hp_buf_release(&result->body, &len);
+    char *body = hp_buf_take(&result->body, &len);
     hp_pipeline_own(call, body);
     uint32_t slots[HP_CACHE_MAX_TABLES];
     size_t n = plan->table_count < HP_CACHE_MAX_TABLES ? plan->table_count : HP_CACHE_MAX_TABLES;

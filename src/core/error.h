@@ -41,6 +41,7 @@
     X(UNSUPPORTED_MEDIA, 415, "HP415") /* request Content-Type we cannot read */                \
     X(DB_BUSY, 503, "HP503")           /* database locked or unavailable: retry */              \
     X(POOL_TIMEOUT, 504, "PGRST003")   /* no database connection within db-pool-acquire-ms */   \
+    X(DEADLINE, 504, "HP504")          /* not answered within server-request-timeout-ms */      \
     X(DB_STATE, 400, "HP400db") /* PostgreSQL refused: code = its SQLSTATE, status by class */  \
     X(DB, 500, "HP500")         /* the database failed in a way we did not expect */            \
     X(INTERNAL, 500, "HP501")                                                                   \

@@ -38,11 +38,34 @@ static const hp_call_sink_t http_sink = {
     .error = send_error,
 };
 
+/* An API request: its call and its deadline (server-request-timeout-ms). */
+typedef struct {
+    hp_call_t call;
+    h2o_timeout_entry_t deadline;
+} http_call_t;
+
+/* The request was not answered in time: whatever it waits for (the database, another
+ * request's cache fill) goes on without it, and it gets a 504 now. */
+static void on_deadline(h2o_timeout_entry_t *entry)
+{
+    http_call_t *hc = H2O_STRUCT_FROM_MEMBER(http_call_t, deadline, entry);
+    h2o_req_t *req = hc->call.req;
+    if (req->res.status != 0) /* answered (or answering) already */
+        return;
+    hp_pipeline_call_gone(&hc->call);
+    hp_http_respond_errorf(req, HP_ERR_DEADLINE,
+                           "The request was not answered within server-request-timeout-ms (%lld)",
+                           (long long)hc->call.loop->conf->server_request_timeout_ms);
+}
+
 /* The one place every API request ends, whichever way it was answered (or abandoned). */
 static void on_call_dispose(void *p)
 {
-    hp_call_t *call = p;
+    http_call_t *hc = p;
+    hp_call_t *call = &hc->call;
     hp_http_loop_t *loop = call->loop;
+    if (h2o_timeout_is_linked(&hc->deadline))
+        h2o_timeout_unlink(&hc->deadline);
     --loop->in_flight;
     hp_metrics_request_done(loop->metrics,
                             hp_metrics_method_class(call->req->method.base, call->req->method.len),
@@ -54,14 +77,19 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
     hp_http_loop_t *loop = hp_http_loop_of(req->conn->ctx);
-    hp_call_t *call = h2o_mem_alloc_shared(&req->pool, sizeof(*call), on_call_dispose);
+    http_call_t *hc = h2o_mem_alloc_shared(&req->pool, sizeof(*hc), on_call_dispose);
+    hp_call_t *call = &hc->call;
     hp_pipeline_call_init(call, loop, &req->pool, &http_sink, NULL);
+    hc->deadline = (h2o_timeout_entry_t){.cb = on_deadline};
     call->req = req;
     call->started_ns = hp_time_mono_ns();
     ++loop->in_flight;
     hp_metrics_request_started(loop->metrics);
     hp_http_access_log_begin(loop->access_log, req, call->started_ns);
     hp_pipeline_run(call);
+    /* Still waiting (for the database or another request's fill): the deadline runs. */
+    if (req->res.status == 0 && loop->conf->server_request_timeout_ms > 0)
+        h2o_timeout_link(loop->ctx.loop, &loop->deadline_timeout, &hc->deadline);
     return 0;
 }
 

@@ -123,7 +123,7 @@ static void answered(bulk_t *b)
 {
     if (--b->pending != 0)
         return;
-    if (b->req != NULL)
+    if (b->req != NULL && b->req->res.status == 0) /* not answered by the deadline */
         respond(b);
     bulk_free(b);
 }

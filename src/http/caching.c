@@ -246,11 +246,32 @@ hp_encoding_t hp_http_caching_choose_coding(const hp_http_caching_t *c, h2o_iove
 /* Completes `"<hash>` (in a 32-byte buffer) with the coding's suffix and adds the header. */
 static void add_etag(h2o_req_t *req, char *etag, int base_len, hp_encoding_t enc)
 {
-    int len = base_len + (enc == HP_ENCODING_IDENTITY
-                              ? snprintf(etag + base_len, 32 - (size_t)base_len, "\"")
-                              : snprintf(etag + base_len, 32 - (size_t)base_len, "-%s\"",
-                                         hp_compress_token(enc)));
-    hp_http_add_header(req, H2O_TOKEN_ETAG, etag, (size_t)len);
+    char *p = etag + base_len;
+    if (enc != HP_ENCODING_IDENTITY) {
+        const char *token = hp_compress_token(enc); /* at most 8 bytes: "identity" */
+        size_t token_len = strlen(token);
+        *p++ = '-';
+        memcpy(p, token, token_len);
+        p += token_len;
+    }
+    *p++ = '"';
+    hp_http_add_header(req, H2O_TOKEN_ETAG, etag, (size_t)(p - etag));
+}
+
+/* The HTTP date of `s` (seconds since the epoch) into out (H2O_TIMESTR_RFC1123_LEN bytes, no
+ * NUL). Entries share few distinct Last-Modified seconds, so each thread keeps the last one
+ * formatted instead of formatting per response. */
+static void format_http_date(char *out, time_t s)
+{
+    static __thread time_t last_s = -1;
+    static __thread char last[H2O_TIMESTR_RFC1123_LEN + 1];
+    if (s != last_s) {
+        struct tm gmt;
+        gmtime_r(&s, &gmt);
+        h2o_time2str_rfc1123(last, &gmt);
+        last_s = s;
+    }
+    memcpy(out, last, H2O_TIMESTR_RFC1123_LEN);
 }
 
 /* The body in `enc` (its bytes live until the request is disposed), or identity when coding
@@ -295,13 +316,10 @@ void hp_http_caching_send(hp_http_caching_t *c, h2o_req_t *req, const hp_http_re
     etag[0] = '"';
     for (int i = 0; i != 16; ++i)
         etag[1 + i] = hex[(rep->etag >> (60 - 4 * i)) & 0xf];
-    char *lm = h2o_mem_alloc_pool(&req->pool, H2O_TIMESTR_RFC1123_LEN + 1);
+    char *lm = h2o_mem_alloc_pool(&req->pool, H2O_TIMESTR_RFC1123_LEN);
     uint64_t now_ms = hp_time_real_ms();
-    time_t lm_s =
-        (time_t)((rep->last_modified_ms < now_ms ? rep->last_modified_ms : now_ms) / 1000);
-    struct tm gmt;
-    gmtime_r(&lm_s, &gmt);
-    h2o_time2str_rfc1123(lm, &gmt);
+    format_http_date(
+        lm, (time_t)((rep->last_modified_ms < now_ms ? rep->last_modified_ms : now_ms) / 1000));
     hp_http_add_header(req, H2O_TOKEN_LAST_MODIFIED, lm, H2O_TIMESTR_RFC1123_LEN);
     if (rep->policy != NULL) {
         hp_http_add_header(req, H2O_TOKEN_CACHE_CONTROL, rep->policy->cache_control,

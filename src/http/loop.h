@@ -38,7 +38,8 @@ typedef struct {
     h2o_multithread_message_t shutdown_message;
     h2o_timeout_t tick_timeout; /* every HP_HTTP_TICK_MS: database and access log housekeeping */
     h2o_timeout_entry_t tick;
-    size_t in_flight;      /* requests accepted and not yet disposed */
+    h2o_timeout_t deadline_timeout; /* server-request-timeout-ms, for every API request */
+    size_t in_flight;               /* requests accepted and not yet disposed */
     size_t jobs_in_flight; /* database jobs submitted and not yet back, and cache waits not yet
                               answered (their replies are posted to this loop, so it outlives
                               them) */

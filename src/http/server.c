@@ -152,6 +152,8 @@ static void *run_loop(void *arg)
     h2o_timeout_init(evloop, &loop->tick_timeout, HP_HTTP_TICK_MS);
     loop->tick.cb = on_tick;
     h2o_timeout_link(evloop, &loop->tick_timeout, &loop->tick);
+    h2o_timeout_init(evloop, &loop->deadline_timeout,
+                     (uint64_t)loop->conf->server_request_timeout_ms);
 
     loop->listener = h2o_evloop_socket_create(evloop, loop->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     loop->listener->data = loop;
@@ -180,6 +182,11 @@ static void *run_loop(void *arg)
     hp_http_access_log_flush(loop->access_log);
     h2o_timeout_unlink(&loop->tick);
     h2o_timeout_dispose(evloop, &loop->tick_timeout);
+    /* Requests cut off by the shutdown deadline may still have theirs linked. */
+    while (!h2o_linklist_is_empty(&loop->deadline_timeout._entries))
+        h2o_timeout_unlink(H2O_STRUCT_FROM_MEMBER(h2o_timeout_entry_t, _link,
+                                                  loop->deadline_timeout._entries.next));
+    h2o_timeout_dispose(evloop, &loop->deadline_timeout);
     hp_batcher_destroy(loop->batcher);
     loop->batcher = NULL;
     hp_db_detach_thread(loop->db);

@@ -35,8 +35,9 @@
     X(db_pool_acquire_ms, "db-pool-acquire-ms", INT, "10000", 1, 3600000,                         \
       "PostgreSQL: a request waits this long for a connection, then answers 504 (PGRST003)")      \
     X(db_statement_timeout_ms, "db-statement-timeout-ms", INT, "0", 0, 86400000,                  \
-      "PostgreSQL: statement_timeout of the pool's connections (a statement running longer is "   \
-      "cancelled: 57014); 0 = the server's own; an options= in db-uri wins")                      \
+      "a statement running longer is cancelled: 500 57014 (PostgreSQL: statement_timeout of the " \
+      "pool's connections, an options= in db-uri wins; SQLite: reads and writes); 0 = none "      \
+      "(PostgreSQL: the server's own)")                                                           \
     X(db_pipeline, "db-pipeline", INT, "16", 1, 1024,                                             \
       "PostgreSQL: most queries in flight on one connection (libpq pipeline mode); 1 = off")      \
     X(db_replicas, "db-replicas", STR, "", 0, 0,                                                  \

@@ -24,8 +24,9 @@
  *     so [{}, {}] inserts two rows of defaults.
  *
  * What is refused before any SQL runs, so that no accepted write differs from what was sent:
- *   - A string (or key) holding U+0000 ("\u0000"), on either backend: PostgreSQL's text cannot
- *     hold it and refuses it (22P05); SQLite would store the string cut short at it.
+ *   - A string holding U+0000 ("\u0000"), on either backend: PostgreSQL's text cannot hold it
+ *     and refuses it (22P05); SQLite would store the string cut short at it. (In a key,
+ *     jansson refuses it itself: PGRST102.)
  *   - SQLite: a value for an INTEGER PRIMARY KEY (the rowid) that is not an integer: a JSON
  *     number with a fraction, or out of the 64-bit range; a string that is not a decimal
  *     integer; true/false, an array or an object (22P02, the value and the column named, as
@@ -89,11 +90,9 @@ static int holds_nul(json_t *v)
     }
     if (json_is_object(v)) {
         const char *key;
-        size_t len;
         json_t *value;
-        json_object_keylen_foreach(v, key, len, value)
+        json_object_foreach(v, key, value)
         {
-            (void)len;
             if (holds_nul(value))
                 return 1;
         }
@@ -109,11 +108,16 @@ static int is_rowid_alias(const hp_table_t *t, const hp_column_t *c)
            strcasecmp(c->decl_type, "INTEGER") == 0;
 }
 
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
 /* [ \t\n\r]* [+-]? [0-9]+ [ \t\n\r]* within 64 bits: what PostgreSQL's bigint input takes. */
 static int is_int64_text(const char *s, size_t len)
 {
     size_t i = 0;
-    while (i != len && strchr(" \t\n\r", s[i]) != NULL && s[i] != '\0')
+    while (i != len && is_space(s[i]))
         ++i;
     int negative = i != len && s[i] == '-';
     if (i != len && (s[i] == '-' || s[i] == '+'))
@@ -126,7 +130,7 @@ static int is_int64_text(const char *s, size_t len)
             return 0;
         v = v * 10 + d;
     }
-    while (i != len && strchr(" \t\n\r", s[i]) != NULL && s[i] != '\0')
+    while (i != len && is_space(s[i]))
         ++i;
     return digits != 0 && i == len;
 }
@@ -146,7 +150,7 @@ static int check_rowid_value(const hp_table_t *t, const hp_column_t *c, json_t *
             d == 9223372036854775808.0)
             return 0;
     } else if (json_is_integer(v)) {
-        return 0;
+        return 0; /* (should the decoding flags ever keep integers as integers) */
     } else if (json_is_string(v) && is_int64_text(json_string_value(v), json_string_length(v))) {
         return 0;
     }

@@ -35,8 +35,9 @@
     X(db_pool_acquire_ms, "db-pool-acquire-ms", INT, "10000", 1, 3600000,                          \
       "PostgreSQL: a request waits this long for a connection, then answers 504 (PGRST003)")       \
     X(db_statement_timeout_ms, "db-statement-timeout-ms", INT, "0", 0, 86400000,                   \
-      "PostgreSQL: statement_timeout of the pool's connections (a statement running longer is "    \
-      "cancelled: 57014); 0 = the server's own; an options= in db-uri wins")                       \
+      "a statement running longer is cancelled: 500 57014 (PostgreSQL: statement_timeout of the "  \
+      "pool's connections, an options= in db-uri wins; SQLite: reads and writes); 0 = none "       \
+      "(PostgreSQL: the server's own)")                                                            \
     X(db_pipeline, "db-pipeline", INT, "16", 1, 1024,                                              \
       "PostgreSQL: most queries in flight on one connection (libpq pipeline mode); 1 = off")       \
     X(db_replicas, "db-replicas", STR, "", 0, 0,                                                   \
@@ -72,8 +73,8 @@
     X(server_shutdown_timeout_ms, "server-shutdown-timeout-ms", INT, "10000", 0, 3600000,          \
       "on SIGTERM/SIGINT, how long in-flight requests may take before exit")                       \
     X(server_request_timeout_ms, "server-request-timeout-ms", INT, "60000", 0, 86400000,           \
-      "a request not answered within this time (waiting for the cache or the database) gets 504; " \
-      "0 = no limit")                                                                              \
+      "a request still waiting for the database or a cache fill after this long gets 504; 0 = no " \
+      "limit")                                                                                     \
     X(max_body_bytes, "max-body-bytes", BYTES, "10M", 1, (int64_t)1 << 40,                         \
       "largest request body accepted (413 beyond); suffixes k, M, G")                              \
     X(cache, "cache", CHOICE, "on|on|off", 0, 0, "the built-in response cache")                    \

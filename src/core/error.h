@@ -34,7 +34,11 @@
     X(FOREIGN_KEY, 409, "23503")                                                                \
     X(UNIQUE, 409, "23505")                                                                     \
     X(CHECK, 400, "23514")                                                                      \
-    X(CONSTRAINT, 409, "HP409") /* another constraint failed */                                 \
+    X(CONSTRAINT, 409, "HP409")        /* another constraint failed */                          \
+    X(INVALID_TEXT, 400, "22P02")      /* a value that does not read as its type (SQLite) */    \
+    X(UNTRANSLATABLE, 400, "22P05")    /* a body string holds U+0000, which text cannot hold */ \
+    X(RAISE, 400, "P0001")             /* a trigger's RAISE(ABORT/FAIL, ...) (SQLite) */        \
+    X(STATEMENT_TIMEOUT, 500, "57014") /* db-statement-timeout-ms passed (SQLite) */            \
     X(BODY_TOO_LARGE, 413, "HP413")                                                             \
     X(URI_TOO_LONG, 414, "HP414")                                                               \
     X(LIMIT, 400, "HP400")             /* a cap in limits.h exceeded */                         \

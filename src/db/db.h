@@ -35,7 +35,8 @@ typedef struct {
     unsigned pool_lifetime_ms; /* a connection closes once idle after this age; 0 never */
     unsigned pool_acquire_ms;  /* a job waits this long for a connection, then 504 */
     unsigned pipeline;         /* most queries in flight per connection (1: no pipelining) */
-    unsigned statement_timeout_ms; /* 0: the server's */
+    unsigned statement_timeout_ms; /* a statement running longer fails (57014); 0: none (PostgreSQL:
+                                      the server's own). SQLite: reads and writes alike */
     const char *replicas;          /* "uri,uri": read replicas, or NULL / "" */
     unsigned loops;                /* event loops that will attach (to share pool_min among) */
 } hp_db_options_t;

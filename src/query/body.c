@@ -22,8 +22,24 @@
  *     rows are written.
  *   - A POST of [] or of {} objects inserts through the table's first column with its default,
  *     so [{}, {}] inserts two rows of defaults.
+ *
+ * What is refused before any SQL runs, so that no accepted write differs from what was sent:
+ *   - A string holding U+0000 ("\u0000"), on either backend: PostgreSQL's text cannot hold it
+ *     and refuses it (22P05); SQLite would store the string cut short at it. (In a key,
+ *     jansson refuses it itself: PGRST102.)
+ *   - SQLite: a value for an INTEGER PRIMARY KEY (the rowid) that is not an integer: a JSON
+ *     number with a fraction, or out of the 64-bit range; a string that is not a decimal
+ *     integer; true/false, an array or an object (22P02, the value and the column named, as
+ *     PostgreSQL's invalid input syntax error does). SQLite would fail with "datatype
+ *     mismatch"; the backend maps that too (a number at the very edge of the range, which
+ *     jansson's double cannot tell from the next one, is left to it).
+ * SQLite: a JSON column takes the JSON text of its value (`value -> path`, JSON null as SQL
+ * NULL), so the string "[1,2]" stays a string and does not come back as an array.
  */
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <jansson.h>
 #include "core/limits.h"
 #include "query/ast.h"
@@ -57,6 +73,123 @@ static int invalid_body(hp_error_t *err, h2o_mem_pool_t *pool, const char *detai
     hp_error_set(err, pool, HP_ERR_INVALID_BODY, "Empty or invalid json");
     hp_error_details(err, pool, "%s", details);
     return -1;
+}
+
+/* Whether a string anywhere in `v` holds U+0000 (jansson's JSON_ALLOW_NUL lets it through in
+ * values, with the string's length past its first NUL; in keys jansson refuses it itself).
+ * Recursion is bounded by jansson's own depth limit on what it parses. */
+static int holds_nul(json_t *v)
+{
+    if (json_is_string(v))
+        return memchr(json_string_value(v), '\0', json_string_length(v)) != NULL;
+    if (json_is_array(v)) {
+        for (size_t i = 0; i != json_array_size(v); ++i)
+            if (holds_nul(json_array_get(v, i)))
+                return 1;
+        return 0;
+    }
+    if (json_is_object(v)) {
+        const char *key;
+        json_t *value;
+        json_object_foreach(v, key, value)
+        {
+            if (holds_nul(value))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* Whether SQLite stores column c of t as the rowid: INTEGER PRIMARY KEY, the type written
+ * exactly so (any case), alone in the key of a rowid table. */
+static int is_rowid_alias(const hp_table_t *t, const hp_column_t *c)
+{
+    return t->has_rowid && !t->is_view && t->pk_count == 1 && c->is_pk &&
+           strcasecmp(c->decl_type, "INTEGER") == 0;
+}
+
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* [ \t\n\r]* [+-]? [0-9]+ [ \t\n\r]* within 64 bits: what PostgreSQL's bigint input takes. */
+static int is_int64_text(const char *s, size_t len)
+{
+    size_t i = 0;
+    while (i != len && is_space(s[i]))
+        ++i;
+    int negative = i != len && s[i] == '-';
+    if (i != len && (s[i] == '-' || s[i] == '+'))
+        ++i;
+    uint64_t v = 0, max = negative ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    size_t digits = 0;
+    for (; i != len && s[i] >= '0' && s[i] <= '9'; ++i, ++digits) {
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (max - d) / 10)
+            return 0;
+        v = v * 10 + d;
+    }
+    while (i != len && is_space(s[i]))
+        ++i;
+    return digits != 0 && i == len;
+}
+
+/* SQLite: refuses a value the rowid cannot take (see the top of this file). `v` is the
+ * object's value for c, NULL when absent. */
+static int check_rowid_value(const hp_table_t *t, const hp_column_t *c, json_t *v, hp_error_t *err,
+                             h2o_mem_pool_t *pool)
+{
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (json_is_real(v)) {
+        /* Numbers are decoded as doubles (JSON_DECODE_INT_AS_REAL): an integral one within
+         * [-2^63, 2^63] is taken; the edge itself SQLite checks exactly. */
+        double d = json_real_value(v);
+        if ((d >= -9223372036854775808.0 && d < 9223372036854775808.0 && (double)(int64_t)d == d) ||
+            d == 9223372036854775808.0)
+            return 0;
+    } else if (json_is_integer(v)) {
+        return 0; /* (should the decoding flags ever keep integers as integers) */
+    } else if (json_is_string(v) && is_int64_text(json_string_value(v), json_string_length(v))) {
+        return 0;
+    }
+    const char *text;
+    size_t len;
+    char *dumped = NULL;
+    if (json_is_string(v)) {
+        text = json_string_value(v);
+        len = json_string_length(v);
+    } else {
+        dumped = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(17));
+        text = dumped != NULL ? dumped : "?";
+        len = strlen(text);
+    }
+    /* The value is the client's: at most 200 bytes of it in the message. */
+    hp_error_set(err, pool, HP_ERR_INVALID_TEXT, "invalid input syntax for type bigint: \"%.*s%s\"",
+                 (int)(len > 200 ? 200 : len), text, len > 200 ? "..." : "");
+    hp_error_details(err, pool,
+                     "The column '%s' of '%s' is an INTEGER PRIMARY KEY: it holds 64-bit integers "
+                     "only",
+                     c->name, t->name);
+    free(dumped);
+    return -1;
+}
+
+/* SQLite: checks the rowid column's value in every object (see check_rowid_value). */
+static int check_rowid_values(const hp_table_t *t, const target_t *target, json_t *const *objects,
+                              size_t object_count, hp_error_t *err, h2o_mem_pool_t *pool)
+{
+    for (size_t k = 0; k != target->count; ++k) {
+        const hp_column_t *c = target->cols[k];
+        if (!is_rowid_alias(t, c))
+            continue;
+        for (size_t i = 0; i != object_count; ++i)
+            if (check_rowid_value(t, c, json_object_getn(objects[i], c->name, c->name_len), err,
+                                  pool) != 0)
+                return -1;
+    }
+    return 0;
 }
 
 /* The columns a body writes: columns= when given, else the keys of the first object, which
@@ -211,6 +344,32 @@ static void append_insert_value_pg(hp_query__gen_t *g, const hp_column_t *c, int
         hp_query__gen_lit(g, " END");
 }
 
+/* SQLite: the value for column c at the path bound as `path_bind` in a JSON text: json_each's
+ * `value` (doc_bind 0) or the bind doc_bind. A JSON column takes the value's JSON text (JSON
+ * null: NULL), any other its SQL value (json_extract: a string unquoted, true as 1). */
+static void append_extract(hp_query__gen_t *g, const hp_column_t *c, size_t doc_bind,
+                           size_t path_bind)
+{
+    int is_json = c->type == HP_COLTYPE_JSON;
+    if (is_json)
+        hp_query__gen_lit(g, "nullif(");
+    else
+        hp_query__gen_lit(g, "json_extract(");
+    if (doc_bind == 0)
+        hp_query__gen_lit(g, "value");
+    else
+        hp_query__gen_placeholder(g, doc_bind);
+    if (is_json)
+        hp_query__gen_lit(g, " -> ");
+    else
+        hp_query__gen_lit(g, ", ");
+    hp_query__gen_placeholder(g, path_bind);
+    if (is_json)
+        hp_query__gen_lit(g, ", 'null')");
+    else
+        hp_query__gen_lit(g, ")");
+}
+
 /* The value inserted into column c from json_each's `value`, its path bound as `path_bind`. */
 static void append_insert_value(hp_query__gen_t *g, const hp_column_t *c, size_t path_bind,
                                 int use_default)
@@ -218,18 +377,16 @@ static void append_insert_value(hp_query__gen_t *g, const hp_column_t *c, size_t
     if (g->dialect == HP_DIALECT_POSTGRES)
         return append_insert_value_pg(g, c, use_default);
     if (!use_default) {
-        hp_query__gen_lit(g, "json_extract(value, ");
-        hp_query__gen_placeholder(g, path_bind);
-        hp_query__gen_lit(g, ")");
+        append_extract(g, c, 0, path_bind);
         return;
     }
     hp_query__gen_lit(g, "CASE WHEN json_type(value, ");
     hp_query__gen_placeholder(g, path_bind);
     hp_query__gen_lit(g, ") IS NULL THEN ");
     append_default(g, c);
-    hp_query__gen_lit(g, " ELSE json_extract(value, ");
-    hp_query__gen_placeholder(g, path_bind);
-    hp_query__gen_lit(g, ") END");
+    hp_query__gen_lit(g, " ELSE ");
+    append_extract(g, c, 0, path_bind);
+    hp_query__gen_lit(g, " END");
 }
 
 static int append_on_conflict(hp_query__gen_t *g, const hp_request_t *req,
@@ -330,8 +487,10 @@ static int plan_insert(const hp_request_t *req, const hp_query__parsed_t *q, jso
         target.use_default = 1;
     }
 
-    hp_query__gen_add_text(g, copy_body(req->body, json_is_object(doc), pool));
     int pg = g->dialect == HP_DIALECT_POSTGRES;
+    if (!pg && check_rowid_values(t, &target, objects, object_count, err, pool) != 0)
+        return -1;
+    hp_query__gen_add_text(g, copy_body(req->body, json_is_object(doc), pool));
     if (pg)
         hp_query__gen_lit(g, "WITH \"_hp_w\" AS (");
     hp_query__gen_lit(g, "INSERT INTO ");
@@ -407,8 +566,10 @@ static int plan_update(const hp_request_t *req, const hp_query__parsed_t *q, jso
     target_t target = {NULL, 0, 0};
     if (plan_target(q, t, &doc, 1, &target, err, pool) != 0)
         return -1;
-
     int pg = g->dialect == HP_DIALECT_POSTGRES;
+    if (!pg && check_rowid_values(t, &target, &doc, 1, err, pool) != 0)
+        return -1;
+
     if (pg)
         hp_query__gen_lit(g, "WITH \"_hp_w\" AS (");
     hp_query__gen_lit(g, "UPDATE ");
@@ -435,11 +596,8 @@ static int plan_update(const hp_request_t *req, const hp_query__parsed_t *q, jso
             if (i != 0)
                 hp_query__gen_lit(g, ", ");
             hp_query__gen_ident(g, c->name, c->name_len);
-            hp_query__gen_lit(g, " = json_extract(");
-            hp_query__gen_placeholder(g, body_bind);
-            hp_query__gen_lit(g, ", ");
-            hp_query__gen_bind_text(g, path);
-            hp_query__gen_lit(g, ")");
+            hp_query__gen_lit(g, " = ");
+            append_extract(g, c, body_bind, hp_query__gen_add_text(g, path));
         }
         hp_query__gen_where(g, q->root, 0);
     }
@@ -485,6 +643,12 @@ int hp_query__plan_write(const hp_request_t *req, const hp_query__parsed_t *q, h
                      JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &jerr);
     if (doc == NULL) {
         invalid_body(err, pool, jerr.text);
+        goto done;
+    }
+    /* PostgreSQL's own words for it (json_populate_record refuses the same). */
+    if (memmem(req->body.base, req->body.len, "u0000", 5) != NULL && holds_nul(doc)) {
+        hp_error_set(err, pool, HP_ERR_UNTRANSLATABLE, "unsupported Unicode escape sequence");
+        hp_error_details(err, pool, "\\u0000 cannot be converted to text.");
         goto done;
     }
     if (req->method == HP_METHOD_POST)

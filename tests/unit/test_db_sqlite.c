@@ -485,6 +485,212 @@ static void test_constraint_errors_map_to_codes(void **state)
                     "{\"id\":3,\"name\":null}]");
 }
 
+/* The table from SQLite result codes to answers: every row is reachable (no row above it
+ * matches first), and the codes the API's contract names answer as PostgREST answers the
+ * PostgreSQL error that means the same. */
+static void test_error_table_maps_as_postgrest(void **state)
+{
+    (void)state;
+    h2o_mem_pool_t pool;
+    h2o_mem_init_pool(&pool);
+    for (size_t i = 0; i != hp_sqlite__error_row_count; ++i) {
+        const hp_sqlite__error_row_t *row = &hp_sqlite__error_rows[i];
+        if (hp_sqlite__error_row(row->rc, row->errmsg) != row)
+            fail_msg("row %zu (rc %d) is shadowed by an earlier row", i, row->rc);
+        hp_error_t err = {0};
+        hp_sqlite__set_error(&err, &pool, NULL, row->rc);
+        if (row->errmsg == NULL)
+            assert_int_equal(err.code, row->code);
+        assert_true(hp_error_http_status(&err) >= 400);
+    }
+    static const struct {
+        int rc;
+        const char *errmsg;
+        int status;
+        const char *code;
+    } want[] = {
+        {SQLITE_CONSTRAINT_UNIQUE, NULL, 409, "23505"},
+        {SQLITE_CONSTRAINT_PRIMARYKEY, NULL, 409, "23505"},
+        {SQLITE_CONSTRAINT_ROWID, NULL, 409, "23505"},
+        {SQLITE_CONSTRAINT_NOTNULL, NULL, 400, "23502"},
+        {SQLITE_CONSTRAINT_FOREIGNKEY, NULL, 409, "23503"},
+        {SQLITE_CONSTRAINT_CHECK, NULL, 400, "23514"},
+        {SQLITE_CONSTRAINT_DATATYPE, NULL, 400, "22P02"},
+        {SQLITE_CONSTRAINT_TRIGGER, NULL, 400, "P0001"},
+        {SQLITE_CONSTRAINT_COMMITHOOK, NULL, 409, "HP409"}, /* another constraint */
+        {SQLITE_CONSTRAINT, NULL, 409, "HP409"},
+        {SQLITE_MISMATCH, NULL, 400, "22P02"},
+        {SQLITE_ERROR, "malformed JSON", 400, "22P02"},
+        {SQLITE_ERROR, "no such column: x", 500, "HP500"}, /* the message decides */
+        {SQLITE_INTERRUPT, NULL, 500, "57014"},
+        {SQLITE_TOOBIG, NULL, 400, "HP400"},
+        {SQLITE_BUSY, NULL, 503, "HP503"},
+        {SQLITE_BUSY_SNAPSHOT, NULL, 503, "HP503"},
+        {SQLITE_BUSY_TIMEOUT, NULL, 503, "HP503"},
+        {SQLITE_LOCKED, NULL, 503, "HP503"},
+        {SQLITE_LOCKED_SHAREDCACHE, NULL, 503, "HP503"},
+        {SQLITE_FULL, NULL, 503, "HP503"},
+        {SQLITE_NOMEM, NULL, 503, "HP503"},
+        {SQLITE_RANGE, NULL, 500, "HP501"},
+        {SQLITE_IOERR_READ, NULL, 500, "HP500"},
+        {SQLITE_CORRUPT, NULL, 500, "HP500"},
+        {SQLITE_READONLY, NULL, 500, "HP500"},
+    };
+    for (size_t i = 0; i != sizeof(want) / sizeof(want[0]); ++i) {
+        const hp_sqlite__error_row_t *row = hp_sqlite__error_row(want[i].rc, want[i].errmsg);
+        hp_errcode_t code = row != NULL ? row->code : HP_ERR_DB;
+        if (hp_error_status(code) != want[i].status ||
+            strcmp(hp_error_code_text(code), want[i].code) != 0)
+            fail_msg("rc %d (%s): %d %s, want %d %s", want[i].rc,
+                     want[i].errmsg ? want[i].errmsg : "-", hp_error_status(code),
+                     hp_error_code_text(code), want[i].status, want[i].code);
+    }
+    /* A row with a message of its own keeps SQLite's as details; the first error wins. */
+    hp_error_t err = {0};
+    hp_sqlite__set_error(&err, &pool, NULL, SQLITE_MISMATCH);
+    assert_string_equal(err.message, "invalid input syntax for type bigint");
+    assert_string_equal(err.details, sqlite3_errstr(SQLITE_MISMATCH));
+    hp_sqlite__set_error(&err, &pool, NULL, SQLITE_BUSY);
+    assert_int_equal(err.code, HP_ERR_INVALID_TEXT);
+    h2o_mem_clear_pool(&pool);
+}
+
+/* The same table on real statements: what SQLite raises for bad values and JSON. */
+static void test_value_errors_map_to_codes(void **state)
+{
+    fixture_t *f = *state;
+    hp_db_job_t *job = make_job(HP_EXEC_WRITE, HP_FORMAT_JSON,
+                                "CREATE TABLE strict_t (id INTEGER PRIMARY KEY, n INTEGER) STRICT",
+                                NO_BINDS, NO_COLS);
+    job->exec->returns_rows = 0;
+    run(f, job);
+    assert_int_equal(job->result.error.code, HP_OK);
+    hp_db_job_destroy(job);
+    job = make_job(HP_EXEC_WRITE, HP_FORMAT_JSON,
+                   "CREATE TRIGGER no_red BEFORE INSERT ON strict_t WHEN new.n = 13 "
+                   "BEGIN SELECT RAISE(ABORT, 'unlucky'); END",
+                   NO_BINDS, NO_COLS);
+    job->exec->returns_rows = 0;
+    run(f, job);
+    assert_int_equal(job->result.error.code, HP_OK);
+    hp_db_job_destroy(job);
+
+    static const struct {
+        hp_exec_kind_t kind;
+        const char *sql;
+        hp_errcode_t code;
+        int status;
+        const char *message;
+    } cases[] = {
+        {HP_EXEC_WRITE, "INSERT INTO users (id, email) VALUES ('x', 'x@example.com') RETURNING id",
+         HP_ERR_INVALID_TEXT, 400, "invalid input syntax for type bigint"},
+        {HP_EXEC_WRITE, "INSERT INTO users (id, email) VALUES (1.5, 'x@example.com') RETURNING id",
+         HP_ERR_INVALID_TEXT, 400, "invalid input syntax for type bigint"},
+        {HP_EXEC_WRITE, "UPDATE users SET id = 'x' WHERE id = 1 RETURNING id", HP_ERR_INVALID_TEXT,
+         400, "invalid input syntax for type bigint"},
+        {HP_EXEC_WRITE, "INSERT INTO strict_t (n) VALUES ('x') RETURNING id", HP_ERR_INVALID_TEXT,
+         400, "cannot store TEXT value in INTEGER column strict_t.n"},
+        {HP_EXEC_WRITE, "INSERT INTO strict_t (n) VALUES (13) RETURNING id", HP_ERR_RAISE, 400,
+         "unlucky"},
+        {HP_EXEC_READ, "SELECT name ->> '$.x' AS id FROM users WHERE id = 2", HP_ERR_INVALID_TEXT,
+         400, "invalid input syntax for type json"},
+        {HP_EXEC_READ, "SELECT id FROM users WHERE prefs ->> '$.theme' = 'dark'",
+         HP_ERR_INVALID_TEXT, 400, "invalid input syntax for type json"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        job = run(f, make_job(cases[i].kind, HP_FORMAT_JSON, cases[i].sql, NO_BINDS,
+                              COLS({"id", HP_RENDER_AUTO})));
+        assert_error(job, cases[i].code, cases[i].message);
+        assert_int_equal(hp_error_status(job->result.error.code), cases[i].status);
+        hp_db_job_destroy(job);
+    }
+    /* Nothing was committed, and the writer is usable afterwards. */
+    assert_names(f, "[{\"id\":1,\"name\":\"Ann\"},{\"id\":2,\"name\":\"Bob \\\"B\\\", Jr.\"},"
+                    "{\"id\":3,\"name\":null}]");
+}
+
+/* --- the statement timeout --- */
+
+/* A statement that never ends by itself: only the timeout can stop it, however fast the
+ * machine (the test waits for the answer, it does not time it). */
+#define FOREVER                                                                                   \
+    "(WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c WHERE x = " \
+    "0)"
+
+/* Reopens the fixture's database with a statement timeout (and an inline budget, used when
+ * the test thread attaches). */
+static void reopen_with_timeout(fixture_t *f, unsigned timeout_ms, unsigned inline_budget_us)
+{
+    hp_db_close(f->db);
+    char err[256] = "";
+    hp_db_options_t opts = {.uri = f->path,
+                            .pool = 2,
+                            .busy_timeout_ms = 1000,
+                            .inline_budget_us = inline_budget_us,
+                            .statement_timeout_ms = timeout_ms};
+    f->db = hp_db_open(&opts, err, sizeof(err));
+    if (f->db == NULL)
+        fail_msg("hp_db_open: %s", err);
+}
+
+static void assert_timed_out(hp_db_job_t *job)
+{
+    assert_error(job, HP_ERR_STATEMENT_TIMEOUT, "canceling statement due to statement timeout");
+    assert_int_equal(hp_error_http_status(&job->result.error), 500);
+    assert_string_equal(hp_error_code_text(job->result.error.code), "57014");
+}
+
+/* Reads (on the reader threads, and inline on an attached loop whether the budget or the
+ * timeout comes first) and writes are stopped at the timeout with 57014; the write is rolled
+ * back; every connection serves the next job. */
+static void check_statement_timeout(fixture_t *f, unsigned inline_budget_us, int attach)
+{
+    reopen_with_timeout(f, 30, inline_budget_us);
+    char err[256] = "";
+    if (attach && hp_db_attach_thread(f->db, (h2o_loop_t *)f->loop, err, sizeof(err)) != 0)
+        fail_msg("attach: %s", err);
+    for (int round = 0; round < 3; round++) {
+        hp_db_job_t *job = run(f, make_job(HP_EXEC_READ, HP_FORMAT_JSON, "SELECT " FOREVER " AS x",
+                                           NO_BINDS, COLS({"x", HP_RENDER_AUTO})));
+        assert_timed_out(job);
+        hp_db_job_destroy(job);
+        job = run(f, make_job(HP_EXEC_READ, HP_FORMAT_JSON, "SELECT id FROM users WHERE id = 2",
+                              NO_BINDS, COLS({"id", HP_RENDER_AUTO})));
+        assert_body(job, "[{\"id\":2}]");
+        hp_db_job_destroy(job);
+    }
+    hp_db_job_t *job = run(
+        f, make_job(HP_EXEC_WRITE, HP_FORMAT_JSON,
+                    "UPDATE users SET name = 'gone' WHERE id = 1 OR id = " FOREVER " RETURNING id",
+                    NO_BINDS, COLS({"id", HP_RENDER_AUTO})));
+    assert_timed_out(job);
+    hp_db_job_destroy(job);
+    assert_names(f, "[{\"id\":1,\"name\":\"Ann\"},{\"id\":2,\"name\":\"Bob \\\"B\\\", Jr.\"},"
+                    "{\"id\":3,\"name\":null}]");
+    job = run(f, make_job(HP_EXEC_WRITE, HP_FORMAT_JSON,
+                          "UPDATE users SET name = 'Cy' WHERE id = 3 RETURNING id", NO_BINDS,
+                          COLS({"id", HP_RENDER_AUTO})));
+    assert_body(job, "[{\"id\":3}]");
+    hp_db_job_destroy(job);
+    if (attach)
+        hp_db_detach_thread(f->db);
+}
+
+static void test_statement_timeout_on_reader_threads(void **state)
+{
+    check_statement_timeout(*state, 0, 0);
+}
+
+static void test_statement_timeout_inline_past_the_budget(void **state)
+{
+    check_statement_timeout(*state, 500, 1); /* the budget first: then a reader times out */
+}
+
+static void test_statement_timeout_inline_within_the_budget(void **state)
+{
+    check_statement_timeout(*state, 1000000, 1); /* the timeout first, inline */
+}
+
 static void test_write_with_count(void **state)
 {
     fixture_t *f = *state;
@@ -805,6 +1011,11 @@ int main(void)
         T(test_write_without_returning_counts_changes),
         T(test_singular_write_of_many_rows_rolls_back),
         T(test_constraint_errors_map_to_codes),
+        T(test_error_table_maps_as_postgrest),
+        T(test_value_errors_map_to_codes),
+        T(test_statement_timeout_on_reader_threads),
+        T(test_statement_timeout_inline_past_the_budget),
+        T(test_statement_timeout_inline_within_the_budget),
         T(test_write_with_count),
         T(test_many_jobs_at_once),
         T(test_same_statement_reused),

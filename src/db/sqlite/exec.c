@@ -18,17 +18,18 @@
 #include "core/log.h"
 #include "db/sqlite/sqlite.h"
 
-/* Runs a transaction-control statement (cached like any other), outside the time budget: the
- * budget is for the plan's statements, and an interrupted BEGIN, COMMIT or ROLLBACK would
- * leave the transaction state unknown. SQLite calls the progress handler also once a statement
- * has done its work (when its VM-step count, which a cached statement keeps across runs,
+/* Runs a transaction-control statement (cached like any other), outside the time budget and
+ * the statement timeout: both are for the plan's statements, and an interrupted BEGIN, COMMIT or
+ * ROLLBACK would leave the transaction state unknown. SQLite calls the progress handler also once a
+ * statement has done its work (when its VM-step count, which a cached statement keeps across runs,
  * crosses the handler's interval at the last opcode), so a BEGIN "interrupted" that way
  * returns SQLITE_INTERRUPT with its transaction already open. Returns 0, or -1 with err
  * (when job is not NULL; the first error wins). */
 static int control(hp_sqlite__conn_t *conn, hp_db_job_t *job, const char *sql, size_t len)
 {
-    uint64_t deadline = conn->deadline_ns;
+    uint64_t deadline = conn->deadline_ns, timeout_at = conn->timeout_at_ns;
     conn->deadline_ns = 0;
+    conn->timeout_at_ns = 0;
     hp_sqlite__stmt_t st;
     int rc = hp_sqlite__stmt_acquire(conn, sql, len, &st);
     if (rc == SQLITE_OK) {
@@ -40,6 +41,7 @@ static int control(hp_sqlite__conn_t *conn, hp_db_job_t *job, const char *sql, s
         hp_sqlite__set_error(&job->result.error, &job->pool, conn->handle, rc);
     hp_sqlite__stmt_release(conn, &st);
     conn->deadline_ns = deadline;
+    conn->timeout_at_ns = timeout_at;
     return rc == SQLITE_OK ? 0 : -1;
 }
 
@@ -252,10 +254,16 @@ uint64_t hp_sqlite__run(hp_sqlite__conn_t *conn, hp_db_job_t *job)
             goto fail;
         in_txn = 1;
     }
+    /* The statement timeout covers the plan's statements together (main and count), as
+     * PostgreSQL's covers the one statement that does both there. */
+    conn->is_timed_out = 0;
+    if (conn->statement_timeout_ns != 0)
+        conn->timeout_at_ns = hp_time_mono_ns() + conn->statement_timeout_ns;
     if (run_main(conn, job) != 0)
         goto fail;
     if (exec->count.sql != NULL && run_count(conn, job) != 0)
         goto fail;
+    conn->timeout_at_ns = 0;
     if (exec->format == HP_FORMAT_OBJECT && res->row_count != 1) {
         hp_exec_singular_error(&res->error, &job->pool, res->row_count);
         goto fail;
@@ -269,6 +277,7 @@ uint64_t hp_sqlite__run(hp_sqlite__conn_t *conn, hp_db_job_t *job)
 fail:
     /* Whatever failed (also a BEGIN), the job leaves no transaction behind: a write is rolled
      * back, a read snapshot ends. A failing ROLLBACK leaves the first error in place. */
+    conn->timeout_at_ns = 0;
     leave_txn(conn, job);
     hp_buf_dispose(&res->body);
     free(res->location.base);

@@ -44,6 +44,7 @@ struct st_sqlite_backend_t {
     char *path;
     unsigned busy_timeout_ms;
     uint64_t inline_budget_ns;
+    unsigned statement_timeout_ms; /* 0: none; every connection that runs jobs enforces it */
     hp_sqlite__shared_t shared;
     uint64_t watch_ns;    /* how often the writer looks for external writes; 0: never */
     int64_t data_version; /* the writer connection's last PRAGMA data_version */
@@ -254,6 +255,7 @@ static void *sqlite_open(hp_db_t *db, const char *location, const hp_db_options_
     b->db = db;
     b->busy_timeout_ms = opts->busy_timeout_ms;
     b->inline_budget_ns = (uint64_t)opts->inline_budget_us * 1000;
+    b->statement_timeout_ms = opts->statement_timeout_ms;
     atomic_init(&b->shared.write_generation, 0);
     b->shared.snapshot_max_age_ns = (uint64_t)opts->snapshot_ms * 1000000;
     b->watch_ns = (uint64_t)opts->watch_ms * 1000000;
@@ -272,6 +274,7 @@ static void *sqlite_open(hp_db_t *db, const char *location, const hp_db_options_
     if (hp_sqlite__conn_open(&b->writer.conn, location, 1, b->busy_timeout_ms, errbuf, errlen) != 0)
         goto fail;
     b->writer.conn.shared = &b->shared;
+    hp_sqlite__conn_set_statement_timeout(&b->writer.conn, b->statement_timeout_ms);
     for (size_t i = 0; i < b->reader_count; i++) {
         worker_t *w = &b->readers[i];
         w->backend = b;
@@ -279,6 +282,7 @@ static void *sqlite_open(hp_db_t *db, const char *location, const hp_db_options_
         if (hp_sqlite__conn_open(&w->conn, location, 0, b->busy_timeout_ms, errbuf, errlen) != 0)
             goto fail;
         w->conn.shared = &b->shared;
+        hp_sqlite__conn_set_statement_timeout(&w->conn, b->statement_timeout_ms);
     }
     if (start_worker(&b->writer, writer_main, errbuf, errlen) != 0)
         goto fail;
@@ -342,6 +346,7 @@ static int sqlite_attach_thread(void *state, h2o_loop_t *loop, char *errbuf, siz
     }
     ic->conn.shared = &b->shared;
     hp_sqlite__conn_enable_budget(&ic->conn);
+    hp_sqlite__conn_set_statement_timeout(&ic->conn, b->statement_timeout_ms);
     tls_inline = ic;
     return 0;
 }
@@ -378,6 +383,9 @@ static int run_inline(sqlite_backend_t *b, inline_conn_t *ic, hp_db_job_t *job)
     ic->conn.deadline_ns = hp_time_mono_ns() + b->inline_budget_ns;
     uint64_t n = hp_sqlite__run(&ic->conn, job);
     ic->conn.deadline_ns = 0;
+    /* Past the budget (and not the statement timeout, which the handler checks first): run it
+     * again on a reader thread, whose statement timeout starts afresh. The inline attempt
+     * took at most the budget, so a read may run up to budget + timeout in all. */
     if (ic->conn.is_over_budget) {
         hp_exec_result_dispose(&job->result);
         hp_exec_result_init(&job->result);

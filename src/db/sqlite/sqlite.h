@@ -71,6 +71,12 @@ typedef struct {
      * is_over_budget set. */
     uint64_t deadline_ns;
     int is_over_budget;
+    /* Statement timeout (db-statement-timeout-ms; 0: none): exec.c arms timeout_at_ns for
+     * the plan's statements of each job (not BEGIN/COMMIT/ROLLBACK); a statement still
+     * running then is interrupted and is_timed_out set (the job answers 57014). */
+    uint64_t statement_timeout_ns;
+    uint64_t timeout_at_ns;
+    int is_timed_out;
     /* Read snapshot kept open between jobs (see hp_sqlite__shared_t). has_snapshot says the
      * open transaction is such a snapshot; whether one is open at all is SQLite's to say
      * (sqlite3_get_autocommit). Between jobs the two agree: exec.c leaves every job so. */
@@ -88,9 +94,27 @@ int hp_sqlite__conn_open(hp_sqlite__conn_t *conn, const char *path, int is_write
 void hp_sqlite__conn_close(hp_sqlite__conn_t *conn);
 /* Installs the progress handler that enforces conn->deadline_ns. */
 void hp_sqlite__conn_enable_budget(hp_sqlite__conn_t *conn);
+/* Sets the statement timeout (0: none) and, unless 0, installs the same progress handler. */
+void hp_sqlite__conn_set_statement_timeout(hp_sqlite__conn_t *conn, unsigned timeout_ms);
 
-/* Sets `err` (text in pool) from the connection's last error: constraint kinds, busy, or DB.
- * `rc` is the result code the failing call returned. Returns -1. */
+/* One row of the table from SQLite result codes to answers (conn.c, docs/sqlite.md). */
+typedef struct {
+    int rc;              /* an extended result code, or a primary one (matches all of its kind) */
+    const char *errmsg;  /* NULL, or the one SQLite message the row applies to */
+    hp_errcode_t code;   /* the answer: HTTP status and code from HP_ERRORS */
+    const char *message; /* NULL: SQLite's message; else this, with SQLite's as details */
+    const char *hint;    /* NULL, or the hint the answer carries */
+} hp_sqlite__error_row_t;
+
+extern const hp_sqlite__error_row_t hp_sqlite__error_rows[];
+extern const size_t hp_sqlite__error_row_count;
+/* The first row matching the result code and SQLite's message (may be NULL), or NULL when
+ * none does (the error is then HP_ERR_DB, 500). */
+const hp_sqlite__error_row_t *hp_sqlite__error_row(int rc, const char *errmsg);
+
+/* Sets `err` (text in pool) from the connection's last error through hp_sqlite__error_rows.
+ * `rc` is the (extended) result code the failing call returned; handle may be NULL (the
+ * message is then SQLite's text for rc). Returns -1. */
 int hp_sqlite__set_error(hp_error_t *err, h2o_mem_pool_t *pool, sqlite3 *handle, int rc);
 
 /* --- statement cache --- */

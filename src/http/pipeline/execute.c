@@ -73,7 +73,8 @@ static void on_job_done(hp_db_job_t *job)
     hp_call_t *call = pj->call;
     hp_exec_result_t *result = &job->result;
     hp_call_outcome_t *o = h2o_mem_alloc_pool(&job->pool, sizeof(*o));
-    *o = (hp_call_outcome_t){.job = job, .plan = pj->plan};
+    *o = (hp_call_outcome_t){
+        .job = job, .plan = pj->plan, .slots = pj->slots, .slot_count = pj->slot_count};
     o->db_ns = hp_time_mono_ns() - pj->submitted_ns;
     hp_metrics_db_wait(loop->metrics, o->db_ns);
 

@@ -70,6 +70,8 @@ typedef struct {
     hp_cache_header_t headers[4];
     size_t header_count;
     hp_cache_entry_t *entry; /* the published cache entry (a reference), or NULL */
+    const uint32_t *slots;   /* the version slots of the tables the plan reads */
+    size_t slot_count;
     uint64_t db_ns;
 } hp_call_outcome_t;
 

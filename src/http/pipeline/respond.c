@@ -36,21 +36,17 @@ void hp_respond_entry(hp_call_t *call, hp_cache_entry_t *entry, const char *cach
 static void respond_result(hp_call_t *call, hp_call_outcome_t *o)
 {
     hp_exec_result_t *result = &o->job->result;
-    const hp_plan_t *plan = o->plan;
     size_t len;
     char *body = hp_buf_take(&result->body, &len);
     hp_pipeline_own(call, body);
-    uint32_t slots[HP_CACHE_MAX_TABLES];
-    size_t n = plan->table_count < HP_CACHE_MAX_TABLES ? plan->table_count : HP_CACHE_MAX_TABLES;
-    for (size_t i = 0; i != n; ++i)
-        slots[i] = hp_cache_table_slot(plan->tables[i]->name, plan->tables[i]->name_len);
     hp_http_representation_t rep = {
         .status = o->status,
         .headers = o->headers,
         .header_count = o->header_count,
         .body = h2o_iovec_init(body, len),
         .etag = XXH3_64bits(body, len),
-        .last_modified_ms = hp_http_caching_last_changed(call->loop->caching, slots, n),
+        .last_modified_ms =
+            hp_http_caching_last_changed(call->loop->caching, o->slots, o->slot_count),
         .policy = NULL,
         .cache_status = call->policy != NULL ? "hotpath; fwd=miss" : "hotpath; fwd=bypass",
         .caller = &call->caller,

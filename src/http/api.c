@@ -11,6 +11,7 @@
 #include "http/caching.h"
 #include "http/loop.h"
 #include "http/respond.h"
+#include "http/stream.h"
 #include "query/query.h"
 
 /*
@@ -128,6 +129,22 @@ static void on_job_done(hp_db_job_t *job)
     hp_exec_result_t *result = &job->result;
     uint64_t db_ns = hp_time_mono_ns() - ctx->submitted_ns;
     hp_metrics_db_wait(loop->metrics, db_ns);
+    /* STREAMING HOOK (src/http/stream.c, docs/streaming.md): a large read came back as its
+     * first piece. The stream takes the job over (it destroys it); a streamed body is never
+     * cached, so a fill this job led is abandoned (its waiters query for themselves). */
+    if (result->is_streaming) {
+        if (ctx->fill != NULL)
+            hp_cache_abandon(loop->caching->cache, ctx->fill->key.base, ctx->fill->key.len);
+        hp_http_stream_info_t info = {NULL, "hotpath; fwd=bypass", 0, db_ns};
+        if (call != NULL) {
+            call->job_ctx = NULL;
+            info.cache_ns = call->cache_ns;
+            if ((info.policy = call->policy) != NULL)
+                info.cache_status = "hotpath; fwd=miss; detail=streamed";
+        }
+        hp_http_stream_start(call != NULL ? call->req : NULL, job, plan, &info);
+        return;
+    }
     /* A read's status and representation headers, in the request's pool, or the job's for a
      * background refresh (publish copies them). */
     h2o_mem_pool_t *pool = call != NULL ? &call->req->pool : &job->pool;
@@ -329,6 +346,8 @@ static void submit_read_or_respond(api_call_t *call, hp_http_loop_t *loop, const
     }
     job->exec = &plan->exec;
     job->prefers_primary = reads_from_primary(call, loop, plan);
+    /* A large read comes back in pieces (src/http/stream.c); 0 = never. */
+    job->stream_after_bytes = (size_t)loop->conf->stream_after_bytes;
     job->reply_to = &loop->db_receiver;
     job->on_done = on_job_done;
     job->data = ctx;

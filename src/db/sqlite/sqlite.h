@@ -5,7 +5,8 @@
  * Threads: `pool` reader threads, each owning one read-only connection, take jobs from one
  * FIFO queue; one writer thread owns the only read-write connection and has its own queue.
  * A connection (and its statement cache) is used by exactly one thread at a time: the one
- * that opened it until the threads start, then its worker.
+ * that opened it until the threads start, then its worker; a streamed read's connection
+ * travels with its job between pieces (stream.c), and any reader may continue it.
  *
  *   pool.c        queues, threads, open/close, the backend vtable
  *   conn.c        opening a connection with its PRAGMAs; SQLite errors -> hp_error_t

@@ -12,6 +12,8 @@ it: one that streams past a small stream-after-bytes (16k) and one that never st
    with embeds, order and filters, limit/offset, count=exact; the streamed ones really are
    streamed (chunked, no Content-Length, no ETag, Cache-Status detail=streamed) and their
    status, Content-Type, Preference-Applied and Content-Range follow docs/streaming.md;
+ - a read under the threshold is answered whole (ETag, Content-Length); If-Modified-Since
+   gets a 304 from a streamed read as from an unstreamed one;
  - HEAD: the streamed server answers with the unstreamed HEAD's status, Content-Length, ETag,
    Content-Range and Content-Type, and no body;
  - a slow reader (small reads with pauses) still gets every byte;
@@ -231,6 +233,28 @@ class Suite:
                 return "cache-status %r: was it streamed?" % hdr(sh, "cache-status")
         return None
 
+    def small_and_conditional(self, streamed, plain):
+        """A read under stream-after-bytes is answered whole, as before (ETag, Content-Length,
+        and the same headers as the other server's); a streamed read honours
+        If-Modified-Since with a 304, as the unstreamed one does."""
+        st, sh, sb, chunked = get(streamed.port, "/readings?id=lte.20")
+        pt, ph, pb, _ = get(plain.port, "/readings?id=lte.20")
+        if chunked or st != 200 or sb != pb:
+            return "small read: status %d chunked %s" % (st, chunked)
+        for name in ("etag", "content-length", "content-range", "content-type"):
+            if hdr(sh, name) is None or hdr(sh, name) != hdr(ph, name):
+                return "small read: %s %r, other server %r" % (name, hdr(sh, name), hdr(ph, name))
+        _, sh, _, chunked = get(streamed.port, "/readings?id=gt.20")
+        if not chunked:
+            return "the large read was not streamed"
+        lm = hdr(sh, "last-modified")
+        for server in (streamed, plain):
+            status, _, body, _ = get(server.port, "/readings?id=gt.20",
+                                     (("If-Modified-Since", lm),))
+            if status != 304 or body:
+                return "If-Modified-Since %s: %d on port %d" % (lm, status, server.port)
+        return None
+
     def slow_reader(self, streamed, plain):
         _, _, want, _ = get(plain.port, "/readings?id=lte.40000")
         s = socket.socket()
@@ -414,6 +438,8 @@ def main(argv):
                         lambda p=path, h=headers: suite.body_case(streamed, plain, p, h))
         suite.check("HEAD: headers of the unstreamed HEAD, no body",
                     lambda: suite.head_case(streamed, plain))
+        suite.check("small reads whole; If-Modified-Since answers 304 streamed too",
+                    lambda: suite.small_and_conditional(streamed, plain))
         suite.check("a slow reader gets every byte", lambda: suite.slow_reader(streamed, plain))
         suite.check("stalled clients: disconnected after the send timeout, RSS bounded",
                     lambda: suite.stalled_clients(streamed))

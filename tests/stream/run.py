@@ -16,6 +16,8 @@ it: one that streams past a small stream-after-bytes (16k) and one that never st
    gets a 304 from a streamed read as from an unstreamed one;
  - HEAD: the streamed server answers with the unstreamed HEAD's status, Content-Length, ETag,
    Content-Range and Content-Type, and no body;
+ - a database error after the first piece aborts the response (a cut-short chunked body),
+   where the unstreamed read answers 500;
  - a slow reader (small reads with pauses) still gets every byte;
  - clients that stop reading are disconnected (EOF or RST) once server-send-timeout-ms has
    passed, and meanwhile the server's VmRSS grows by far less than the response size;
@@ -54,6 +56,9 @@ WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50)
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000)
   INSERT INTO readings SELECT i, i % 50 + 1, i * 0.5,
     CASE WHEN i % 7 = 0 THEN NULL ELSE printf('n%d' || char(10) || 'x', i) END, i % 2 FROM n;
+-- fails at row 150000 (json() of malformed text): an error long after the first piece
+CREATE VIEW failing AS
+  SELECT id, CASE WHEN id < 150000 THEN 1 ELSE json('x') END AS v FROM readings;
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000)
   INSERT INTO wide SELECT i, printf('%.240c', 'w') FROM n;
 """
@@ -255,6 +260,33 @@ class Suite:
                 return "If-Modified-Since %s: %d on port %d" % (lm, status, server.port)
         return None
 
+    def error_mid_stream(self, streamed, plain):
+        """A database error after the first piece aborts the response: the client never gets a
+        well-formed body (the chunked encoding is cut short); unstreamed, the same read is a
+        500 error. Either server answers the next request."""
+        status, _, body, _ = get(plain.port, "/failing")
+        if status != 500 or b"malformed JSON" not in body:
+            return "unstreamed: %d %r" % (status, body[:200])
+        conn = http.client.HTTPConnection("127.0.0.1", streamed.port, timeout=REQUEST_TIMEOUT)
+        try:
+            conn.request("GET", "/failing")
+            resp = conn.getresponse()
+            if resp.status != 200:
+                return "streamed: status %d before the error" % resp.status
+            try:
+                body = resp.read()
+                return "streamed: a complete body of %d bytes" % len(body)
+            except http.client.IncompleteRead as e:
+                if not e.partial.startswith(b'[{"id":1,"v":1}'):
+                    return "streamed: partial body %r" % e.partial[:100]
+        finally:
+            conn.close()
+        for server in (streamed, plain):
+            status, _, _, _ = get(server.port, "/sensors?id=eq.1")
+            if status != 200:
+                return "after: %d" % status
+        return None
+
     def slow_reader(self, streamed, plain):
         _, _, want, _ = get(plain.port, "/readings?id=lte.40000")
         s = socket.socket()
@@ -440,6 +472,8 @@ def main(argv):
                     lambda: suite.head_case(streamed, plain))
         suite.check("small reads whole; If-Modified-Since answers 304 streamed too",
                     lambda: suite.small_and_conditional(streamed, plain))
+        suite.check("an error mid-stream aborts the response",
+                    lambda: suite.error_mid_stream(streamed, plain))
         suite.check("a slow reader gets every byte", lambda: suite.slow_reader(streamed, plain))
         suite.check("stalled clients: disconnected after the send timeout, RSS bounded",
                     lambda: suite.stalled_clients(streamed))

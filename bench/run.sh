@@ -370,6 +370,7 @@ fi
 if pg_ready; then
   pg_run
 fi
+bench/stream.sh "$BIN" "$DB" "${OUT%.md}-stream.md" || echo "bench: bench/stream.sh failed" >&2  # streamed results: RSS, rows/s
 
 # --- report ---
 MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)

@@ -75,6 +75,12 @@
     X(server_request_timeout_ms, "server-request-timeout-ms", INT, "60000", 0, 86400000,           \
       "a request still waiting for the database or a cache fill after this long gets 504; 0 = no " \
       "limit")                                                                                     \
+    X(server_send_timeout_ms, "server-send-timeout-ms", INT, "30000", 0, 3600000,                  \
+      "a client that reads nothing of a streamed response for this long is disconnected and "      \
+      "its result released; 0 = never")                                                            \
+    X(stream_after_bytes, "stream-after-bytes", BYTES, "1M", 0, (int64_t)1 << 40,                  \
+      "a read whose body grows past this is sent in pieces as it is read (bounded memory, no "     \
+      "ETag or Content-Length, not cached); 0 = never stream")                                     \
     X(max_body_bytes, "max-body-bytes", BYTES, "10M", 1, (int64_t)1 << 40,                         \
       "largest request body accepted (413 beyond); suffixes k, M, G")                              \
     X(cache, "cache", CHOICE, "on|on|off", 0, 0, "the built-in response cache")                    \

@@ -3,7 +3,7 @@
  *
  * A read runs in the connection's open read snapshot (see hp_sqlite__shared_t), so main and
  * count see the same data; without snapshot reuse it is one statement, or, with a count,
- * BEGIN; main; count; COMMIT. A write runs in BEGIN IMMEDIATE ... COMMIT on the writer
+ * BEGIN; count; main; COMMIT. A write runs in BEGIN IMMEDIATE ... COMMIT on the writer
  * connection (IMMEDIATE takes the write lock up front, so the transaction cannot fail half-way
  * on a lock upgrade); any error, and a singular (OBJECT) request that did not touch exactly one
  * row, rolls it back. Transaction-control statements run outside the inline time budget, and
@@ -81,7 +81,8 @@ static int prepare_bound(hp_sqlite__conn_t *conn, hp_db_job_t *job, const hp_stm
 }
 
 /* The main statement: rendered row by row, or (a write without RETURNING) stepped to the end
- * with the affected count taken from the connection. */
+ * with the affected count taken from the connection. Returns 0, -1 with the error set, or 1
+ * when a streamed read parked after its first piece (stream.c). */
 static int run_main(hp_sqlite__conn_t *conn, hp_db_job_t *job)
 {
     const hp_exec_t *exec = job->exec;
@@ -123,6 +124,9 @@ static int run_main(hp_sqlite__conn_t *conn, hp_db_job_t *job)
             hp_sqlite__stmt_release(conn, &st);
             return -1;
         }
+        /* A large read goes on in pieces (stream.c): 1 = parked with the statement. */
+        if (hp_sqlite__stream_is_due(job))
+            return hp_sqlite__stream_park(conn, job, &st, &r);
     }
     if (rc != SQLITE_DONE) {
         hp_sqlite__render_abort(&r);
@@ -259,9 +263,20 @@ uint64_t hp_sqlite__run(hp_sqlite__conn_t *conn, hp_db_job_t *job)
     conn->is_timed_out = 0;
     if (conn->statement_timeout_ns != 0)
         conn->timeout_at_ns = hp_time_mono_ns() + conn->statement_timeout_ns;
-    if (run_main(conn, job) != 0)
+    /* A read counts first, so a streamed one knows its total by its first piece. */
+    int count_first = exec->kind == HP_EXEC_READ;
+    if (count_first && exec->count.sql != NULL && run_count(conn, job) != 0)
         goto fail;
-    if (exec->count.sql != NULL && run_count(conn, job) != 0)
+    int main_rc = run_main(conn, job);
+    if (main_rc < 0)
+        goto fail;
+    if (main_rc > 0) {
+        /* Parked: its transaction travels with the job. A client's pace is not the
+         * statement's time: the rest of a streamed read runs without the timeout. */
+        conn->timeout_at_ns = 0;
+        return res->db_queries - before;
+    }
+    if (!count_first && exec->count.sql != NULL && run_count(conn, job) != 0)
         goto fail;
     conn->timeout_at_ns = 0;
     if (exec->format == HP_FORMAT_OBJECT && res->row_count != 1) {

@@ -9,6 +9,15 @@
  * Shutdown: the queue is marked closing under its lock, which refuses new jobs (the front
  * answers those with DB_BUSY) and wakes every worker; workers keep taking jobs until the queue
  * is empty, then exit. Every job taken before the close is therefore answered.
+ *
+ * Streamed reads (stream.c): a reader whose job parked after its first piece lets the job take
+ * its connection along and takes another, from a small list of spare read connections (opened
+ * on demand; at most SPARE_CONNS kept, the rest closed). The job comes back through the same
+ * FIFO for each further piece (hp_db_stream_next), and any reader continues it on the job's own
+ * connection; its last piece gives the connection back to the spares. So a reader thread is
+ * never held by a client draining a piece, and parked streams cost a connection each (their
+ * snapshots hold back WAL checkpoints while they last). Live streams are listed, so shutdown
+ * closes those whose owner never came back.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -17,6 +26,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include "core/log.h"
 #include "db/backend.h"
 #include "db/sqlite/sqlite.h"
 
@@ -34,7 +44,7 @@ typedef struct st_sqlite_backend_t sqlite_backend_t;
 typedef struct {
     sqlite_backend_t *backend;
     job_queue_t *queue;
-    hp_sqlite__conn_t conn;
+    hp_sqlite__conn_t *conn; /* a reader's changes when a streamed read takes it along */
     pthread_t thread;
     int is_started;
 } worker_t;
@@ -53,7 +63,15 @@ struct st_sqlite_backend_t {
     worker_t writer;
     worker_t *readers;
     size_t reader_count;
+    /* Streamed reads: spare read connections and the live streams, under conn_lock. */
+    pthread_mutex_t conn_lock;
+    hp_sqlite__conn_t *spare[8];
+    size_t spare_count;
+    h2o_linklist_t streams;
 };
+
+/* Spare read connections kept for streams (the rest are closed when given back). */
+#define SPARE_CONNS (sizeof(((sqlite_backend_t *)0)->spare) / sizeof(hp_sqlite__conn_t *))
 
 static void queue_init(job_queue_t *q)
 {
@@ -142,9 +160,106 @@ static void queue_close(job_queue_t *q)
 
 static void run_job(worker_t *w, hp_db_job_t *job)
 {
-    uint64_t n = hp_sqlite__run(&w->conn, job);
+    uint64_t n = hp_sqlite__run(w->conn, job);
     if (n != 0)
         hp_db__count_queries(w->backend->db, n);
+    hp_db__reply(job);
+}
+
+/* A read connection of the backend's (malloc'd), or NULL with a reason in errbuf. */
+static hp_sqlite__conn_t *open_read_conn(sqlite_backend_t *b, char *errbuf, size_t errlen)
+{
+    hp_sqlite__conn_t *conn = malloc(sizeof(*conn));
+    if (conn == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    if (hp_sqlite__conn_open(conn, b->path, 0, b->busy_timeout_ms, errbuf, errlen) != 0) {
+        free(conn);
+        return NULL;
+    }
+    conn->shared = &b->shared;
+    conn->can_stream = 1;
+    hp_sqlite__conn_set_statement_timeout(conn, b->statement_timeout_ms);
+    return conn;
+}
+
+static void close_conn(hp_sqlite__conn_t *conn)
+{
+    if (conn == NULL)
+        return;
+    hp_sqlite__conn_close(conn);
+    free(conn);
+}
+
+/* A spare connection, or a new one; NULL (logged) when none can be opened. */
+static hp_sqlite__conn_t *take_spare(sqlite_backend_t *b)
+{
+    hp_sqlite__conn_t *conn = NULL;
+    pthread_mutex_lock(&b->conn_lock);
+    if (b->spare_count != 0)
+        conn = b->spare[--b->spare_count];
+    pthread_mutex_unlock(&b->conn_lock);
+    if (conn == NULL) {
+        char err[256];
+        if ((conn = open_read_conn(b, err, sizeof(err))) == NULL)
+            hp_log_warn("SQLite: no connection to replace one a streamed read took: %s", err);
+    }
+    return conn;
+}
+
+/* Takes a finished stream out of the list and keeps its connection as a spare (or closes it).
+ * Any thread. */
+static void end_stream(sqlite_backend_t *b, hp_db_job_t *job)
+{
+    hp_sqlite__stream_t *s = job->_backend;
+    job->_backend = NULL;
+    hp_sqlite__stream_end(s);
+    hp_sqlite__conn_t *conn = s->conn;
+    pthread_mutex_lock(&b->conn_lock);
+    h2o_linklist_unlink(&s->link);
+    if (b->spare_count < SPARE_CONNS) {
+        b->spare[b->spare_count++] = conn;
+        conn = NULL;
+    }
+    pthread_mutex_unlock(&b->conn_lock);
+    close_conn(conn);
+    free(s);
+}
+
+/* A read, or the next piece of a streamed one. */
+static void run_read(worker_t *w, hp_db_job_t *job)
+{
+    sqlite_backend_t *b = w->backend;
+    if (job->_backend != NULL) {
+        hp_sqlite__stream_resume(job->_backend, job);
+        if (job->result.is_last)
+            end_stream(b, job);
+        hp_db__reply(job);
+        return;
+    }
+    uint64_t n = hp_sqlite__run(w->conn, job);
+    if (n != 0)
+        hp_db__count_queries(b->db, n);
+    if (job->result.is_streaming) {
+        /* Parked after its first piece: the job keeps this connection, the thread another. */
+        hp_sqlite__stream_t *s = job->_backend;
+        hp_sqlite__conn_t *fresh = take_spare(b);
+        if (fresh == NULL) {
+            hp_sqlite__stream_end(s);
+            free(s);
+            job->_backend = NULL;
+            hp_exec_result_dispose(&job->result);
+            hp_exec_result_init(&job->result);
+            hp_error_set(&job->result.error, &job->pool, HP_ERR_DB_BUSY,
+                         "No database connection is free for a streamed read");
+        } else {
+            pthread_mutex_lock(&b->conn_lock);
+            h2o_linklist_insert(&b->streams, &s->link);
+            pthread_mutex_unlock(&b->conn_lock);
+            w->conn = fresh;
+        }
+    }
     hp_db__reply(job);
 }
 
@@ -153,8 +268,8 @@ static void *reader_main(void *arg)
     worker_t *w = arg;
     hp_db_job_t *job;
     int timed_out;
-    while ((job = queue_pop(w->queue, &w->conn, 0, &timed_out)) != NULL)
-        run_job(w, job);
+    while ((job = queue_pop(w->queue, w->conn, 0, &timed_out)) != NULL)
+        run_read(w, job);
     return NULL;
 }
 
@@ -165,7 +280,7 @@ static void *reader_main(void *arg)
 static void watch_external_writes(sqlite_backend_t *b)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(b->writer.conn.handle, "PRAGMA data_version", -1, &st, NULL) !=
+    if (sqlite3_prepare_v2(b->writer.conn->handle, "PRAGMA data_version", -1, &st, NULL) !=
         SQLITE_OK)
         return;
     if (sqlite3_step(st) == SQLITE_ROW) {
@@ -188,7 +303,7 @@ static void *writer_main(void *arg)
     uint64_t next_watch = b->watch_ns != 0 ? hp_time_mono_ns() : 0;
     for (;;) {
         int timed_out;
-        hp_db_job_t *job = queue_pop(w->queue, &w->conn, next_watch, &timed_out);
+        hp_db_job_t *job = queue_pop(w->queue, w->conn, next_watch, &timed_out);
         if (job != NULL)
             run_job(w, job);
         else if (!timed_out)
@@ -213,12 +328,24 @@ static void stop_and_free(sqlite_backend_t *b)
             pthread_join(b->readers[i].thread, NULL);
     if (b->writer.is_started)
         pthread_join(b->writer.thread, NULL);
-    /* Readers first: the writer's close, as the last connection, checkpoints the WAL. */
+    /* Streams whose owner never asked for their end (the loops are gone by now), and the
+     * spares. Then the readers: the writer's close, as the last connection, checkpoints the
+     * WAL. */
+    while (!h2o_linklist_is_empty(&b->streams)) {
+        hp_sqlite__stream_t *s = H2O_STRUCT_FROM_MEMBER(hp_sqlite__stream_t, link, b->streams.next);
+        h2o_linklist_unlink(&s->link);
+        hp_sqlite__stream_end(s);
+        close_conn(s->conn);
+        free(s);
+    }
+    while (b->spare_count != 0)
+        close_conn(b->spare[--b->spare_count]);
     for (size_t i = 0; i < b->reader_count; i++)
-        hp_sqlite__conn_close(&b->readers[i].conn);
-    hp_sqlite__conn_close(&b->writer.conn);
+        close_conn(b->readers[i].conn);
+    close_conn(b->writer.conn);
     queue_dispose(&b->reads);
     queue_dispose(&b->writes);
+    pthread_mutex_destroy(&b->conn_lock);
     free(b->readers);
     free(b->path);
     free(b);
@@ -262,27 +389,36 @@ static void *sqlite_open(hp_db_t *db, const char *location, const hp_db_options_
     b->reader_count = opts->pool != 0 ? opts->pool : 1;
     queue_init(&b->reads);
     queue_init(&b->writes);
+    pthread_mutex_init(&b->conn_lock, NULL);
+    h2o_linklist_init_anchor(&b->streams);
     if ((b->readers = calloc(b->reader_count, sizeof(*b->readers))) == NULL) {
         queue_dispose(&b->reads);
         queue_dispose(&b->writes);
+        pthread_mutex_destroy(&b->conn_lock);
         goto oom;
     }
 
     /* The writer first: it switches the file to WAL before any reader opens it. */
     b->writer.backend = b;
     b->writer.queue = &b->writes;
-    if (hp_sqlite__conn_open(&b->writer.conn, location, 1, b->busy_timeout_ms, errbuf, errlen) != 0)
+    if ((b->writer.conn = malloc(sizeof(*b->writer.conn))) == NULL) {
+        snprintf(errbuf, errlen, "out of memory opening %s", location);
         goto fail;
-    b->writer.conn.shared = &b->shared;
-    hp_sqlite__conn_set_statement_timeout(&b->writer.conn, b->statement_timeout_ms);
+    }
+    if (hp_sqlite__conn_open(b->writer.conn, location, 1, b->busy_timeout_ms, errbuf, errlen) !=
+        0) {
+        free(b->writer.conn);
+        b->writer.conn = NULL;
+        goto fail;
+    }
+    b->writer.conn->shared = &b->shared;
+    hp_sqlite__conn_set_statement_timeout(b->writer.conn, b->statement_timeout_ms);
     for (size_t i = 0; i < b->reader_count; i++) {
         worker_t *w = &b->readers[i];
         w->backend = b;
         w->queue = &b->reads;
-        if (hp_sqlite__conn_open(&w->conn, location, 0, b->busy_timeout_ms, errbuf, errlen) != 0)
+        if ((w->conn = open_read_conn(b, errbuf, errlen)) == NULL)
             goto fail;
-        w->conn.shared = &b->shared;
-        hp_sqlite__conn_set_statement_timeout(&w->conn, b->statement_timeout_ms);
     }
     if (start_worker(&b->writer, writer_main, errbuf, errlen) != 0)
         goto fail;
@@ -416,6 +552,29 @@ static void sqlite_close(void *state)
     stop_and_free(state);
 }
 
+/* The owner drained a piece: any reader continues the job on its own connection. */
+static void sqlite_stream_next(void *state, hp_db_job_t *job)
+{
+    sqlite_backend_t *b = state;
+    if (queue_push(&b->reads, job) == 0)
+        return;
+    end_stream(b, job); /* shutting down */
+    hp_buf_dispose(&job->result.body);
+    hp_error_set(&job->result.error, &job->pool, HP_ERR_DB_BUSY, "The database is shutting down");
+    job->result.is_last = 1;
+    hp_db__reply(job);
+}
+
+/* Ends the stream right here (a reset and a ROLLBACK: no queue, no reader needed). */
+static void sqlite_stream_cancel(void *state, hp_db_job_t *job)
+{
+    end_stream(state, job);
+    hp_buf_dispose(&job->result.body);
+    hp_error_set(&job->result.error, &job->pool, HP_ERR_CANCELLED, "The streamed read was stopped");
+    job->result.is_last = 1;
+    hp_db__reply(job);
+}
+
 const hp_db__backend_t hp_db__sqlite_backend = {
     .dialect = HP_DIALECT_SQLITE,
     .open = sqlite_open,
@@ -425,4 +584,6 @@ const hp_db__backend_t hp_db__sqlite_backend = {
     .detach_thread = sqlite_detach_thread,
     .thread_tick = sqlite_thread_tick,
     .close = sqlite_close,
+    .stream_next = sqlite_stream_next,
+    .stream_cancel = sqlite_stream_cancel,
 };

@@ -5,13 +5,15 @@
  * Threads: `pool` reader threads, each owning one read-only connection, take jobs from one
  * FIFO queue; one writer thread owns the only read-write connection and has its own queue.
  * A connection (and its statement cache) is used by exactly one thread at a time: the one
- * that opened it until the threads start, then its worker.
+ * that opened it until the threads start, then its worker; a streamed read's connection
+ * travels with its job between pieces (stream.c), and any reader may continue it.
  *
  *   pool.c        queues, threads, open/close, the backend vtable
  *   conn.c        opening a connection with its PRAGMAs; SQLite errors -> hp_error_t
  *   stmt_cache.c  prepared statements per connection, keyed by SQL text, LRU-bounded
  *   exec.c        running one job: transaction, binds, count, singular check
  *   render.c      result rows -> JSON / CSV, and the Location query
+ *   stream.c      a large read's rows in pieces: parking and resuming its statement
  *   schema_load.c the catalog -> an hp_schema_t snapshot
  */
 #ifndef HP_DB_SQLITE_SQLITE_H
@@ -66,6 +68,8 @@ typedef struct {
     sqlite3 *handle;
     hp_sqlite__stmt_cache_t cache;
     int is_writer;
+    /* A reader thread's connection: a read may park on it (stream.c) and take it along. */
+    int can_stream;
     /* Time budget (inline connections, see pool.c): while deadline_ns is non-zero, a
      * statement still running at that CLOCK_MONOTONIC time is interrupted and
      * is_over_budget set. */
@@ -161,6 +165,41 @@ int hp_sqlite__render_row(hp_sqlite__render_t *r, sqlite3_stmt *stmt);
 void hp_sqlite__render_end(hp_sqlite__render_t *r);
 /* Frees what begin allocated without finishing the body (after an error). */
 void hp_sqlite__render_abort(hp_sqlite__render_t *r);
+
+/* --- streamed results (stream.c; db.h "Streamed results", docs/streaming.md) --- */
+
+/* A read parked between pieces: the connection (with its read transaction) and the stepping
+ * statement travel with the job (job->_backend) until the last piece, so no reader thread is
+ * held while the client drains a piece. Malloc'd; pool.c links it into the backend's list of
+ * live streams (closed at shutdown) and gives its connection back when it ends. */
+typedef struct {
+    hp_sqlite__conn_t *conn;
+    hp_sqlite__stmt_t st;
+    hp_sqlite__render_t render;
+    h2o_linklist_t link; /* pool.c's list of live streams */
+} hp_sqlite__stream_t;
+
+/* Whether the job's body has grown past the point where it is handed back as a piece: a READ
+ * in JSON or CSV submitted with stream_after_bytes (never OBJECT, BATCH or a write). */
+static inline int hp_sqlite__stream_is_due(const hp_db_job_t *job)
+{
+    return job->stream_after_bytes != 0 && job->result.body.len >= job->stream_after_bytes &&
+           job->exec->kind == HP_EXEC_READ &&
+           (job->exec->format == HP_FORMAT_JSON || job->exec->format == HP_FORMAT_CSV);
+}
+/* Called from the row loop when hp_sqlite__stream_is_due: parks the statement (st and r are
+ * taken over) and marks the result as the first piece; returns 1. On a connection that cannot
+ * stream (a loop's inline one) it instead gives both up, sets conn->is_over_budget and an
+ * error so the read is redone by a reader thread (as a budget overrun is); returns -1. */
+int hp_sqlite__stream_park(hp_sqlite__conn_t *conn, hp_db_job_t *job, hp_sqlite__stmt_t *st,
+                           hp_sqlite__render_t *r);
+/* Renders the next piece of the parked job (on the thread that now holds its connection):
+ * result.body gets the rows up to the threshold again; at the end (or on an error) the
+ * statement is released, the read transaction ended and result.is_last set. */
+void hp_sqlite__stream_resume(hp_sqlite__stream_t *s, hp_db_job_t *job);
+/* Gives the statement back and ends the read transaction without finishing the body (cancel,
+ * shutdown); the connection is then free for anyone. */
+void hp_sqlite__stream_end(hp_sqlite__stream_t *s);
 
 /* --- schema (schema_load.c) --- */
 

@@ -3,6 +3,7 @@
 #include "core/time.h"
 #include "http/affinity.h"
 #include "http/respond.h"
+#include "http/stream.h"
 
 /* What a running job carries besides its exec (in the job's pool). */
 struct st_hp_pipeline_job_t {
@@ -78,6 +79,26 @@ static void on_job_done(hp_db_job_t *job)
     o->db_ns = hp_time_mono_ns() - pj->submitted_ns;
     hp_metrics_db_wait(loop->metrics, o->db_ns);
 
+    /* A large read came back as its first piece (docs/streaming.md): the stream takes the job
+     * over and destroys it. A streamed body is never cached: a fill this job led is abandoned
+     * (its waiters query for themselves). */
+    if (result->is_streaming) {
+        if (pj->fill_key.base != NULL)
+            hp_cache_tier_abandon(loop->caching->tier, pj->fill_key.base, pj->fill_key.len);
+        hp_http_stream_info_t info = {NULL, "hotpath; fwd=bypass", 0, o->db_ns};
+        h2o_req_t *req = NULL;
+        if (call != NULL) {
+            call->job_ref = NULL;
+            call->job = NULL;
+            info.cache_ns = call->cache_ns;
+            if ((info.policy = call->policy) != NULL)
+                info.cache_status = "hotpath; fwd=miss; detail=streamed";
+            req = call->req;
+        }
+        hp_http_stream_start(req, job, pj->plan, &info);
+        return;
+    }
+
     /* A read's status and representation headers, in the call's pool (publish copies them). */
     h2o_mem_pool_t *pool = call != NULL ? call->pool : &job->pool;
     hp_error_t meta_err = {0};
@@ -128,6 +149,10 @@ hp_step_result_t hp_step_execute(hp_call_t *call)
     }
     job->exec = &plan->exec;
     job->prefers_primary = reads_from_primary(call, plan, pj->slots, n);
+    /* A large read answering an HTTP request comes back in pieces (http/stream.h). Not a
+     * /_/batch sub-request (its body is part of one JSON answer) nor a background refresh. */
+    if (call->req != NULL && !plan->is_write)
+        job->stream_after_bytes = (size_t)loop->conf->stream_after_bytes;
     job->reply_to = &loop->db_receiver;
     job->on_done = on_job_done;
     job->data = pj;

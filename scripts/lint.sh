@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Lint: functions we never call (as curl bans them), generated docs in step with their tables,
-# and every C file formatted as .clang-format says (`make test` runs all of it).
+# README figures only from bench results, and every C file formatted as .clang-format says (`make test` runs all of it).
 set -u
 cd "$(dirname "$0")/.."
 status=0
@@ -18,6 +18,12 @@ if [ -x "$bin" ]; then
       status=1
     fi
   done
+fi
+# Every figure in the README comes from a results file (bench/report.py writes the block
+# between the bench markers; see its --check-readme).
+if ! python3 bench/report.py --check-readme README.md; then
+  echo "lint: README.md has figures that no bench/results file holds (see above)" >&2
+  status=1
 fi
 files=$(git ls-files 'src/*.c' 'src/*.h' 'tests/unit/*.c' 'tests/unit/*.h' 'fuzz/*.c' 'bench/*.c' \
   'bench/*.h')

@@ -276,7 +276,8 @@ async function checkLiveCharts(srv, page) {
     null, WAIT_CAP_MS)) {
     lp.push('requests/s did not fall to 0 after the load stopped: ' + JSON.stringify((await readOutputs(page)).rps));
   }
-  check(`load until the page showed it (${load.sent} requests in ${(load.ms / 1000).toFixed(1)} s, ${LOAD_WORKERS} connections), then idle`, lp);
+  const took = (load.ms / 1000).toFixed(1);
+  check(`load until the page showed it (${load.sent} requests in ${took} s, ${LOAD_WORKERS} connections), then idle`, lp);
 }
 
 async function main() {

@@ -3,11 +3,19 @@
 
     bench/report.py build/bench/ablation.tsv --svg bench/results/DATE.svg [--seconds 8 ...]
         [--readme README.md --results bench/results/DATE.md --extra FILE]
+    bench/report.py --check-readme README.md      (scripts/lint.sh)
 
 Prints a markdown section (the "all off" vs "all on" table, the chart, the ablation table and
 notes) for the results file, writes the SVG chart (hand-written SVG: requests/s and p95 latency
 per scenario and configuration), and with --readme replaces the part of the README between the
 markers below with the before/after table and the chart. Standard library only.
+
+--check-readme checks that every figure in the README comes from a results file, as this
+script writes them: the block between the markers links a results file that exists, each of
+its table rows and list items is a line of that file, and every number in it appears there;
+outside the block no figure is followed by requests/s (a hand-typed measurement). It prints
+each problem and exits 1 if there is one. (The block cannot be regenerated to compare: its
+input, the run's TSV, is not kept.)
 
 The TSV has one row per configuration and scenario with raw counts (see bench/ablation.sh);
 every derived figure (queries per request, hit rate, error rate) is computed here.
@@ -16,6 +24,7 @@ import argparse
 import csv
 import math
 import os
+import re
 import sys
 import textwrap
 from xml.sax.saxutils import escape
@@ -377,6 +386,46 @@ def readme_block(rows, args):
     return "\n".join(parts)
 
 
+NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+RESULTS_LINK = re.compile(r"\]\((bench/results/[^)\s]+\.md)\)")
+HAND_TYPED = re.compile(r"\d[\d,.]*\s*(?:requests|req|transactions)/s")
+
+
+def check_readme(path):
+    """The problems with path's figures (see --check-readme), as strings."""
+    with open(path) as f:
+        text = f.read()
+    begin, end = text.find(README_BEGIN), text.find(README_END)
+    if begin < 0 or end < begin:
+        return [f"{path} has no {README_BEGIN!r} ... {README_END!r} block"]
+    block = text[begin + len(README_BEGIN):end]
+    problems = []
+    outside = (text[:begin] + text[end:]).splitlines()
+    for line in outside:
+        if HAND_TYPED.search(line):
+            problems.append(f"{path}: a figure outside the bench block (not from a results "
+                            f"file): {line.strip()!r}")
+    m = RESULTS_LINK.search(block)
+    if not m:
+        return problems + [f"{path}: the bench block links no bench/results/*.md"]
+    results_path = os.path.join(os.path.dirname(os.path.abspath(path)), m.group(1))
+    if not os.path.exists(results_path):
+        return problems + [f"{path}: the bench block links {m.group(1)}, which does not exist"]
+    with open(results_path) as f:
+        results = f.read()
+    lines = set(line.rstrip() for line in results.splitlines())
+    figures = set(NUMBER.findall(results))
+    for line in block.splitlines():
+        line = line.rstrip()
+        if line.startswith("|") or line.startswith("- "):
+            if line not in lines:
+                problems.append(f"{path}: bench block line not in {m.group(1)}: {line!r}")
+        for fig in NUMBER.findall(line):
+            if fig not in figures:
+                problems.append(f"{path}: bench block figure {fig} not in {m.group(1)}: {line!r}")
+    return problems
+
+
 def update_readme(path, block):
     with open(path) as f:
         text = f.read()
@@ -390,8 +439,10 @@ def update_readme(path, block):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("tsv")
-    ap.add_argument("--svg", required=True, help="where to write the chart")
+    ap.add_argument("tsv", nargs="?")
+    ap.add_argument("--svg", help="where to write the chart (needed with a TSV)")
+    ap.add_argument("--check-readme", metavar="README",
+                    help="check that every figure in README comes from a results file, and stop")
     ap.add_argument("--title", default="hotpath: all off, each optimization off in turn, all on")
     ap.add_argument("--subtitle", default="load generators on the same machine as the server")
     ap.add_argument("--seconds", default="?")
@@ -402,6 +453,13 @@ def main():
     ap.add_argument("--results", help="the results file, as the README links it")
     ap.add_argument("--extra", help="a markdown file appended to the README block")
     args = ap.parse_args()
+    if args.check_readme:
+        problems = check_readme(args.check_readme)
+        for p in problems:
+            print("report.py: " + p, file=sys.stderr)
+        sys.exit(1 if problems else 0)
+    if not args.tsv or not args.svg:
+        ap.error("a TSV and --svg are needed (or --check-readme)")
 
     rows = read_rows(args.tsv)
     if not rows:

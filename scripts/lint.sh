@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Lint: functions we never call (as curl bans them), generated docs in step with their tables,
-# and every C file formatted as .clang-format says (`make test` runs all of it).
+# no unused cap in src/core/limits.h, README figures only from bench results, and every C file
+# formatted as .clang-format says (`make test` runs all of it).
 set -u
 cd "$(dirname "$0")/.."
 status=0
@@ -18,6 +19,20 @@ if [ -x "$bin" ]; then
       status=1
     fi
   done
+fi
+# Every cap in src/core/limits.h is used elsewhere in src/: a cap nothing checks is a promise
+# the code does not keep.
+for name in $(sed -nE 's/^#define (HP_[A-Z0-9_]+)[[:space:]]+[^[:space:]].*/\1/p' src/core/limits.h); do
+  if ! grep -rlw --include='*.c' --include='*.h' "$name" src | grep -qv '^src/core/limits\.h$'; then
+    echo "lint: $name (src/core/limits.h) is used nowhere else in src/: use it or delete it" >&2
+    status=1
+  fi
+done
+# Every figure in the README comes from a results file (bench/report.py writes the block
+# between the bench markers; see its --check-readme).
+if ! python3 bench/report.py --check-readme README.md; then
+  echo "lint: README.md has figures that no bench/results file holds (see above)" >&2
+  status=1
 fi
 files=$(git ls-files 'src/*.c' 'src/*.h' 'tests/unit/*.c' 'tests/unit/*.h' 'fuzz/*.c' 'bench/*.c' \
   'bench/*.h')

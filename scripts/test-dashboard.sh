@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the admin dashboard test (tests/dashboard/run.js) against a hotpath binary: headless
-# Chromium (HP_CHROMIUM, default /usr/bin/chromium) driven by playwright-core, a few seconds of
-# bounded load, one line per test, ending with "N passed, N failed".
+# Chromium (HP_CHROMIUM, default /usr/bin/chromium) driven by playwright-core, load until the
+# page has shown live figures (every wait is for a condition; caps only bound a hang), one line
+# per test, ending with "N passed, N failed".
 #   scripts/test-dashboard.sh BIN
 # Installs the pinned playwright-core (npm ci, from package-lock.json) when node_modules is
 # missing; it never downloads a browser of its own (scripts/install-deps.sh installs chromium).

@@ -8,7 +8,7 @@ Every group of tests builds a fresh database with the sqlite3 CLI in a temporary
 starts `BIN serve` on it with the group's options (the spec runner's Server), runs its tests in
 order, then stops the server with SIGTERM by PID and expects exit status 0. It prints one
 `ok`/`FAIL` line per test (`skip` with the reason when a test cannot run here), then exactly
-`N passed, N failed`; the exit status is 1 when anything failed. Python 3 standard library only;
+`N passed, N failed, N skipped`; the exit status is 1 when anything failed. Python 3 standard library only;
 the br and zstd checks use the `brotli` and `zstd` command-line tools (scripts/install-deps.sh).
 
 What is checked (GET/HEAD on a table):
@@ -207,6 +207,41 @@ class Skip(Exception):
 def expect(cond, msg):
     if not cond:
         raise Failure(msg)
+
+
+class Threads:
+    """Worker threads whose failures are the test's own: start() runs fn(*args) on a daemon
+    thread and keeps any exception it raises; join() waits for the given threads (all started
+    so far by default), at most `timeout` seconds in all, and raises Failure naming each thread
+    still running then and each exception raised so far (each reported once)."""
+
+    def __init__(self):
+        self.started = []
+        self.errors = []
+        self.lock = threading.Lock()
+
+    def start(self, name, fn, *args):
+        def body():
+            try:
+                fn(*args)
+            except BaseException as e:  # noqa: BLE001 - handed to join()
+                with self.lock:
+                    self.errors.append("%s raised %s: %s" % (name, type(e).__name__, e))
+        t = threading.Thread(target=body, name=name, daemon=True)
+        self.started.append(t)
+        t.start()
+        return t
+
+    def join(self, timeout, threads=None):
+        threads = self.started if threads is None else threads
+        deadline = time.monotonic() + timeout
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        problems = ["%s still running after %g s" % (t.name, timeout) for t in threads if t.is_alive()]
+        with self.lock:
+            problems += self.errors
+            self.errors = []
+        expect(not problems, "; ".join(problems))
 
 
 def expect_status(r, status):
@@ -676,15 +711,15 @@ def t_compress_alternate(srv):
         finally:
             c.close()
 
-    threads = [threading.Thread(target=reader, args=(c,)) for c in ("gzip", "identity", "gzip", "identity")]
-    w = threading.Thread(target=writer)
-    w.start()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    stop.set()
-    w.join(10)
+    workers = Threads()
+    w = workers.start("writer", writer)
+    readers = [workers.start("%s reader %d" % (c, i), reader, c)
+               for i, c in enumerate(("gzip", "identity", "gzip", "identity"))]
+    try:
+        workers.join(60, readers)
+    finally:
+        stop.set()
+        workers.join(10, [w])
     expect(not problems, "%d problem(s): %s" % (len(problems), "; ".join(problems[:3])))
 
 
@@ -1039,11 +1074,10 @@ def t_concurrent(srv):
                 stats["hits"] += hits
                 stats["writes"] += writes
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(WORKERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    workers = Threads()
+    for i in range(WORKERS):
+        workers.start("client %d" % i, worker, i)
+    workers.join(60)
     expect(not problems, "%d problem(s) (%d writes, %d reads, %d hits): %s"
            % (len(problems), stats["writes"], stats["reads"], stats["hits"], " | ".join(problems[:8])))
     expect(stats["hits"] > 0, "no read was a cache hit (%d reads): the test checked nothing about the cache"
@@ -1139,6 +1173,7 @@ class Totals:
     def __init__(self):
         self.passed = 0
         self.failed = 0
+        self.skipped = 0
 
 
 def report(totals, name, outcome, detail=None, extra=()):
@@ -1146,6 +1181,7 @@ def report(totals, name, outcome, detail=None, extra=()):
         totals.passed += 1
         print("ok   %s%s" % (name, (" (%s)" % detail) if detail else ""))
     elif outcome == "skip":
+        totals.skipped += 1
         print("skip %s: %s" % (name, detail))
     else:
         totals.failed += 1
@@ -1232,7 +1268,7 @@ def main(argv):
             print("kept %s" % tmp)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    print("%d passed, %d failed" % (totals.passed, totals.failed))
+    print("%d passed, %d failed, %d skipped" % (totals.passed, totals.failed, totals.skipped))
     return 1 if totals.failed else 0
 
 

@@ -58,6 +58,31 @@ class Client:
         return json.loads(body)[0]["value"]
 
 
+def run_threads(workers, timeout):
+    """Runs each (name, fn, args) of `workers` on its own daemon thread and waits for all of
+    them, at most `timeout` seconds in all. Returns the problems: each thread still running at
+    the deadline, and each exception a thread raised."""
+    errors = []
+    lock = threading.Lock()
+
+    def body(name, fn, args):
+        try:
+            fn(*args)
+        except BaseException as e:  # noqa: BLE001 - reported as a problem
+            with lock:
+                errors.append("%s raised %s: %s" % (name, type(e).__name__, e))
+
+    threads = [threading.Thread(target=body, args=w, name=w[0], daemon=True) for w in workers]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    problems = ["%s still running after %g s" % (t.name, timeout) for t in threads if t.is_alive()]
+    with lock:
+        return problems + errors
+
+
 def read_your_writes(port):
     problems = []
     lock = threading.Lock()
@@ -86,11 +111,7 @@ def read_your_writes(port):
             with lock:
                 problems.append("client %d: %s" % (index, e))
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(WORKERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    problems += run_threads([("client %d" % i, worker, (i,)) for i in range(WORKERS)], 120)
     return problems
 
 

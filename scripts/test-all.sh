@@ -35,6 +35,7 @@ run consistency python3 tests/consistency/run.py "$bin"
 run cache scripts/test-cache.sh "$bin"
 run metrics python3 tests/metrics/run.py "$bin"
 run accesslog python3 tests/accesslog/run.py "$bin"
+run shutdown python3 tests/shutdown/run.py "$bin"
 run dashboard scripts/test-dashboard.sh "$bin"
 if [ "$flavor" = release ]; then run fuzz scripts/fuzz.sh smoke; fi
 [ ${#failed_names[@]} -eq 0 ] || echo "failed suites: ${failed_names[*]}"

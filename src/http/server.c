@@ -19,6 +19,10 @@
 #include "http/loop.h"
 #include "http/server.h"
 
+/* How long a stopping loop still waits for the request of a connection it has accepted (at
+ * most half of server-shutdown-timeout-ms). */
+#define HP_HTTP_SHUTDOWN_GRACE_MS 250
+
 struct st_hp_server_t {
     const hp_config_t *conf;
     hp_db_t *db;
@@ -85,6 +89,25 @@ static void on_admin_accept(h2o_socket_t *listener, const char *err)
         h2o_accept(&loop->admin_accept_ctx, sock);
 }
 
+/* Hands every connection already waiting in the listener's accept queue to h2o, then closes
+ * the listener. The kernel completed those handshakes, so their clients have written requests
+ * that must be answered: closing a listening socket resets whatever is still queued on it,
+ * and with SO_REUSEPORT the kernel never moves a closed listener's queue to another loop's.
+ * Accepting until EAGAIN and closing without returning to the loop in between leaves only
+ * the handshakes that complete in those few microseconds, which no listener can keep: a
+ * client connecting once the last listener is gone is refused. */
+static void drain_and_close_listener(h2o_socket_t **listener, h2o_accept_ctx_t *accept_ctx)
+{
+    if (*listener == NULL)
+        return;
+    h2o_socket_read_stop(*listener);
+    h2o_socket_t *sock;
+    while ((sock = h2o_evloop_socket_accept(*listener)) != NULL)
+        h2o_accept(accept_ctx, sock);
+    h2o_socket_close(*listener);
+    *listener = NULL;
+}
+
 /* Runs on the loop's own thread when the signal thread asks for shutdown. */
 static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
@@ -94,21 +117,18 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
     if (loop->is_stopping)
         return;
     loop->is_stopping = 1;
-    if (loop->listener != NULL) {
-        h2o_socket_read_stop(loop->listener);
-        h2o_socket_close(loop->listener);
-        loop->listener = NULL;
-    }
-    if (loop->admin_listener != NULL) {
-        h2o_socket_read_stop(loop->admin_listener);
-        h2o_socket_close(loop->admin_listener);
-        loop->admin_listener = NULL;
-    }
+    drain_and_close_listener(&loop->listener, &loop->accept_ctx);
+    drain_and_close_listener(&loop->admin_listener, &loop->admin_accept_ctx);
+    /* From here h2o answers every request with Connection: close (HTTP/1) or GOAWAY (HTTP/2). */
     h2o_context_request_shutdown(&loop->ctx);
-    /* h2o 2.2.5 has no shutdown hook for HTTP/1 idle connections; a zero request timeout makes
-     * its own timer close each of them properly (responses in progress finish first, and
-     * request_shutdown above turned keep-alive off for them). */
-    loop->ctx.http1.req_timeout.timeout = 0;
+    /* h2o 2.2.5 has no shutdown hook for HTTP/1 idle connections; a short request timeout makes
+     * its own timer close each of them properly (responses in progress finish first). It is
+     * not zero: a connection just taken from the backlog is waiting for its request too, and
+     * its bytes may still be on their way; any connection waiting longer than the grace
+     * (an idle keep-alive one) closes at once. */
+    uint64_t grace = (uint64_t)loop->conf->server_shutdown_timeout_ms / 2;
+    loop->ctx.http1.req_timeout.timeout =
+        grace < HP_HTTP_SHUTDOWN_GRACE_MS ? grace : HP_HTTP_SHUTDOWN_GRACE_MS;
 }
 
 static int has_connections(h2o_context_t *ctx)

@@ -63,6 +63,10 @@ CLUSTER = os.path.join(ROOT, "scripts", "pg-cluster.sh")
 H2O_RAW_400 = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
                b"Connection: close\r\nContent-Length: 11\r\n\r\nBad Request")
 
+# The campaign's server: max-body-bytes 64 KiB, so h2o's own limit is that + 1 MiB.
+MAX_BODY_BYTES = 65536
+H2O_BODY_LIMIT = MAX_BODY_BYTES + (1 << 20)
+
 # h2o's own answers (docs/http-errors.md), as a table: raw request, expected status, expected
 # code (None: h2o's plain-text 400, byte for byte). Run once per backend before the campaign,
 # whose server has max-body-bytes 64 KiB (h2o's own limit is then 64 KiB + 1 MiB).
@@ -182,6 +186,16 @@ BASE_PG = [
     ("GET", "/pg_types", [("select", "id,ints,flag"), ("id", "eq.1")], [], None),
     ("GET", "/pg_types", [("doc->k", "not.is.null")], [], None),
     ("GET", "/pg_types", [("uid", "eq.8d3c2f52-2d6e-4b8e-9c67-0e5f3a8f2b11")], [], None),
+    ("GET", "/pg_types", [("ints", "cs.{1,2}"), ("tags", "ov.{a,b c}")], [], None),
+    ("GET", "/pg_types", [("at", "gt.2024-01-01T00:00:00Z"), ("day", "lte.2024-12-31")], [],
+     None),
+    ("GET", "/pg_types", [("amount", "gte.10.5"), ("select", "id,amount,doc->k,tags")], [],
+     None),
+    ("GET", "/pg_types", [("doc->>k", "is.null"), ("flag", "is.false")], [], None),
+    ("POST", "/pg_types", [], [("Prefer", "return=representation")],
+     {"id": 3, "amount": 5, "at": "2024-03-03T03:03:03Z", "day": "2024-03-03",
+      "ints": [1], "tags": ["z"], "doc": [1, {"x": None}], "flag": True,
+      "uid": "00000000-0000-0000-0000-000000000003"}),
     ("PATCH", "/pg_types", [("id", "eq.2")], [],
      {"amount": 1.25, "day": "2024-02-02", "ints": [4, 5], "doc": {"a": 1}}),
 ]
@@ -615,7 +629,7 @@ def exchange(port, data):
         try:
             s.sendall(data)
             s.shutdown(socket.SHUT_WR)
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:
             pass  # the server answered early (a refused body) and closed: read what it sent
         out = b""
         while True:
@@ -686,6 +700,10 @@ def parse(data):
 def judge(req, method, data):
     """None when the answer is acceptable, else what is wrong with it."""
     is_raw = req.raw is not None
+    if not data and req.body is not None and len(req.body) > H2O_BODY_LIMIT:
+        # h2o answered 413 without reading the body and closed: the client, still writing,
+        # gets a reset that may discard that answer (docs/http-errors.md).
+        return None
     if not data:
         return None if is_raw else "no response"
     if is_raw and data == H2O_RAW_400:
@@ -876,7 +894,7 @@ def run_backend(binary, backend, tmp, totals):
             totals.check("%s: the fixture loads" % backend, [why])
             return
         # A small body cap, so that h2o's own 413 (past the cap + 1 MiB) is cheap to reach.
-        extra = ["--max-body-bytes", "65536"] + os.environ.get("HP_SERVER_ARGS", "").split()
+        extra = ["--max-body-bytes", str(MAX_BODY_BYTES)] + os.environ.get("HP_SERVER_ARGS", "").split()
         server = spec.Server(binary, db.uri, extra, os.path.join(tmp, "%s.log" % backend))
         why = server.start()
         if why is not None:

@@ -179,8 +179,13 @@ static void drain_and_close_listener(h2o_socket_t **listener, h2o_accept_ctx_t *
         return;
     h2o_socket_read_stop(*listener);
     h2o_socket_t *sock;
-    while ((sock = h2o_evloop_socket_accept(*listener)) != NULL)
+    size_t count = 0;
+    while ((sock = h2o_evloop_socket_accept(*listener)) != NULL) {
         h2o_accept(accept_ctx, sock);
+        ++count;
+    }
+    if (count != 0)
+        hp_log_info("shutdown: %zu connections taken from the accept queue", count);
     h2o_socket_close(*listener);
     *listener = NULL;
 }

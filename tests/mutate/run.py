@@ -750,8 +750,56 @@ def method_of(data):
     return data.split(b" ", 1)[0].decode("latin-1")
 
 
+def h2_frame(kind, flags, stream, payload):
+    return len(payload).to_bytes(3, "big") + bytes([kind, flags]) + stream.to_bytes(4, "big") + \
+        payload
+
+
+def h2_body_of_bad_header(port, header_block):
+    """HTTP/2 with prior knowledge: one GET / whose header block ends with header_block (HPACK
+    literals). Returns the DATA of stream 1 (the body), or why there is none."""
+    head = b"\x82\x86\x84" + b"\x01\x09127.0.0.1"  # GET, http, /, :authority 127.0.0.1
+    data = (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2_frame(4, 0, 0, b"") +
+            h2_frame(1, 5, 1, head + header_block))
+    s = socket.create_connection(("127.0.0.1", port), timeout=REQUEST_TIMEOUT)
+    try:
+        s.sendall(data)
+        buf, body = b"", b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return "connection closed before the body ended"
+            buf += chunk
+            while len(buf) >= 9 and len(buf) >= 9 + int.from_bytes(buf[:3], "big"):
+                n = int.from_bytes(buf[:3], "big")
+                kind, flags = buf[3], buf[4]
+                stream = int.from_bytes(buf[5:9], "big") & 0x7fffffff
+                payload, buf = buf[9:9 + n], buf[9 + n:]
+                if kind == 7:
+                    return "GOAWAY %r" % payload
+                if kind == 0 and stream == 1:
+                    body += payload
+                    if flags & 1:
+                        return body
+    finally:
+        s.close()
+
+
 def h2o_answers(backend, server, totals):
     problems = []
+    # HTTP/2: a control character in a header value (h2o's "soft" header error) is a 400.
+    for block in (b"\x00\x05x-bad\x03a\x01b", b"\x00\x05x b d\x01v"):
+        try:
+            body = h2_body_of_bad_header(server.port, block)
+        except OSError as e:
+            body = str(e)
+        try:
+            code = json.loads(body).get("code") if isinstance(body, bytes) else None
+        except ValueError:
+            code = None
+        if code != "HP400http":
+            problems.append("HTTP/2 header block %r: want a JSON body with code HP400http, got %r"
+                            % (block, body[:300]))
     for data, want_status, want_code in H2O_ANSWERS:
         try:
             answer = exchange(server.port, data)
@@ -773,7 +821,7 @@ def h2o_answers(backend, server, totals):
             problems.append("%r: want %d %s, answered %r" % (data[:80], want_status, want_code,
                                                             answer[:300]))
     totals.check("%s: h2o's own refusals are JSON where h2o lets us (docs/http-errors.md)"
-                 % backend, problems, "%d requests" % len(H2O_ANSWERS))
+                 % backend, problems, "%d requests" % (len(H2O_ANSWERS) + 2))
 
 
 def campaign(backend, server, bases, totals):

@@ -114,6 +114,10 @@ KNOWN = [
      (b"\\u0000" in req or b"%00" in req)),
 ]
 
+# Sent after a request on the same connection (Request.follow): after any answer that keeps
+# the connection, the server must still be in step with the client and answer it 200.
+FOLLOW_UP = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+
 TABLES = ["users", "orders", "products", "product_details", "order_lines", "items",
           "messages", "active_users", "notes"]
 
@@ -260,6 +264,7 @@ class Request:
         self.headers = [list(h) for h in headers]
         self.body = None if body is None else json.dumps(body, ensure_ascii=False).encode()
         self.raw = None  # bytes: sent as they are (raw mutations)
+        self.follow = False  # keep the connection and send FOLLOW_UP after the request
         self.notes = []
 
     def target(self):
@@ -282,9 +287,10 @@ class Request:
             lines.append("Content-Length: %d" % len(self.body))
         elif self.method in ("POST", "PATCH"):
             lines.append("Content-Length: 0")
-        lines.append("Connection: close")
+        if not self.follow:
+            lines.append("Connection: close")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape")
-        return head + (self.body or b"")
+        return head + (self.body or b"") + (FOLLOW_UP if self.follow else b"")
 
 
 # --- mutations ----------------------------------------------------------------------------
@@ -616,6 +622,9 @@ def generate(rng, bases):
         if r.raw is not None:
             break
         rng.choices(fns, weights)[0](rng, r)
+    if r.raw is None and rng.random() < 0.15:
+        r.follow = True
+        r.notes.append("then GET / on the same connection")
     return r
 
 
@@ -646,6 +655,7 @@ def exchange(port, data):
 
 
 def dechunk(data):
+    """(body, the bytes after it) of a chunked body (no trailers), or None if incomplete."""
     out = b""
     while True:
         line, sep, rest = data.partition(b"\r\n")
@@ -656,16 +666,16 @@ def dechunk(data):
         except ValueError:
             return None
         if size == 0:
-            return out
+            return (out, rest[2:]) if rest.startswith(b"\r\n") else None
         if len(rest) < size + 2:
             return None
         out += rest[:size]
         data = rest[size + 2:]
 
 
-def parse(data):
-    """(status, headers dict, body) of the final response in data (after any 100 Continue),
-    or None if incomplete."""
+def parse(data, method="GET"):
+    """(status, headers dict, body, the bytes after the response) of the final response in
+    data (after any 100 Continue), or None if incomplete."""
     while re.match(rb"HTTP/1\.[01] 1\d\d ", data) and not data.startswith(b"HTTP/1.1 101"):
         end = data.find(b"\r\n\r\n")
         if end == -1:
@@ -683,18 +693,20 @@ def parse(data):
         k, _, v = line.partition(":")
         headers[k.strip().lower()] = v.strip()
     rest = data[end + 4:]
+    status = int(m.group(1))
+    if method == "HEAD" or status in (204, 304):
+        return status, headers, b"", rest
     if headers.get("transfer-encoding", "").lower() == "chunked":
-        body = dechunk(rest)
-        if body is None:
+        chunked = dechunk(rest)
+        if chunked is None:
             return None
-    elif "content-length" in headers:
+        return status, headers, chunked[0], chunked[1]
+    if "content-length" in headers:
         n = int(headers["content-length"])
-        body = rest[:n]
-        if len(body) < n:
-            body = None
-    else:
-        body = rest
-    return int(m.group(1)), headers, body
+        if len(rest) < n:
+            return status, headers, None, b""
+        return status, headers, rest[:n], rest[n:]
+    return status, headers, rest, b""
 
 
 def judge(req, method, data):
@@ -710,15 +722,16 @@ def judge(req, method, data):
         return None
     if is_raw and req.raw.startswith(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"):
         return None  # HTTP/2 with prior knowledge: h2o answers with frames (SETTINGS, GOAWAY)
-    res = parse(data)
+    res = parse(data, method)
     if res is None:
         return "incomplete or unparsable response"
-    status, headers, body = res
+    status, headers, body, after = res
     if body is None:
-        if method == "HEAD" or status in (204, 304):
-            body = b""
-        else:
-            return "incomplete body"
+        return "incomplete body"
+    if req.follow and headers.get("connection", "").lower() != "close":
+        res2 = parse(after)
+        if res2 is None or res2[0] != 200:
+            return "the GET / sent after it on the same connection got %r" % after[:200]
     if status >= 500:
         return "status %d" % status
     ctype = headers.get("content-type", "")
@@ -842,7 +855,7 @@ def campaign(backend, server, bases, totals):
             failures.append((i, req, data, why, answer))
             continue
         why = judge(req, method_of(data), answer)
-        res = parse(answer) if answer else None
+        res = parse(answer, method_of(data)) if answer else None
         status = res[0] if res else 0
         statuses[status // 100] = statuses.get(status // 100, 0) + 1
         if why is not None:

@@ -859,8 +859,15 @@ def campaign(backend, server, bases, totals):
         status = res[0] if res else 0
         statuses[status // 100] = statuses.get(status // 100, 0) + 1
         if why is not None:
+            classify = answer
+            if status >= 500 and data.startswith(b"HEAD "):
+                # A HEAD answer has no body to tell a known failure by: ask the same as GET.
+                try:
+                    classify = exchange(server.port, b"GET " + data[5:])
+                except OSError:
+                    pass
             name = next((n for n, b, pred in KNOWN
-                         if b == backend and pred(data, status, answer)), None)
+                         if b == backend and pred(data, status, classify)), None)
             if name is not None:
                 known.setdefault(name, []).append((i, req, data, why, answer))
             else:

@@ -95,15 +95,15 @@ static void on_admin_accept(h2o_socket_t *listener, const char *err)
  *
  * h2o answers some requests itself, before any handler sees them: a body larger than
  * globalconf.max_request_entity_size (413), a broken Content-Length or chunked encoding or an
- * unknown Transfer-Encoding (400), an Expect other than 100-continue (417), a path that does
- * not start with "/" (404, no handler's path matches), an HTTP/2 header with a forbidden
- * character (400). All of them go through h2o_send_error_generic, which binds the request to
- * its host's fallback path (no handler matched it) and sends text/plain through that path's
- * filters. The filter below, on the fallback path alone, swaps that body for a PostgREST-shaped
- * one (code, message, details, hint), keeping h2o's status. What h2o writes to the socket
- * directly, with no request to filter (a request line or header block it cannot parse, more
- * than H2O_MAX_HEADERS headers, a head longer than H2O_MAX_REQLEN), stays plain text: see
- * docs/http-errors.md. */
+ * unknown Transfer-Encoding (400), an Expect other than 100-continue (417), an HTTP/2 header
+ * with a forbidden character (400), and a 404 when no handler's path matches (never, while
+ * the API is on "/": h2o normalizes every path to start with it). All of them go through
+ * h2o_send_error_generic, which binds the request to its host's fallback path (no handler matched
+ * it) and sends text/plain through that path's filters. The filter below, on the fallback path
+ * alone, swaps that body for a PostgREST-shaped one (code, message, details, hint), keeping h2o's
+ * status. What h2o writes to the socket directly, with no request to filter (a request line or
+ * header block it cannot parse, more than H2O_MAX_HEADERS headers, a head longer than
+ * H2O_MAX_REQLEN), stays plain text: see docs/http-errors.md. */
 
 /* Renders h2o's refusal (its status, its text in details) as PostgREST's error JSON. */
 static h2o_iovec_t render_h2o_error(h2o_req_t *req, h2o_iovec_t text)

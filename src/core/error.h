@@ -49,7 +49,9 @@
     X(DB_STATE, 400, "HP400db") /* PostgreSQL refused: code = its SQLSTATE, status by class */  \
     X(DB, 500, "HP500")         /* the database failed in a way we did not expect */            \
     X(INTERNAL, 500, "HP501")                                                                   \
-    X(CANCELLED, 499, "HP499") /* a streamed read its owner stopped (never sent) */
+    X(BAD_HTTP, 400, "HP400http") /* HTTP framing h2o refused (Content-Length, chunks) */       \
+    X(EXPECTATION, 417, "HP417")  /* an Expect other than 100-continue */                       \
+    X(CANCELLED, 499, "HP499")    /* a streamed read its owner stopped (never sent) */
 
 typedef enum {
     HP_OK = 0,

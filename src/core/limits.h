@@ -10,8 +10,10 @@
 
 /* Longest query string accepted (bytes); longer gets 414. */
 #define HP_MAX_QUERY_BYTES (64u * 1024)
-/* Most filters, order terms or select items in one request (all levels together). */
-#define HP_MAX_QUERY_TERMS 1024
+/* Most filters, order terms or select items in one request (all levels together). Filters
+ * joined by AND nest one level each in SQLite's expression tree, which refuses depths past
+ * 1000 (SQLITE_MAX_EXPR_DEPTH): this cap keeps a request under it, embeds included. */
+#define HP_MAX_QUERY_TERMS 512
 /* Deepest nesting of or=()/and=() and of embedded resources. */
 #define HP_MAX_QUERY_DEPTH 16
 /* Most values in one in.(...) list. */

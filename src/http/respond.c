@@ -77,7 +77,10 @@ static void send_owned(h2o_req_t *req, char *body, size_t len)
     h2o_iovec_t chunk = h2o_iovec_init(body, len);
     req->res.content_length = len;
     h2o_start_response(req, &generator);
-    h2o_send(req, &chunk, body != NULL, 1);
+    /* h2o sends what it is given, HEAD or not: a body after a HEAD's headers would be read as
+     * the next response on a kept connection. */
+    int is_head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+    h2o_send(req, &chunk, body != NULL && !is_head, 1);
 }
 
 void hp_http_respond_error(h2o_req_t *req, const hp_error_t *err)

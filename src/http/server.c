@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 #include "compress/compress.h"
+#include "core/buf.h"
+#include "core/error.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "http/admin.h"
@@ -19,6 +21,10 @@
 #include "http/loop.h"
 #include "http/pipeline/cache_step.h"
 #include "http/server.h"
+
+/* How long a stopping loop still waits for the request of a connection it has accepted (at
+ * most half of server-shutdown-timeout-ms). */
+#define HP_HTTP_SHUTDOWN_GRACE_MS 250
 
 struct st_hp_server_t {
     const hp_config_t *conf;
@@ -86,6 +92,105 @@ static void on_admin_accept(h2o_socket_t *listener, const char *err)
         h2o_accept(&loop->admin_accept_ctx, sock);
 }
 
+/* --- h2o's own error responses ---------------------------------------------------------
+ *
+ * h2o answers some requests itself, before any handler sees them: a body larger than
+ * globalconf.max_request_entity_size (413), a broken Content-Length or chunked encoding or an
+ * unknown Transfer-Encoding (400), an Expect other than 100-continue (417), an HTTP/2 header
+ * with a forbidden character (400), and a 404 when no handler's path matches (never, while
+ * the API is on "/": h2o normalizes every path to start with it). All of them go through
+ * h2o_send_error_generic, which binds the request to its host's fallback path (no handler matched
+ * it) and sends text/plain through that path's filters. The filter below, on the fallback path
+ * alone, swaps that body for a PostgREST-shaped one (code, message, details, hint), keeping h2o's
+ * status. What h2o writes to the socket directly, with no request to filter (a request line or
+ * header block it cannot parse, more than H2O_MAX_HEADERS headers, a head longer than
+ * H2O_MAX_REQLEN), stays plain text: see docs/http-errors.md. */
+
+/* Renders h2o's refusal (its status, its text in details) as PostgREST's error JSON. */
+static h2o_iovec_t render_h2o_error(h2o_req_t *req, h2o_iovec_t text)
+{
+    hp_http_loop_t *loop = hp_http_loop_of(req->conn->ctx);
+    int status = req->res.status;
+    hp_error_t err = {0};
+    if (status == 413)
+        hp_error_set(&err, &req->pool, HP_ERR_BODY_TOO_LARGE,
+                     "The request body is larger than max-body-bytes (%lld)",
+                     (long long)loop->conf->max_body_bytes);
+    else if (status == 404)
+        hp_error_set(&err, &req->pool, HP_ERR_BAD_PATH, "Invalid path specified in request URL");
+    else if (status == 417)
+        hp_error_set(&err, &req->pool, HP_ERR_EXPECTATION,
+                     "Only Expect: 100-continue is supported");
+    else if (status >= 500)
+        hp_error_set(&err, &req->pool, HP_ERR_INTERNAL, "The server could not answer");
+    else
+        hp_error_set(&err, &req->pool, HP_ERR_BAD_HTTP, "Malformed HTTP request");
+    if (text.len != 0)
+        hp_error_details(&err, &req->pool, "%.*s", (int)text.len, text.base);
+    hp_buf_t json;
+    hp_buf_init(&json);
+    hp_error_render(&err, &json);
+    h2o_iovec_t body = h2o_strdup(&req->pool, json.ptr, json.len);
+    hp_buf_dispose(&json);
+    return body;
+}
+
+/* h2o_send_inline sends its text in one final call (none for HEAD): the JSON goes in its
+ * place, and the headers are not written before the next ostream's first send. */
+static void on_h2o_error_send(h2o_ostream_t *ostream, h2o_req_t *req, h2o_iovec_t *bufs,
+                              size_t bufcnt, h2o_send_state_t state)
+{
+    h2o_iovec_t text = bufcnt != 0 ? bufs[0] : h2o_iovec_init(NULL, 0);
+    h2o_iovec_t body = render_h2o_error(req, text);
+    req->res.content_length = body.len;
+    int is_head = h2o_memis(req->input.method.base, req->input.method.len, H2O_STRLIT("HEAD"));
+    h2o_ostream_send_next(ostream, req, &body, is_head ? 0 : 1, state);
+}
+
+static void on_h2o_error_setup(h2o_filter_t *filter, h2o_req_t *req, h2o_ostream_t **slot)
+{
+    (void)filter;
+    h2o_ostream_t *ostream = h2o_add_ostream(req, sizeof(*ostream), slot);
+    ostream->do_send = on_h2o_error_send;
+    /* h2o_send_error_generic left one header, its text/plain Content-Type. */
+    req->res.headers = (h2o_headers_t){NULL};
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("application/json; charset=utf-8"));
+    hp_http_access_log_tag(hp_http_loop_of(req->conn->ctx)->access_log, req);
+    h2o_setup_next_ostream(req, &ostream->next);
+}
+
+/* Makes h2o's own error responses on `hostconf` PostgREST-shaped JSON (see above). */
+static void register_h2o_error_filter(h2o_hostconf_t *hostconf)
+{
+    h2o_filter_t *filter = h2o_create_filter(&hostconf->fallback_path, sizeof(*filter));
+    filter->on_setup_ostream = on_h2o_error_setup;
+}
+
+/* Hands every connection already waiting in the listener's accept queue to h2o, then closes
+ * the listener. The kernel completed those handshakes, so their clients have written requests
+ * that must be answered: closing a listening socket resets whatever is still queued on it,
+ * and with SO_REUSEPORT the kernel never moves a closed listener's queue to another loop's.
+ * Accepting until EAGAIN and closing without returning to the loop in between leaves only
+ * the handshakes that complete in those few microseconds, which no listener can keep: a
+ * client connecting once the last listener is gone is refused. */
+static void drain_and_close_listener(h2o_socket_t **listener, h2o_accept_ctx_t *accept_ctx)
+{
+    if (*listener == NULL)
+        return;
+    h2o_socket_read_stop(*listener);
+    h2o_socket_t *sock;
+    size_t count = 0;
+    while ((sock = h2o_evloop_socket_accept(*listener)) != NULL) {
+        h2o_accept(accept_ctx, sock);
+        ++count;
+    }
+    if (count != 0)
+        hp_log_info("shutdown: %zu connections taken from the accept queue", count);
+    h2o_socket_close(*listener);
+    *listener = NULL;
+}
+
 /* Runs on the loop's own thread when the signal thread asks for shutdown. */
 static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
@@ -95,21 +200,18 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
     if (loop->is_stopping)
         return;
     loop->is_stopping = 1;
-    if (loop->listener != NULL) {
-        h2o_socket_read_stop(loop->listener);
-        h2o_socket_close(loop->listener);
-        loop->listener = NULL;
-    }
-    if (loop->admin_listener != NULL) {
-        h2o_socket_read_stop(loop->admin_listener);
-        h2o_socket_close(loop->admin_listener);
-        loop->admin_listener = NULL;
-    }
+    drain_and_close_listener(&loop->listener, &loop->accept_ctx);
+    drain_and_close_listener(&loop->admin_listener, &loop->admin_accept_ctx);
+    /* From here h2o answers every request with Connection: close (HTTP/1) or GOAWAY (HTTP/2). */
     h2o_context_request_shutdown(&loop->ctx);
-    /* h2o 2.2.5 has no shutdown hook for HTTP/1 idle connections; a zero request timeout makes
-     * its own timer close each of them properly (responses in progress finish first, and
-     * request_shutdown above turned keep-alive off for them). */
-    loop->ctx.http1.req_timeout.timeout = 0;
+    /* h2o 2.2.5 has no shutdown hook for HTTP/1 idle connections; a short request timeout makes
+     * its own timer close each of them properly (responses in progress finish first). It is
+     * not zero: a connection just taken from the backlog is waiting for its request too, and
+     * its bytes may still be on their way; any connection waiting longer than the grace
+     * (an idle keep-alive one) closes at once. */
+    uint64_t grace = (uint64_t)loop->conf->server_shutdown_timeout_ms / 2;
+    loop->ctx.http1.req_timeout.timeout =
+        grace < HP_HTTP_SHUTDOWN_GRACE_MS ? grace : HP_HTTP_SHUTDOWN_GRACE_MS;
 }
 
 static int has_connections(h2o_context_t *ctx)
@@ -215,13 +317,17 @@ hp_server_t *hp_server_create(const hp_config_t *conf, hp_db_t *db, char *errbuf
 
     h2o_config_init(&s->globalconf);
     s->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("hotpath"));
-    /* h2o itself rejects bodies past this with a plain-text 413 and closes the connection;
-     * between max-body-bytes and this, the API answers with a JSON 413 and keeps the
-     * connection. Twice the limit plus 1 MiB bounds what one request can make us buffer. */
-    s->globalconf.max_request_entity_size = (size_t)conf->max_body_bytes * 2 + (1u << 20);
+    /* h2o buffers a whole body before the handler sees it, so this bounds what one request
+     * can make us hold: a Content-Length past it is refused before the body is read, and a
+     * chunked body as soon as it grows past it (413, the connection closes; the filter below
+     * makes it JSON). Up to 1 MiB past max-body-bytes the body is read and the API answers
+     * its own 413 with the connection kept, so a client that writes its whole body before
+     * reading gets the answer instead of a reset. */
+    s->globalconf.max_request_entity_size = (size_t)conf->max_body_bytes + (1u << 20);
     h2o_hostconf_t *hostconf =
         h2o_config_register_host(&s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     hp_http_api_register(hostconf, "/");
+    register_h2o_error_filter(hostconf);
     s->api_hosts[0] = hostconf;
 
     if ((s->caching = hp_http_caching_create(conf, errbuf, errlen)) == NULL) {
@@ -246,6 +352,7 @@ hp_server_t *hp_server_create(const hp_config_t *conf, hp_db_t *db, char *errbuf
         s->admin_hosts[0] = h2o_config_register_host(
             &s->globalconf, h2o_iovec_init(H2O_STRLIT("admin")), (uint16_t)conf->admin_server_port);
         hp_http_admin_register(s->admin_hosts[0], db, s->caching, s->metrics);
+        register_h2o_error_filter(s->admin_hosts[0]);
     }
 
     /* SO_REUSEPORT would let a second hotpath share the port silently (and split the traffic

@@ -4,8 +4,9 @@
  * and HTTP/2 (h2c upgrade) from h2o.
  *
  * The thread that calls hp_server_run handles signals: SIGTERM/SIGINT start a graceful
- * shutdown (listeners close, idle connections close, in-flight requests finish, then the
- * loops exit, bounded by server-shutdown-timeout-ms); SIGUSR1 reloads the schema cache.
+ * shutdown (each loop accepts what its listener's accept queue holds and closes it, idle
+ * connections close, every request read is answered with Connection: close, then the loops
+ * exit, bounded by server-shutdown-timeout-ms); SIGUSR1 reloads the schema cache.
  */
 #ifndef HP_HTTP_SERVER_H
 #define HP_HTTP_SERVER_H

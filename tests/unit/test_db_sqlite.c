@@ -522,6 +522,9 @@ static void test_error_table_maps_as_postgrest(void **state)
         {SQLITE_MISMATCH, NULL, 400, "22P02"},
         {SQLITE_ERROR, "malformed JSON", 400, "22P02"},
         {SQLITE_ERROR, "no such column: x", 500, "HP500"}, /* the message decides */
+        {SQLITE_ERROR, "cannot modify active_users because it is a view", 405, "PGRST117"},
+        {SQLITE_ERROR, "cannot UPSERT a view", 405, "PGRST117"},
+        {SQLITE_ERROR, "because it is a view, or not", 500, "HP500"}, /* a suffix, not a part */
         {SQLITE_INTERRUPT, NULL, 500, "57014"},
         {SQLITE_TOOBIG, NULL, 400, "HP400"},
         {SQLITE_BUSY, NULL, 503, "HP503"},

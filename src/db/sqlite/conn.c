@@ -102,8 +102,9 @@ void hp_sqlite__conn_close(hp_sqlite__conn_t *conn)
  * means the same (docs/sqlite.md has this table in prose). Rows are tried in order and the
  * first that matches wins, so an extended code stands before its primary code: a row whose
  * rc is a primary code (at most 0xff) matches every extended code of it. A row with errmsg
- * applies only when SQLite's message is exactly that (SQLite raises some errors, such as a
- * JSON function's, with the plain SQLITE_ERROR). A row with a message answers with it and
+ * applies only when SQLite's message is exactly that, or, for an errmsg starting with '*',
+ * ends with the rest (SQLite raises some errors, such as a JSON function's, with the plain
+ * SQLITE_ERROR). A row with a message answers with it and
  * keeps SQLite's own as details; else SQLite's message is the message. A code no row matches
  * is HP_ERR_DB (500): something we did not expect. */
 const hp_sqlite__error_row_t hp_sqlite__error_rows[] = {
@@ -125,6 +126,12 @@ const hp_sqlite__error_row_t hp_sqlite__error_rows[] = {
     /* -> / ->> (json_extract) on text that is not JSON: PostgreSQL's 'x'::json. */
     {SQLITE_ERROR, "malformed JSON", HP_ERR_INVALID_TEXT, "invalid input syntax for type json",
      "-> and ->> read JSON: this column holds text that is not JSON"},
+    /* A write to a view: SQLite's views are read-only unless INSTEAD OF triggers make them
+     * writable ("cannot modify v because it is a view", "cannot UPSERT a view"). */
+    {SQLITE_ERROR, "*because it is a view", HP_ERR_METHOD, NULL,
+     "SQLite views are read-only unless INSTEAD OF triggers make them writable"},
+    {SQLITE_ERROR, "cannot UPSERT a view", HP_ERR_METHOD, NULL,
+     "SQLite views are read-only unless INSTEAD OF triggers make them writable"},
     /* The progress handler stopped the statement: db-statement-timeout-ms (an inline read
      * interrupted at its time budget also ends here, but that result is never answered: the
      * read runs again on a reader thread, see pool.c). */
@@ -143,6 +150,16 @@ const hp_sqlite__error_row_t hp_sqlite__error_rows[] = {
 const size_t hp_sqlite__error_row_count =
     sizeof(hp_sqlite__error_rows) / sizeof(hp_sqlite__error_rows[0]);
 
+static int message_matches(const char *pattern, const char *msg)
+{
+    if (msg == NULL)
+        return 0;
+    if (pattern[0] != '*')
+        return strcmp(pattern, msg) == 0;
+    size_t len = strlen(pattern + 1), msg_len = strlen(msg);
+    return msg_len >= len && memcmp(msg + msg_len - len, pattern + 1, len) == 0;
+}
+
 const hp_sqlite__error_row_t *hp_sqlite__error_row(int rc, const char *errmsg)
 {
     for (size_t i = 0; i != hp_sqlite__error_row_count; ++i) {
@@ -150,7 +167,7 @@ const hp_sqlite__error_row_t *hp_sqlite__error_row(int rc, const char *errmsg)
         int is_primary = row->rc == (row->rc & 0xff);
         if (row->rc != rc && !(is_primary && row->rc == (rc & 0xff)))
             continue;
-        if (row->errmsg != NULL && (errmsg == NULL || strcmp(row->errmsg, errmsg) != 0))
+        if (row->errmsg != NULL && !message_matches(row->errmsg, errmsg))
             continue;
         return row;
     }
@@ -163,8 +180,14 @@ int hp_sqlite__set_error(hp_error_t *err, h2o_mem_pool_t *pool, sqlite3 *handle,
     const hp_sqlite__error_row_t *row = hp_sqlite__error_row(rc, msg);
     if (row == NULL)
         return hp_error_set(err, pool, HP_ERR_DB, "%s", msg);
-    if (row->message == NULL)
-        return hp_error_set(err, pool, row->code, "%s", msg);
+    if (row->message == NULL) {
+        if (err->code != HP_OK)
+            return -1; /* the first error wins */
+        hp_error_set(err, pool, row->code, "%s", msg);
+        if (row->hint != NULL)
+            hp_error_hint(err, pool, "%s", row->hint);
+        return -1;
+    }
     if (err->code != HP_OK)
         return -1; /* the first error wins */
     hp_error_set(err, pool, row->code, "%s", row->message);

@@ -39,6 +39,10 @@ void pg__finish(pg_call_t *call)
 {
     hp_db_job_t *job = call->job;
     pg_backend_t *be = call->be;
+    if (call->is_stream) { /* never lent: it runs on the loop that submitted it */
+        pg__stream_deliver(call);
+        return;
+    }
     if (job->result.error.code == HP_OK) {
         if (call->error != NULL)
             pg__result_error(job, call->error);
@@ -71,15 +75,6 @@ static void fail_call(pg_call_t *call, hp_errcode_t code, const char *message, c
 
 /* --- the queue --- */
 
-static void push_front(pg_loop_t *pl, pg_call_t *call)
-{
-    call->next = pl->queue_head;
-    if (pl->queue_head == NULL)
-        pl->queue_tail = &call->next;
-    pl->queue_head = call;
-    atomic_fetch_add(&pl->be->waiting, 1);
-}
-
 static void push_back(pg_loop_t *pl, pg_call_t *call)
 {
     call->next = NULL;
@@ -88,15 +83,31 @@ static void push_back(pg_loop_t *pl, pg_call_t *call)
     atomic_fetch_add(&pl->be->waiting, 1);
 }
 
-static pg_call_t *pop_front(pg_loop_t *pl)
+/* Takes the call *link (a link of the queue) out of the queue. */
+static pg_call_t *take(pg_loop_t *pl, pg_call_t **link)
 {
-    pg_call_t *call = pl->queue_head;
-    pl->queue_head = call->next;
-    if (pl->queue_head == NULL)
-        pl->queue_tail = &pl->queue_head;
+    pg_call_t *call = *link;
+    *link = call->next;
+    if (*link == NULL)
+        pl->queue_tail = link;
     call->next = NULL;
     atomic_fetch_sub(&pl->be->waiting, 1);
     return call;
+}
+
+static pg_call_t *pop_front(pg_loop_t *pl)
+{
+    return take(pl, &pl->queue_head);
+}
+
+/* Puts the call back where it was taken from (*link). */
+static void put_back(pg_loop_t *pl, pg_call_t **link, pg_call_t *call)
+{
+    call->next = *link;
+    if (*link == NULL)
+        pl->queue_tail = &call->next;
+    *link = call;
+    atomic_fetch_add(&pl->be->waiting, 1);
 }
 
 /* --- connections --- */
@@ -180,6 +191,27 @@ static pg_target_t *choose_target(pg_loop_t *pl, const hp_db_job_t *job)
     return replica != NULL ? replica : best;
 }
 
+/* A streamed read holds a connection alone for as long as its owner takes to send it, so
+ * streams may hold at most db-pool - 1 connections of a server (over all loops): one is
+ * always left for the pipelined queries of everyone else. Returns 1 with a slot reserved. */
+static int reserve_stream(pg_backend_t *be, size_t index)
+{
+    unsigned n = atomic_load(&be->streams[index]);
+    while (n + 1 < be->pool_max)
+        if (atomic_compare_exchange_weak(&be->streams[index], &n, n + 1))
+            return 1;
+    return 0;
+}
+
+/* A ready connection with nothing in flight, for a streamed read, or NULL. */
+static pg_conn_t *idle_conn(pg_target_t *t)
+{
+    for (pg_conn_t *c = t->conns; c != NULL; c = c->next)
+        if (c->state == PG_CONN_READY && !c->is_exclusive && c->depth == 0)
+            return c;
+    return NULL;
+}
+
 /* The ready connection with the shortest pipeline that can take the call, or NULL. */
 static pg_conn_t *pick_conn(pg_target_t *t, const pg_call_t *call)
 {
@@ -195,50 +227,99 @@ static pg_conn_t *pick_conn(pg_target_t *t, const pg_call_t *call)
     return best;
 }
 
-static int lend(pg_loop_t *pl, size_t index);
+static int lend(pg_loop_t *pl, pg_call_t **link, size_t index);
+
+/* A streamed read at *link: 1 when it went (or failed), 0 when it waits for an idle
+ * connection (the queue goes on past it), -1 when it cannot be streamed here and runs as
+ * an unstreamed read instead (db-pool 1, or no connection on this loop and none to open: it
+ * may then be lent like any other read). */
+static int dispatch_stream(pg_loop_t *pl, pg_target_t *t, pg_call_t **link)
+{
+    pg_backend_t *be = pl->be;
+    pg_call_t *call = *link;
+    pg_conn_t *c = idle_conn(t);
+    if (c != NULL && reserve_stream(be, t->index)) {
+        take(pl, link);
+        c->holds_stream = 1;
+        uint64_t waited = hp_time_mono_ns() - call->queued_ns;
+        if (pg__conn_send(c, call) != 0) { /* the connection broke (its slot went with it) */
+            put_back(pl, link, call);
+            return 1;
+        }
+        atomic_fetch_add(&be->acquire_ns, waited);
+        atomic_fetch_add(&be->acquired, 1);
+        return 1;
+    }
+    if (c == NULL)
+        grow(t);
+    if (be->pool_max < 2 || t->conn_count == 0)
+        return -1;
+    return 0;
+}
 
 void pg__loop_dispatch(pg_loop_t *pl)
 {
     pg_backend_t *be = pl->be;
-    while (pl->queue_head != NULL) {
-        pg_call_t *call = pl->queue_head;
+    /* Every step that sends or fails a call may run on_done, which may submit and dispatch
+     * again: after one, the walk starts over from the head. Only streamed reads are passed
+     * over (they wait for an idle connection); any other call that cannot go stops the walk. */
+    pg_call_t **link = &pl->queue_head;
+    while (*link != NULL) {
+        pg_call_t *call = *link;
         pg_target_t *t = choose_target(pl, call->job);
         if (t->is_down && t->ready_count == 0) {
             if (is_backing_off(t)) {
-                pop_front(pl);
+                take(pl, link);
                 fail_call(call, HP_ERR_DB_BUSY, "The database is not reachable", t->last_error);
+                link = &pl->queue_head;
                 continue;
             }
             grow(t);
             break;
         }
+        if (call->is_stream) {
+            int went = dispatch_stream(pl, t, link);
+            if (went > 0) {
+                link = &pl->queue_head;
+                continue;
+            }
+            if (went == 0) {
+                link = &call->next;
+                continue;
+            }
+            call->is_stream = 0; /* main, unstreamed */
+        }
         pg_conn_t *c = pick_conn(t, call);
         if (c == NULL || c->depth >= be->pipeline) {
             grow(t);
-            if (t->conn_count == 0 && lend(pl, t->index))
+            if (t->conn_count == 0 && lend(pl, link, t->index)) {
+                link = &pl->queue_head;
                 continue;
+            }
             break;
         }
         if (c->depth != 0)
             grow(t); /* busy: open another connection if the pool allows */
-        pop_front(pl);
+        take(pl, link);
         uint64_t waited = hp_time_mono_ns() - call->queued_ns;
         if (pg__conn_send(c, call) != 0) {
-            push_front(pl, call);
+            put_back(pl, link, call);
+            link = &pl->queue_head;
             continue;
         }
         atomic_fetch_add(&be->acquire_ns, waited);
         atomic_fetch_add(&be->acquired, 1);
+        link = &pl->queue_head;
     }
 }
 
 /* --- lending --- */
 
 /* This loop has no connection to server `index` and may open none (the pool's total is
- * reached, say db-pool 1 with two loops): its first waiting job goes to the loop with the most
- * ready connections to that server, which runs it and posts the result back (pg__finish).
- * Returns 1 when the job went. */
-static int lend(pg_loop_t *pl, size_t index)
+ * reached, say db-pool 1 with two loops): the waiting job at *link goes to the loop with the
+ * most ready connections to that server, which runs it and posts the result back
+ * (pg__finish). Returns 1 when the job went. */
+static int lend(pg_loop_t *pl, pg_call_t **link, size_t index)
 {
     pg_backend_t *be = pl->be;
     int lent = 0;
@@ -254,7 +335,7 @@ static int lend(pg_loop_t *pl, size_t index)
         }
     }
     if (best != NULL) {
-        pg_call_t *call = pop_front(pl);
+        pg_call_t *call = take(pl, link);
         call->job->_message = (h2o_multithread_message_t){{NULL, NULL}};
         h2o_multithread_send_message(&best->inbox, &call->job->_message);
         lent = 1;
@@ -303,6 +384,7 @@ int pg__loop_submit(pg_loop_t *pl, hp_db_job_t *job)
     call->home = pl;
     call->stmt_slot = -1;
     call->in_tx = job->exec->kind == HP_EXEC_WRITE && job->exec->format == HP_FORMAT_OBJECT;
+    call->is_stream = pg__stream_wanted(job);
     call->queued_ns = hp_time_mono_ns();
     job->_backend = call;
     if (has_nul(&job->exec->main)) {
@@ -338,7 +420,7 @@ static void retire_idle(pg_target_t *t, uint64_t now)
     pg_conn_t *c = t->conns;
     while (c != NULL) {
         pg_conn_t *next = c->next;
-        if (c->state == PG_CONN_READY && c->depth == 0) {
+        if (c->state == PG_CONN_READY && c->depth == 0 && !c->is_exclusive) {
             int idle = o->pool_idle_ms != 0 && now - c->last_used_ms >= o->pool_idle_ms &&
                        t->conn_count > t->loop->min_share;
             int old = o->pool_lifetime_ms != 0 && now - c->created_ms >= o->pool_lifetime_ms;
@@ -427,6 +509,7 @@ void hp_db__pg_detach(void *state)
             pg__conn_close(c);
             while (calls != NULL) {
                 pg_call_t *next = calls->next;
+                calls->conn = NULL;
                 fail_call(calls, HP_ERR_DB_BUSY, "The server is shutting down", NULL);
                 calls = next;
             }

@@ -1,0 +1,277 @@
+/*
+ * Streamed reads on PostgreSQL (db.h, "Streamed results"; docs/postgres.md, "Streaming").
+ *
+ * A read whose exec has the streamed shape (exec.h, stream: one rendered row per result row)
+ * and whose owner allows streaming runs through a cursor on a connection it holds alone, in
+ * rounds that each end at a Sync:
+ *
+ *   round 1   BEGIN [ISOLATION LEVEL REPEATABLE READ]; SET LOCAL cursor_tuple_fraction = 1;
+ *             [stream_count]; DECLARE "hp_stream" NO SCROLL CURSOR FOR <stream>;
+ *             FETCH FORWARD n FROM "hp_stream"; Sync
+ *   round k   FETCH FORWARD n FROM "hp_stream"; Sync
+ *   end       COMMIT (or ROLLBACK after an error or a cancel); Sync, "trailing": the job is
+ *             handed back at once and the connection is free when that Sync comes back
+ *
+ * The count runs first in the same REPEATABLE READ snapshot as the cursor, so the total is
+ * known with the first piece and agrees with the rows. cursor_tuple_fraction = 1 plans the
+ * cursor for all of its rows, as the unstreamed statement is planned, so both walk the rows in
+ * the same order where ORDER BY leaves ties.
+ *
+ * Rows are joined as main's aggregate joins them (json_agg: "[" a ", \n " b "]", "[]" for none;
+ * CSV: the header, then lines joined by "\n"), so the pieces concatenated are main's body byte
+ * for byte. When the rendered body passes job->stream_after_bytes before the cursor is
+ * exhausted, it goes to the owner as a piece and nothing more is fetched until
+ * hp_db_stream_next (backpressure). A result that never passes it comes back whole, once.
+ *
+ * Each FETCH asks for about as many rows as fill what is left of stream_after_bytes at the
+ * average row size seen so far (the first one guesses PG_STREAM_GUESS_ROW_BYTES a row), so a
+ * piece is about stream_after_bytes, plus at worst one FETCH's overshoot; libpq holds at most
+ * one FETCH's rows at a time.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/time.h"
+#include "db/pg/pg.h"
+
+#define PG_STREAM_GUESS_ROW_BYTES 1024 /* the first FETCH's guess of a row's size */
+#define PG_STREAM_MIN_FETCH 16u        /* rows the first FETCH asks for at least */
+#define PG_STREAM_MAX_FETCH 10000u     /* rows one FETCH asks for at most */
+#define PG_STREAM_CURSOR "\"hp_stream\""
+
+int pg__stream_wanted(const hp_db_job_t *job)
+{
+    const hp_exec_t *e = job->exec;
+    return job->stream_after_bytes != 0 && e->kind == HP_EXEC_READ && e->stream.sql != NULL &&
+           (e->format == HP_FORMAT_JSON || e->format == HP_FORMAT_CSV);
+}
+
+static int send_params(pg_conn_t *c, hp_db_job_t *job, const char *prefix, const hp_stmt_t *stmt)
+{
+    const char *sql = stmt->sql;
+    if (prefix != NULL) {
+        size_t plen = strlen(prefix);
+        char *p = h2o_mem_alloc_pool(&job->pool, plen + stmt->sql_len + 1);
+        memcpy(p, prefix, plen);
+        memcpy(p + plen, stmt->sql, stmt->sql_len + 1);
+        sql = p;
+    }
+    return PQsendQueryParams(c->pg, sql, (int)stmt->bind_count, NULL,
+                             pg__conn_param_values(job, stmt), NULL, NULL, 0)
+               ? 0
+               : -1;
+}
+
+static int send_fetch(pg_conn_t *c, pg_call_t *call, unsigned rows)
+{
+    char sql[64];
+    snprintf(sql, sizeof(sql), "FETCH FORWARD %u FROM " PG_STREAM_CURSOR, rows);
+    call->fetch_rows = rows;
+    call->got_rows = 0;
+    if (!PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0) || !PQpipelineSync(c->pg))
+        return -1;
+    return 0;
+}
+
+static unsigned clamp_rows(uint64_t rows, unsigned lo)
+{
+    return rows < lo ? lo : rows > PG_STREAM_MAX_FETCH ? PG_STREAM_MAX_FETCH : (unsigned)rows;
+}
+
+/* Rows that fill what is left of the piece at the average row size so far. */
+static unsigned next_fetch(const pg_call_t *call)
+{
+    size_t limit = call->job->stream_after_bytes, have = call->job->result.body.len;
+    size_t left = have < limit ? limit - have : 1;
+    uint64_t avg = call->rows != 0 ? call->bytes / call->rows : PG_STREAM_GUESS_ROW_BYTES;
+    if (avg == 0)
+        avg = 1;
+    return clamp_rows(left / avg + 1, 1);
+}
+
+int pg__stream_send(pg_conn_t *c, pg_call_t *call)
+{
+    hp_db_job_t *job = call->job;
+    const hp_exec_t *exec = job->exec;
+    int counted = exec->stream_count.sql != NULL;
+    const char *begin = counted ? "BEGIN ISOLATION LEVEL REPEATABLE READ" : "BEGIN";
+    if (!PQsendQueryParams(c->pg, begin, 0, NULL, NULL, NULL, NULL, 0) ||
+        !PQsendQueryParams(c->pg, "SET LOCAL cursor_tuple_fraction = 1", 0, NULL, NULL, NULL, NULL,
+                           0))
+        goto broken;
+    if (counted && send_params(c, job, NULL, &exec->stream_count) != 0)
+        goto broken;
+    if (send_params(c, job, "DECLARE " PG_STREAM_CURSOR " NO SCROLL CURSOR FOR ", &exec->stream) !=
+        0)
+        goto broken;
+    unsigned first =
+        clamp_rows(job->stream_after_bytes / PG_STREAM_GUESS_ROW_BYTES + 1, PG_STREAM_MIN_FETCH);
+    if (send_fetch(c, call, first) != 0)
+        goto broken;
+    call->phase = PG_CALL_SENT;
+    call->next = NULL;
+    call->conn = c;
+    call->has_total = !counted;
+    *c->tail = call;
+    c->tail = &call->next;
+    ++c->depth;
+    ++c->target->outstanding;
+    atomic_fetch_add(&c->target->loop->be->busy, 1);
+    c->is_exclusive = 1;
+    if (exec->format == HP_FORMAT_CSV)
+        hp_exec_append_csv_header(&job->result.body, exec);
+    if (pg__conn_flush(c) != 0) {
+        pg__conn_fail(c, PQerrorMessage(c->pg));
+        return 0; /* the call was failed with the connection */
+    }
+    return 0;
+broken:
+    pg__conn_fail(c, PQerrorMessage(c->pg));
+    return -1;
+}
+
+/* Appends the FETCH's rows to the body, joined as main's aggregate joins them. */
+static void append_rows(pg_call_t *call, const PGresult *r)
+{
+    hp_db_job_t *job = call->job;
+    hp_buf_t *body = &job->result.body;
+    int is_csv = job->exec->format == HP_FORMAT_CSV;
+    int n = PQntuples(r);
+    size_t before = body->len;
+    for (int i = 0; i != n; ++i) {
+        if (is_csv) {
+            if (call->rows != 0)
+                hp_buf_putc(body, '\n');
+        } else if (call->rows == 0) {
+            hp_buf_putc(body, '[');
+        } else {
+            hp_buf_append_lit(body, ", \n ");
+        }
+        hp_buf_append(body, PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0));
+        ++call->rows;
+    }
+    call->got_rows += (unsigned)n;
+    call->bytes += body->len - before;
+}
+
+void pg__stream_on_result(pg_conn_t *c, pg_call_t *call, PGresult *r)
+{
+    (void)c;
+    switch (PQresultStatus(r)) {
+    case PGRES_TUPLES_OK:
+        if (!call->has_total) { /* stream_count's one row comes before the first FETCH's */
+            call->has_total = 1;
+            if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+                call->job->result.total = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        } else if (call->error == NULL) {
+            append_rows(call, r);
+        }
+        PQclear(r);
+        break;
+    case PGRES_COMMAND_OK:
+    case PGRES_PIPELINE_ABORTED: PQclear(r); break;
+    default:
+        if (call->error == NULL)
+            call->error = r;
+        else
+            PQclear(r);
+        break;
+    }
+}
+
+/* The stream is over (the end, an error, a cancel): COMMIT or ROLLBACK trails, the call leaves
+ * the connection. Returns -1 when the connection broke (then the call is still at its head). */
+static int end_on_conn(pg_conn_t *c, pg_call_t *call, int ok)
+{
+    if (pg__conn_send_trailing(c, ok ? "COMMIT" : "ROLLBACK") != 0)
+        return -1;
+    pg__conn_pop_head(c);
+    c->is_exclusive = 1; /* until the trailing Sync (conn.c, on_trailing) */
+    call->conn = NULL;
+    return 0;
+}
+
+pg_call_t *pg__stream_on_sync(pg_conn_t *c, pg_call_t *call)
+{
+    hp_db_job_t *job = call->job;
+    if (call->error != NULL) {
+        if (end_on_conn(c, call, 0) != 0)
+            return (pg_call_t *)-1;
+        return call; /* pg__stream_deliver renders the error */
+    }
+    if (call->got_rows < call->fetch_rows) { /* the cursor is exhausted */
+        if (job->exec->format == HP_FORMAT_JSON)
+            hp_buf_append(&job->result.body, call->rows == 0 ? "[]" : "]", call->rows == 0 ? 2 : 1);
+        if (end_on_conn(c, call, 1) != 0)
+            return (pg_call_t *)-1;
+        job->result.is_last = 1;
+        return call;
+    }
+    if (job->result.body.len >= job->stream_after_bytes) {
+        job->result.is_streaming = 1;
+        call->is_paused = 1;
+        return call; /* a piece; the call stays at the head, the cursor open */
+    }
+    if (send_fetch(c, call, next_fetch(call)) != 0 || pg__conn_flush(c) != 0)
+        return (pg_call_t *)-1;
+    return NULL;
+}
+
+void pg__stream_deliver(pg_call_t *call)
+{
+    hp_db_job_t *job = call->job;
+    hp_exec_result_t *r = &job->result;
+    if (call->is_paused && r->error.code != HP_OK)
+        return; /* the connection failed under a piece the owner still has: told at next */
+    if (call->error != NULL && r->error.code == HP_OK)
+        pg__result_error(job, call->error);
+    PQclear(call->error);
+    call->error = NULL;
+    if (r->error.code != HP_OK) {
+        r->is_last = 1;
+        if (!r->is_streaming)
+            r->body.len = 0; /* nothing was sent: a plain error */
+    }
+    r->row_count = call->rows;
+    if (r->is_last) {
+        r->db_queries = 1; /* one read, as the unstreamed statement is */
+        hp_db__count_queries(call->be->db, 1);
+    }
+    job->on_done(job);
+}
+
+/* The owner has taken the piece: fetch on, or tell it what happened meanwhile. */
+void hp_db__pg_stream_next(void *state, hp_db_job_t *job)
+{
+    (void)state;
+    pg_call_t *call = job->_backend;
+    pg_conn_t *c = call->conn;
+    call->is_paused = 0;
+    job->result.body.len = 0; /* the owner copied or released it */
+    if (c == NULL) {
+        if (job->result.error.code == HP_OK)
+            hp_error_set(&job->result.error, &job->pool, HP_ERR_DB_BUSY,
+                         "The connection to the database was lost");
+        pg__stream_deliver(call);
+        return;
+    }
+    if (send_fetch(c, call, next_fetch(call)) != 0 || pg__conn_flush(c) != 0)
+        pg__conn_fail(c, PQerrorMessage(c->pg)); /* delivers the error through pg__finish */
+}
+
+void hp_db__pg_stream_cancel(void *state, hp_db_job_t *job)
+{
+    (void)state;
+    pg_call_t *call = job->_backend;
+    pg_conn_t *c = call->conn;
+    call->is_paused = 0;
+    job->result.body.len = 0;
+    /* Set first: it is the error the owner sees, whatever happens to the connection below. */
+    hp_error_set(&job->result.error, &job->pool, HP_ERR_CANCELLED,
+                 "The streamed read was cancelled");
+    if (c != NULL && end_on_conn(c, call, 0) != 0) {
+        pg__conn_fail(c, PQerrorMessage(c->pg)); /* fails (and so delivers) the call with it */
+        return;
+    }
+    pg__stream_deliver(call);
+}

@@ -229,32 +229,34 @@ static pg_conn_t *pick_conn(pg_target_t *t, const pg_call_t *call)
 
 static int lend(pg_loop_t *pl, pg_call_t **link, size_t index);
 
-/* A streamed read at *link: 1 when it went (or failed), 0 when it waits for an idle
- * connection (the queue goes on past it), -1 when it cannot be streamed here and runs as
- * an unstreamed read instead (db-pool 1, or no connection on this loop and none to open: it
- * may then be lent like any other read). */
+/* A streamed read at *link: 1 when it went (or failed), 0 when it waits for the connection
+ * being opened for it (the queue goes on past it), -1 when it runs as an unstreamed read
+ * instead: when streams already hold db-pool - 1 of the server's connections (db-pool 1: any),
+ * or no connection is idle and none can be opened. Rather than wait behind slow clients' streams
+ * or for a pipeline to drain under load, it is then rendered whole, as before streaming. */
 static int dispatch_stream(pg_loop_t *pl, pg_target_t *t, pg_call_t **link)
 {
     pg_backend_t *be = pl->be;
     pg_call_t *call = *link;
+    if (atomic_load(&be->streams[t->index]) + 1 >= be->pool_max)
+        return -1;
     pg_conn_t *c = idle_conn(t);
-    if (c != NULL && reserve_stream(be, t->index)) {
-        take(pl, link);
-        c->holds_stream = 1;
-        uint64_t waited = hp_time_mono_ns() - call->queued_ns;
-        if (pg__conn_send(c, call) != 0) { /* the connection broke (its slot went with it) */
-            put_back(pl, link, call);
-            return 1;
-        }
-        atomic_fetch_add(&be->acquire_ns, waited);
-        atomic_fetch_add(&be->acquired, 1);
+    if (c == NULL) {
+        grow(t);
+        return t->connecting_count != 0 ? 0 : -1;
+    }
+    if (!reserve_stream(be, t->index))
+        return -1;
+    take(pl, link);
+    c->holds_stream = 1;
+    uint64_t waited = hp_time_mono_ns() - call->queued_ns;
+    if (pg__conn_send(c, call) != 0) { /* the connection broke (its slot went with it) */
+        put_back(pl, link, call);
         return 1;
     }
-    if (c == NULL)
-        grow(t);
-    if (be->pool_max < 2 || t->conn_count == 0)
-        return -1;
-    return 0;
+    atomic_fetch_add(&be->acquire_ns, waited);
+    atomic_fetch_add(&be->acquired, 1);
+    return 1;
 }
 
 void pg__loop_dispatch(pg_loop_t *pl)

@@ -24,9 +24,10 @@
  * hp_db_stream_next (backpressure). A result that never passes it comes back whole, once.
  *
  * Each FETCH asks for about as many rows as fill what is left of stream_after_bytes at the
- * average row size seen so far (the first one guesses PG_STREAM_GUESS_ROW_BYTES a row), so a
- * piece is about stream_after_bytes, plus at worst one FETCH's overshoot; libpq holds at most
- * one FETCH's rows at a time.
+ * average row size seen so far (the first one guesses PG_STREAM_GUESS_ROW_BYTES a row), and at
+ * most twice as many as the FETCH before (an average of a few rows can be far off), so a piece
+ * is about stream_after_bytes, plus at worst one FETCH's overshoot; libpq holds at most one
+ * FETCH's rows at a time.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,8 +35,7 @@
 #include "core/time.h"
 #include "db/pg/pg.h"
 
-#define PG_STREAM_GUESS_ROW_BYTES 1024 /* the first FETCH's guess of a row's size */
-#define PG_STREAM_MIN_FETCH 16u        /* rows the first FETCH asks for at least */
+#define PG_STREAM_GUESS_ROW_BYTES 4096 /* the first FETCH's guess of a row's size */
 #define PG_STREAM_MAX_FETCH 10000u     /* rows one FETCH asks for at most */
 #define PG_STREAM_CURSOR "\"hp_stream\""
 
@@ -86,7 +86,9 @@ static unsigned next_fetch(const pg_call_t *call)
     uint64_t avg = call->rows != 0 ? call->bytes / call->rows : PG_STREAM_GUESS_ROW_BYTES;
     if (avg == 0)
         avg = 1;
-    return clamp_rows(left / avg + 1, 1);
+    /* At most twice the last FETCH: an average from a few rows may be far off. */
+    uint64_t rows = left / avg + 1, most = 2 * (uint64_t)call->fetch_rows;
+    return clamp_rows(rows < most ? rows : most, 1);
 }
 
 int pg__stream_send(pg_conn_t *c, pg_call_t *call)
@@ -104,8 +106,7 @@ int pg__stream_send(pg_conn_t *c, pg_call_t *call)
     if (send_params(c, job, "DECLARE " PG_STREAM_CURSOR " NO SCROLL CURSOR FOR ", &exec->stream) !=
         0)
         goto broken;
-    unsigned first =
-        clamp_rows(job->stream_after_bytes / PG_STREAM_GUESS_ROW_BYTES + 1, PG_STREAM_MIN_FETCH);
+    unsigned first = clamp_rows(job->stream_after_bytes / PG_STREAM_GUESS_ROW_BYTES + 1, 1);
     if (send_fetch(c, call, first) != 0)
         goto broken;
     call->phase = PG_CALL_SENT;

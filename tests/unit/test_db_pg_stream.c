@@ -76,7 +76,8 @@ static void on_done(hp_db_job_t *job)
         o->first_total = r->total;
     size_t len;
     char *bytes = hp_buf_release(&r->body, &len);
-    hp_buf_append(&o->body, bytes, len);
+    if (len != 0)
+        hp_buf_append(&o->body, bytes, len);
     free(bytes);
     ++o->pieces;
     if (len > o->max_piece)

@@ -92,6 +92,9 @@ struct st_pg_loop_t {
     atomic_uint ready[PG_MAX_TARGETS];   /* targets[i].ready_count, for other loops to read */
     h2o_multithread_queue_t *queue;      /* jobs other loops hand to this one */
     h2o_multithread_receiver_t inbox;
+    /* pg__loop_dispatch is running: a dispatch asked for meanwhile (by a callback it caused)
+     * runs after it, from the head of the queue, instead of inside it. */
+    int is_dispatching, wants_dispatch;
 };
 
 struct st_pg_conn_t {

@@ -228,6 +228,21 @@ static pg_conn_t *pick_conn(pg_target_t *t, const pg_call_t *call)
 }
 
 static int lend(pg_loop_t *pl, pg_call_t **link, size_t index);
+static void dispatch_once(pg_loop_t *pl);
+
+void pg__loop_dispatch(pg_loop_t *pl)
+{
+    if (pl->is_dispatching) {
+        pl->wants_dispatch = 1;
+        return;
+    }
+    pl->is_dispatching = 1;
+    do {
+        pl->wants_dispatch = 0;
+        dispatch_once(pl);
+    } while (pl->wants_dispatch);
+    pl->is_dispatching = 0;
+}
 
 /* A streamed read at *link: 1 when it went (or failed), 0 when it waits for the connection
  * being opened for it (the queue goes on past it), -1 when it runs as an unstreamed read
@@ -259,12 +274,13 @@ static int dispatch_stream(pg_loop_t *pl, pg_target_t *t, pg_call_t **link)
     return 1;
 }
 
-void pg__loop_dispatch(pg_loop_t *pl)
+/* One walk of the queue. A step that sends or fails a call may run on_done, which may submit
+ * (appending to the queue; its dispatch is deferred, see pg__loop_dispatch): after one, the
+ * walk starts over from the head. Only streamed reads are passed over (they wait for the
+ * connection being opened for them); any other call that cannot go stops the walk. */
+static void dispatch_once(pg_loop_t *pl)
 {
     pg_backend_t *be = pl->be;
-    /* Every step that sends or fails a call may run on_done, which may submit and dispatch
-     * again: after one, the walk starts over from the head. Only streamed reads are passed
-     * over (they wait for an idle connection); any other call that cannot go stops the walk. */
     pg_call_t **link = &pl->queue_head;
     while (*link != NULL) {
         pg_call_t *call = *link;

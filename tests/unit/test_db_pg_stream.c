@@ -130,10 +130,11 @@ static int teardown(void **state)
     return 0;
 }
 
-static void open_db(fixture_t *f, unsigned pool)
+static void open_db_with(fixture_t *f, unsigned pool, const char *replicas)
 {
     hp_db_options_t opts = {0};
     opts.uri = f->uri;
+    opts.replicas = replicas;
     opts.pool = pool;
     opts.pool_acquire_ms = 10000;
     opts.pipeline = 4;
@@ -144,6 +145,11 @@ static void open_db(fixture_t *f, unsigned pool)
         fail_msg("hp_db_open: %s", err);
     if (hp_db_attach_thread(f->db, f->loop, err, sizeof(err)) != 0)
         fail_msg("attach: %s", err);
+}
+
+static void open_db(fixture_t *f, unsigned pool)
+{
+    open_db_with(f, pool, NULL);
 }
 
 static void close_db(fixture_t *f)
@@ -442,6 +448,63 @@ static void test_no_stream_without_a_spare_connection_or_with_a_small_limit(void
     close_db(f);
 }
 
+/* The server ends the connection of a stream whose piece is with its owner: the owner hears
+ * it as an error piece when it asks for the next one, and the pool goes on. */
+static void test_a_connection_lost_under_a_held_piece(void **state)
+{
+    fixture_t *f = fixture_or_skip(state);
+    open_db(f, 3);
+    outcome_t s;
+    hp_db_job_t *job = submit(f, "items", "order=id", HP_FORMAT_JSON, 0, 4096, &s);
+    run_until(f, is_paused_or_done, &s);
+    assert_true(s.is_paused);
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s' AND "
+             "state = 'idle in transaction'",
+             f->pg.dbname);
+    PGresult *r = PQexec(f->pg.conn, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_int_equal(PQntuples(r), 1);
+    PQclear(r);
+    /* The loop sees the connection go while the piece is still with us: no on_done yet. */
+    unsigned calls = s.callbacks;
+    uint64_t until = hp_time_mono_ns() + DEADLINE_NS;
+    while (hp_db_is_reachable(f->db) && hp_time_mono_ns() < until)
+        h2o_evloop_run(f->loop, 5);
+    assert_false(hp_db_is_reachable(f->db));
+    assert_int_equal(s.callbacks, calls);
+    s.is_paused = 0;
+    hp_db_stream_next(f->db, job);
+    drive(f, job, &s, 0);
+    assert_int_equal(s.callbacks, calls + 1);
+    assert_int_not_equal(s.code, HP_OK);
+    hp_buf_dispose(&s.body);
+    /* The pool saw its only connection break (the server is down for it, retried with
+     * backoff): reads answer again once it has reconnected. */
+    uint64_t deadline = hp_time_mono_ns() + DEADLINE_NS;
+    outcome_t probe;
+    do {
+        read_all(f, "owners", "id=eq.1", HP_FORMAT_JSON, 0, 0, &probe);
+        hp_buf_dispose(&probe.body);
+        h2o_evloop_run(f->loop, 5);
+    } while (probe.code != HP_OK && hp_time_mono_ns() < deadline);
+    assert_int_equal(probe.code, HP_OK);
+    assert_true(check_identical(f, "items", "order=id", HP_FORMAT_CSV, 1, 4096) > 1);
+    close_db(f);
+}
+
+/* Reads go to a replica (here the same server named again): streams run there the same. */
+static void test_streams_on_a_replica(void **state)
+{
+    fixture_t *f = fixture_or_skip(state);
+    open_db_with(f, 3, f->uri);
+    assert_true(check_identical(f, "items", "order=id", HP_FORMAT_JSON, 1, 4096) > 1);
+    assert_true(check_identical(f, "owners", "select=*,items(id,price)&order=id", HP_FORMAT_CSV, 0,
+                                4096) > 1);
+    close_db(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -454,6 +517,8 @@ int main(void)
         cmocka_unit_test(test_cancel_frees_the_connection),
         cmocka_unit_test(test_an_error_after_the_first_piece_is_the_last_piece),
         cmocka_unit_test(test_no_stream_without_a_spare_connection_or_with_a_small_limit),
+        cmocka_unit_test(test_a_connection_lost_under_a_held_piece),
+        cmocka_unit_test(test_streams_on_a_replica),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -267,7 +267,9 @@ void hp_db__pg_stream_cancel(void *state, hp_db_job_t *job)
     pg_conn_t *c = call->conn;
     call->is_paused = 0;
     job->result.body.len = 0;
-    /* Set first: it is the error the owner sees, whatever happens to the connection below. */
+    /* The error the owner sees, whatever happened to the connection before (a loss while the
+     * piece was with it) or happens below. */
+    memset(&job->result.error, 0, sizeof(job->result.error));
     hp_error_set(&job->result.error, &job->pool, HP_ERR_CANCELLED,
                  "The streamed read was cancelled");
     if (c != NULL && end_on_conn(c, call, 0) != 0) {

@@ -11,6 +11,9 @@
  *   Bind/Execute "hpN" (or the unnamed statement when the table of names is full or another
  *   call is preparing the same text right now)
  *   Sync
+ * A streamed read is instead BEGIN ... DECLARE ... FETCH + Sync, then FETCH + Sync per round,
+ * on a connection it holds alone (stream.c); its COMMIT or ROLLBACK + Sync trails after the call
+ * has left, and the connection takes nothing else until that Sync is back.
  * Each call ends at its Sync, so an error in one call never aborts the next. A singular write
  * ends in two steps: at its first Sync it is known whether exactly one row was written, and
  * COMMIT or ROLLBACK + Sync follow; the connection takes no other call meanwhile.
@@ -322,8 +325,6 @@ static int decide(pg_conn_t *c, pg_call_t *call)
     return 0;
 }
 
-/* The call at the head reached its Sync: the statement's prepare (if any) is settled. Returns
- * the call when it is complete (unlinked), NULL when it goes on, (pg_call_t *)-1 on error. */
 void pg__conn_pop_head(pg_conn_t *c)
 {
     pg_call_t *call = c->head;
@@ -347,6 +348,9 @@ int pg__conn_send_trailing(pg_conn_t *c, const char *sql)
     return pg__conn_flush(c);
 }
 
+/* The call at the head reached its Sync: the statement's prepare (if any) is settled. Returns
+ * the call when it is complete (unlinked), NULL when it goes on, (pg_call_t *)-1 on error. A
+ * stream's call may also come back still linked, with a piece (stream.c). */
 static pg_call_t *on_sync(pg_conn_t *c)
 {
     pg_call_t *call = c->head;

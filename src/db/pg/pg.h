@@ -16,6 +16,9 @@
  *                 order, its named prepared statements
  *   pg_call_t     one job on its way through a connection (allocated in the job's pool)
  *
+ * A streamed read (stream.c) holds a connection alone while its owner sends the pieces: it
+ * comes back to on_done once per piece, the last time through pg__finish().
+ *
  * Every job ends in exactly one pg__finish(), which calls its on_done on the loop that
  * submitted it (directly, or posted there when the job was lent): with the result, or with an
  * error (503 when the server cannot be reached, 504 when no connection could be had within
@@ -174,6 +177,12 @@ void pg__conn_close(pg_conn_t *c);
 void pg__conn_fail(pg_conn_t *c, const char *reason);
 /* PQflush, asking for writability when libpq has more to send. Returns 0, or -1 (broken). */
 int pg__conn_flush(pg_conn_t *c);
+/* Unlinks the call at the head of c's pipeline (its Sync came back). */
+void pg__conn_pop_head(pg_conn_t *c);
+/* Sends a statement (a stream's COMMIT / ROLLBACK) + Sync that belongs to no call: its results
+ * are dropped, and the connection takes nothing else until its Sync is back (is_exclusive
+ * stays set by the caller). Returns 0, or -1 when the connection broke. */
+int pg__conn_send_trailing(pg_conn_t *c, const char *sql);
 /* The statement's binds as libpq's NUL-terminated texts, allocated in the job's pool. */
 const char **pg__conn_param_values(hp_db_job_t *job, const hp_stmt_t *stmt);
 
@@ -209,11 +218,6 @@ void pg__stream_on_result(pg_conn_t *c, pg_call_t *call, PGresult *r);
 pg_call_t *pg__stream_on_sync(pg_conn_t *c, pg_call_t *call);
 /* Hands the call's job back (pg__finish for a stream call). */
 void pg__stream_deliver(pg_call_t *call);
-/* Unlinks the head call of c (conn.c). */
-void pg__conn_pop_head(pg_conn_t *c);
-/* Sends a trailing statement (COMMIT / ROLLBACK) + Sync on c, whose call has ended. Returns 0
- * or -1 when the connection broke. */
-int pg__conn_send_trailing(pg_conn_t *c, const char *sql);
 /* backend.h's stream_next / stream_cancel. */
 void hp_db__pg_stream_next(void *state, hp_db_job_t *job);
 void hp_db__pg_stream_cancel(void *state, hp_db_job_t *job);

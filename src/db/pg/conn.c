@@ -250,7 +250,7 @@ const char **pg__conn_param_values(hp_db_job_t *job, const hp_stmt_t *stmt)
 
 static int send_statement(pg_conn_t *c, pg_call_t *call)
 {
-    const hp_stmt_t *stmt = &call->job->exec->main;
+    const hp_stmt_t *stmt = call->is_probe ? pg__stream_probe_stmt(call) : &call->job->exec->main;
     const char **values = pg__conn_param_values(call->job, stmt);
     int n = (int)stmt->bind_count;
     long slot;
@@ -286,6 +286,7 @@ int pg__conn_flush(pg_conn_t *c)
 int pg__conn_send(pg_conn_t *c, pg_call_t *call)
 {
     call->stmt_slot = -1;
+    call->results = 0; /* a probe that goes on as a stream is sent a second time */
     if (call->is_stream)
         return pg__stream_send(c, call);
     if (call->in_tx && !PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0))

@@ -140,6 +140,11 @@ struct st_pg_call_t {
     /* A streamed read (stream.c): exec->stream through a cursor, in rounds that each end at a
      * Sync; the call stays at the head of its connection's pipeline between rounds. */
     int is_stream;
+    /* A read that may be streamed, first tried as a pipelined statement: the streamed shape
+     * with LIMIT of a few more rows than a piece probably holds (stream.c). When all its rows
+     * came, it is answered whole; else it goes on as a stream (is_stream). */
+    int is_probe;
+    hp_stmt_t *probe;    /* the probe's statement, built once (in the job's pool) */
     int is_paused;       /* a piece is with the owner: nothing is fetched until stream_next */
     int has_total;       /* stream_count's answer came */
     pg_conn_t *conn;     /* the connection it holds, while it does */
@@ -218,6 +223,14 @@ void pg__stream_on_result(pg_conn_t *c, pg_call_t *call, PGresult *r);
 pg_call_t *pg__stream_on_sync(pg_conn_t *c, pg_call_t *call);
 /* Hands the call's job back (pg__finish for a stream call). */
 void pg__stream_deliver(pg_call_t *call);
+/* The probe's statement (is_probe). */
+const hp_stmt_t *pg__stream_probe_stmt(pg_call_t *call);
+/* A probe's Sync came back (pg__finish): returns 1 when it answered the job whole, or sent it
+ * on as a stream (queued again on this loop); 0 when pg__finish renders its error as usual. */
+int pg__stream_after_probe(pg_call_t *call);
+/* pool.c: queues a call again at the head of this loop's queue (a probe going on as a stream)
+ * and dispatches. */
+void pg__loop_requeue(pg_call_t *call);
 /* backend.h's stream_next / stream_cancel. */
 void hp_db__pg_stream_next(void *state, hp_db_job_t *job);
 void hp_db__pg_stream_cancel(void *state, hp_db_job_t *job);

@@ -43,6 +43,8 @@ void pg__finish(pg_call_t *call)
         pg__stream_deliver(call);
         return;
     }
+    if (call->is_probe && pg__stream_after_probe(call))
+        return;
     if (job->result.error.code == HP_OK) {
         if (call->error != NULL)
             pg__result_error(job, call->error);
@@ -74,6 +76,21 @@ static void fail_call(pg_call_t *call, hp_errcode_t code, const char *message, c
 }
 
 /* --- the queue --- */
+
+static void push_front(pg_loop_t *pl, pg_call_t *call)
+{
+    call->next = pl->queue_head;
+    if (pl->queue_head == NULL)
+        pl->queue_tail = &call->next;
+    pl->queue_head = call;
+    atomic_fetch_add(&pl->be->waiting, 1);
+}
+
+void pg__loop_requeue(pg_call_t *call)
+{
+    push_front(call->home, call);
+    pg__loop_dispatch(call->home);
+}
 
 static void push_back(pg_loop_t *pl, pg_call_t *call)
 {
@@ -310,9 +327,16 @@ static void dispatch_once(pg_loop_t *pl)
         pg_conn_t *c = pick_conn(t, call);
         if (c == NULL || c->depth >= be->pipeline) {
             grow(t);
-            if (t->conn_count == 0 && lend(pl, link, t->index)) {
-                link = &pl->queue_head;
-                continue;
+            if (t->conn_count == 0) {
+                /* Lent, it runs main there (a stream cannot change loops). Set before it goes:
+                 * once lent, the call is the other loop's. */
+                int was_probe = call->is_probe;
+                call->is_probe = 0;
+                if (lend(pl, link, t->index)) {
+                    link = &pl->queue_head;
+                    continue;
+                }
+                call->is_probe = was_probe;
             }
             break;
         }
@@ -402,7 +426,12 @@ int pg__loop_submit(pg_loop_t *pl, hp_db_job_t *job)
     call->home = pl;
     call->stmt_slot = -1;
     call->in_tx = job->exec->kind == HP_EXEC_WRITE && job->exec->format == HP_FORMAT_OBJECT;
-    call->is_stream = pg__stream_wanted(job);
+    /* A read that may be streamed is first probed with a pipelined statement; with a total
+     * to count (in the cursor's snapshot) it is a stream at once. */
+    if (pg__stream_wanted(job)) {
+        call->is_stream = job->exec->stream_count.sql != NULL;
+        call->is_probe = !call->is_stream;
+    }
     call->queued_ns = hp_time_mono_ns();
     job->_backend = call;
     if (has_nul(&job->exec->main)) {

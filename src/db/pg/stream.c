@@ -2,8 +2,16 @@
  * Streamed reads on PostgreSQL (db.h, "Streamed results"; docs/postgres.md, "Streaming").
  *
  * A read whose exec has the streamed shape (exec.h, stream: one rendered row per result row)
- * and whose owner allows streaming runs through a cursor on a connection it holds alone, in
- * rounds that each end at a Sync:
+ * and whose owner allows streaming is first a probe, unless it counts: the streamed shape with
+ * LIMIT stream_after_bytes / PG_STREAM_PROBE_ROW_BYTES + 2, run like any other statement
+ * (pipelined, prepared, in the implicit transaction of its Sync). When no more than the first
+ * stream_after_bytes / PG_STREAM_PROBE_ROW_BYTES + 1 rows come back, that is the whole result:
+ * it is joined and answered at once, in one round trip, as cheaply as the json_agg statement
+ * (most reads without a limit are small). Otherwise it is thrown away and the read starts over
+ * as a stream (a read that counts starts there: its total must share the cursor's snapshot).
+ *
+ * A stream runs through a cursor on a connection it holds alone, in rounds that each end at a
+ * Sync:
  *
  *   round 1   BEGIN [ISOLATION LEVEL REPEATABLE READ]; SET LOCAL cursor_tuple_fraction = 1;
  *             [stream_count]; DECLARE "hp_stream" NO SCROLL CURSOR FOR <stream>;
@@ -36,6 +44,7 @@
 #include "db/pg/pg.h"
 
 #define PG_STREAM_GUESS_ROW_BYTES 4096 /* the first FETCH's guess of a row's size */
+#define PG_STREAM_PROBE_ROW_BYTES 1024 /* the probe's: it takes stream_after_bytes / this rows */
 #define PG_STREAM_MAX_FETCH 10000u     /* rows one FETCH asks for at most */
 #define PG_STREAM_CURSOR "\"hp_stream\""
 
@@ -216,6 +225,70 @@ pg_call_t *pg__stream_on_sync(pg_conn_t *c, pg_call_t *call)
     if (send_fetch(c, call, next_fetch(call)) != 0 || pg__conn_flush(c) != 0)
         return (pg_call_t *)-1;
     return NULL;
+}
+
+/* Rows the probe may bring back and still answer the read whole. */
+static unsigned probe_rows(const hp_db_job_t *job)
+{
+    return clamp_rows(job->stream_after_bytes / PG_STREAM_PROBE_ROW_BYTES + 1, 1);
+}
+
+const hp_stmt_t *pg__stream_probe_stmt(pg_call_t *call)
+{
+    if (call->probe != NULL)
+        return call->probe;
+    hp_db_job_t *job = call->job;
+    const hp_stmt_t *s = &job->exec->stream;
+    hp_stmt_t *p = h2o_mem_alloc_pool(&job->pool, sizeof(*p));
+    /* The streamed shape ends with its derived table's alias: a LIMIT fits after it. The
+     * count is a bind, so the text (and its prepared statement) is the same for every job. */
+    char suffix[32];
+    size_t n = (size_t)snprintf(suffix, sizeof(suffix), " LIMIT $%zu", s->bind_count + 1);
+    char *sql = h2o_mem_alloc_pool(&job->pool, s->sql_len + n + 1);
+    memcpy(sql, s->sql, s->sql_len);
+    memcpy(sql + s->sql_len, suffix, n + 1);
+    p->sql = sql;
+    p->sql_len = s->sql_len + n;
+    p->binds = h2o_mem_alloc_pool(&job->pool, (s->bind_count + 1) * sizeof(*p->binds));
+    if (s->bind_count != 0)
+        memcpy(p->binds, s->binds, s->bind_count * sizeof(*p->binds));
+    p->binds[s->bind_count] = (hp_bind_t){.kind = HP_BIND_INT, .i = (int64_t)probe_rows(job) + 1};
+    p->bind_count = s->bind_count + 1;
+    call->probe = p;
+    return p;
+}
+
+int pg__stream_after_probe(pg_call_t *call)
+{
+    hp_db_job_t *job = call->job;
+    if (job->result.error.code != HP_OK || call->error != NULL || call->result == NULL)
+        return 0;
+    PGresult *res = call->result;
+    call->result = NULL;
+    if ((unsigned)PQntuples(res) > probe_rows(job)) {
+        /* More rows than the probe takes: again from the start, as a stream. */
+        PQclear(res);
+        call->is_probe = 0;
+        call->is_stream = 1;
+        call->queued_ns = hp_time_mono_ns();
+        pg__loop_requeue(call);
+        return 1;
+    }
+    hp_exec_result_t *r = &job->result;
+    if (job->exec->format == HP_FORMAT_CSV)
+        hp_exec_append_csv_header(&r->body, job->exec);
+    append_rows(call, res);
+    PQclear(res);
+    if (job->exec->format == HP_FORMAT_JSON)
+        hp_buf_append(&r->body, call->rows == 0 ? "[]" : "]", call->rows == 0 ? 2 : 1);
+    r->row_count = call->rows;
+    r->db_queries = 1;
+    hp_db__count_queries(call->be->db, 1);
+    if (call->home != pg__loop_current())
+        hp_db__reply(job);
+    else
+        job->on_done(job);
+    return 1;
 }
 
 void pg__stream_deliver(pg_call_t *call)

@@ -146,6 +146,7 @@ struct st_pg_call_t {
     int is_probe;
     hp_stmt_t *probe;    /* the probe's statement, built once (in the job's pool) */
     int is_paused;       /* a piece is with the owner: nothing is fetched until stream_next */
+    int is_deferred;     /* inside stream_next / stream_cancel: on_done is posted, not called */
     int has_total;       /* stream_count's answer came */
     pg_conn_t *conn;     /* the connection it holds, while it does */
     unsigned fetch_rows; /* what the FETCH in flight asks for */

@@ -311,7 +311,10 @@ void pg__stream_deliver(pg_call_t *call)
         r->db_queries = 1; /* one read, as the unstreamed statement is */
         hp_db__count_queries(call->be->db, 1);
     }
-    job->on_done(job);
+    if (call->is_deferred)
+        hp_db__reply(job); /* never inside the owner's own call: after it, on the same loop */
+    else
+        job->on_done(job);
 }
 
 /* The owner has taken the piece: fetch on, or tell it what happened meanwhile. */
@@ -321,16 +324,17 @@ void hp_db__pg_stream_next(void *state, hp_db_job_t *job)
     pg_call_t *call = job->_backend;
     pg_conn_t *c = call->conn;
     call->is_paused = 0;
+    call->is_deferred = 1;
     job->result.body.len = 0; /* the owner copied or released it */
     if (c == NULL) {
         if (job->result.error.code == HP_OK)
             hp_error_set(&job->result.error, &job->pool, HP_ERR_DB_BUSY,
                          "The connection to the database was lost");
         pg__stream_deliver(call);
-        return;
-    }
-    if (send_fetch(c, call, next_fetch(call)) != 0 || pg__conn_flush(c) != 0)
+    } else if (send_fetch(c, call, next_fetch(call)) != 0 || pg__conn_flush(c) != 0) {
         pg__conn_fail(c, PQerrorMessage(c->pg)); /* delivers the error through pg__finish */
+    }
+    call->is_deferred = 0; /* alive: its on_done was at most posted */
 }
 
 void hp_db__pg_stream_cancel(void *state, hp_db_job_t *job)
@@ -339,15 +343,16 @@ void hp_db__pg_stream_cancel(void *state, hp_db_job_t *job)
     pg_call_t *call = job->_backend;
     pg_conn_t *c = call->conn;
     call->is_paused = 0;
+    call->is_deferred = 1;
     job->result.body.len = 0;
     /* The error the owner sees, whatever happened to the connection before (a loss while the
      * piece was with it) or happens below. */
     memset(&job->result.error, 0, sizeof(job->result.error));
     hp_error_set(&job->result.error, &job->pool, HP_ERR_CANCELLED,
                  "The streamed read was cancelled");
-    if (c != NULL && end_on_conn(c, call, 0) != 0) {
+    if (c != NULL && end_on_conn(c, call, 0) != 0)
         pg__conn_fail(c, PQerrorMessage(c->pg)); /* fails (and so delivers) the call with it */
-        return;
-    }
-    pg__stream_deliver(call);
+    else
+        pg__stream_deliver(call);
+    call->is_deferred = 0; /* alive: its on_done was only posted */
 }

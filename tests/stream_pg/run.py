@@ -262,6 +262,8 @@ def test_slow_client(env):
         check(env.sanitized or grown * 1024 < len(expected) // 4,
               "the server grew by %d KiB for a %d-byte body its client does not read"
               % (grown, len(expected)))
+        print("     slow client: the server grew by %d KiB while a %d-byte response waited"
+              % (grown, len(expected)))
         # Everyone else is served meanwhile.
         with concurrent.futures.ThreadPoolExecutor(max_workers=8) as ex:
             results = list(ex.map(lambda i: http_request(s.port, "GET", "/owners?id=eq.%d" % (i + 1),

@@ -303,8 +303,7 @@ void pg__stream_deliver(pg_call_t *call)
     call->error = NULL;
     if (r->error.code != HP_OK) {
         r->is_last = 1;
-        if (!r->is_streaming)
-            r->body.len = 0; /* nothing was sent: a plain error */
+        r->body.len = 0; /* a plain error, or the end of an aborted stream: no more rows */
     }
     r->row_count = call->rows;
     if (r->is_last) {

@@ -31,6 +31,7 @@ run unit scripts/test-unit.sh build/$flavor/tests/test_*
 run spec scripts/test-spec.sh "$bin"
 run spec-pg scripts/test-spec-pg.sh "$bin"
 run pg python3 tests/pg/run.py "$bin"
+run stream-pg python3 tests/stream_pg/run.py "$bin"
 run batch python3 tests/batch/run.py "$bin"
 run compat scripts/test-compat.sh "$bin"
 run consistency python3 tests/consistency/run.py "$bin"

@@ -94,6 +94,14 @@ typedef struct {
      *   location_col_count key values as text (the first row's; used when the count is 1).
      * `count` is unused (the total is computed in the same statement). */
     int renders_in_db;
+    /* PostgreSQL, a read that may be large (renders_in_db; see hp_query_plan): the same rows
+     * as main, one result row each, rendered by the database (JSON: the row's object as
+     * to_json writes it; CSV: the row's line without "\n"), and, when a total is asked,
+     * stream_count returning it alone. A backend that streams runs these instead of main
+     * (db.h, "Streamed results"; PostgreSQL: a probe, then a cursor) and joins the rows as main
+     * would. sql == NULL: run main. */
+    hp_stmt_t stream;
+    hp_stmt_t stream_count;
 } hp_exec_t;
 
 typedef struct {

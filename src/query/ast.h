@@ -192,6 +192,10 @@ void hp_query__gen_select_list(hp_query__gen_t *g, const hp_query__node_t *root,
 /* PostgreSQL: the aggregate over the derived table "_hp_r" (the rows) that renders the body
  * text in `format` (JSON array, the first row as an object, or CSV lines without header). */
 void hp_query__gen_pg_body(hp_query__gen_t *g, hp_format_t format);
+/* PostgreSQL: one row of the derived table "_hp_r" rendered as its element of the body
+ * hp_query__gen_pg_body writes (JSON: the object; CSV: the line without "\n"), for the
+ * streamed shape (exec.h, stream). */
+void hp_query__gen_pg_row(hp_query__gen_t *g, hp_format_t format);
 /* The root's row as one JSON object, in SQL (the object the read puts in its array). */
 void hp_query__gen_row_json(hp_query__gen_t *g, const hp_query__node_t *root);
 /* A PostgreSQL array literal {"v1","v2"} of the values (" and \ escaped). */

@@ -49,6 +49,9 @@ static void plan_window(const hp_request_t *req, const hp_query__node_t *root,
     *out = w;
 }
 
+static void gen_pg_rows(const hp_query__node_t *root, const hp_table_t *t, const window_t *w,
+                        hp_query__gen_t *g, hp_outcol_t *cols, size_t *key_bind);
+
 /* PostgreSQL: one statement renders the body and counts, as PostgREST's does:
  *   SELECT <body of "_hp_r">, count(*), (SELECT count(*) FROM "t" WHERE ...) | NULL
  *   FROM (SELECT <list> FROM "t" WHERE ... ORDER BY ... LIMIT ... OFFSET ...) AS "_hp_r" */
@@ -67,16 +70,55 @@ static void plan_read_pg(const hp_request_t *req, const hp_query__node_t *root, 
     } else {
         hp_query__gen_lit(g, "NULL::int8");
     }
+    gen_pg_rows(root, t, w, g, exec->cols, key_bind);
+    hp_query__gen_finish(g, &exec->main);
+}
+
+/* The derived table of a PostgreSQL read: " FROM (SELECT <list> FROM "t" WHERE ... ORDER BY
+ * ... LIMIT ... OFFSET ...) AS "_hp_r"". cols may be NULL (already filled). */
+static void gen_pg_rows(const hp_query__node_t *root, const hp_table_t *t, const window_t *w,
+                        hp_query__gen_t *g, hp_outcol_t *cols, size_t *key_bind)
+{
     hp_query__gen_lit(g, " FROM (SELECT ");
-    hp_query__gen_select_list(g, root, exec->cols);
+    hp_query__gen_select_list(g, root, cols);
     hp_query__gen_lit(g, " FROM ");
     hp_query__gen_ident(g, t->name, t->name_len);
-    *key_bind = g->bind_count;
+    if (key_bind != NULL)
+        *key_bind = g->bind_count;
     hp_query__gen_where(g, root, 1);
     hp_query__gen_order(g, root);
     hp_query__gen_limit(g, w->count != UINT64_MAX, w->count, w->offset);
     hp_query__gen_lit(g, ") AS \"_hp_r\"");
-    hp_query__gen_finish(g, &exec->main);
+}
+
+/* Whether a PostgreSQL read gets the streamed shape besides main (exec.h, stream): JSON or
+ * CSV (a singular read is one row), and a window that may hold more than
+ * HP_QUERY_STREAM_MIN_ROWS rows. A batchable read looks one row up by a unique key. */
+static int pg_streamable(const hp_request_t *req, const window_t *w, const hp_plan_t *plan)
+{
+    if (req->format != HP_FORMAT_JSON && req->format != HP_FORMAT_CSV)
+        return 0;
+    return w->count > HP_QUERY_STREAM_MIN_ROWS && plan->batch.tree == NULL;
+}
+
+/* The streamed shape: the same derived table, one rendered row per result row
+ *   SELECT to_json("_hp_r")::text FROM (SELECT <list> FROM "t" ...) AS "_hp_r"
+ * and the total alone (Prefer: count), which the backend runs first in the same snapshot:
+ *   SELECT count(*) FROM "t" WHERE ... */
+static void plan_stream_pg(const hp_request_t *req, const hp_query__node_t *root,
+                           const hp_table_t *t, const window_t *w, hp_query__gen_t *g,
+                           hp_exec_t *exec)
+{
+    hp_query__gen_lit(g, "SELECT ");
+    hp_query__gen_pg_row(g, exec->format);
+    gen_pg_rows(root, t, w, g, NULL, NULL);
+    hp_query__gen_finish(g, &exec->stream);
+    if (req->prefer.count != HP_COUNT_NONE) {
+        hp_query__gen_lit(g, "SELECT count(*) FROM ");
+        hp_query__gen_ident(g, t->name, t->name_len);
+        hp_query__gen_where(g, root, 1);
+        hp_query__gen_finish(g, &exec->stream_count);
+    }
 }
 
 /* See hp_plan_t.batch: one filter, column = value, on a unique column (a one-column primary
@@ -127,6 +169,8 @@ static int plan_read(const hp_request_t *req, const hp_query__parsed_t *q,
     if (dialect == HP_DIALECT_POSTGRES) {
         plan_read_pg(req, root, t, &w, &g, exec, &key_bind);
         plan->batch.key_bind = key_bind;
+        if (pg_streamable(req, &w, plan))
+            plan_stream_pg(req, root, t, &w, &g, exec);
         return 0;
     }
     hp_query__gen_lit(&g, "SELECT ");

@@ -87,6 +87,12 @@ typedef struct {
     int64_t max_rows; /* db-max-rows: cap on rows a read returns; -1 for none */
 } hp_query_options_t;
 
+/* PostgreSQL: a JSON or CSV read whose window may hold more rows than this (no limit, or a
+ * larger one) also gets the streamed shape (exec.h, stream), which a backend may run instead
+ * of main when the caller allows streaming. Smaller reads fit in memory whatever they embed
+ * far more often than not, and keep main's single pipelined statement. */
+#define HP_QUERY_STREAM_MIN_ROWS 1000
+
 /* What the HTTP layer needs beside the exec to answer. */
 typedef struct {
     hp_exec_t exec;

@@ -964,6 +964,16 @@ void hp_query__gen_pg_body(hp_query__gen_t *g, hp_format_t format)
     }
 }
 
+void hp_query__gen_pg_row(hp_query__gen_t *g, hp_format_t format)
+{
+    /* The elements json_agg / string_agg above join: to_json of a record is json_agg's own
+     * rendering of each element (composite_to_json, no line feeds). */
+    if (format == HP_FORMAT_CSV)
+        hp_query__gen_lit(g, "substring(\"_hp_r\"::text, 2, length(\"_hp_r\"::text) - 2)");
+    else
+        hp_query__gen_lit(g, "to_json(\"_hp_r\")::text");
+}
+
 void hp_query__gen_row_json(hp_query__gen_t *g, const hp_query__node_t *root)
 {
     if (g->dialect == HP_DIALECT_POSTGRES) {

@@ -90,8 +90,10 @@ static void *pg_open(hp_db_t *db, const char *location, const hp_db_options_t *o
     if (opts->statement_timeout_ms != 0)
         snprintf(be->options, sizeof(be->options), "-c statement_timeout=%u",
                  opts->statement_timeout_ms);
-    for (size_t i = 0; i != PG_MAX_TARGETS; ++i)
+    for (size_t i = 0; i != PG_MAX_TARGETS; ++i) {
         atomic_init(&be->open[i], 0);
+        atomic_init(&be->streams[i], 0);
+    }
     /* Fail at start-up, clearly, when the primary cannot be reached at all. */
     PGconn *probe = connect_blocking(be->uris[0], errbuf, errlen);
     if (probe == NULL) {
@@ -174,4 +176,6 @@ const hp_db__backend_t hp_db__pg_backend = {
     .close = pg_close,
     .pool_stats = pg_stats,
     .is_reachable = pg_is_reachable,
+    .stream_next = hp_db__pg_stream_next,
+    .stream_cancel = hp_db__pg_stream_cancel,
 };

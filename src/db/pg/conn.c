@@ -11,6 +11,9 @@
  *   Bind/Execute "hpN" (or the unnamed statement when the table of names is full or another
  *   call is preparing the same text right now)
  *   Sync
+ * A streamed read is instead BEGIN ... DECLARE ... FETCH + Sync, then FETCH + Sync per round,
+ * on a connection it holds alone (stream.c); its COMMIT or ROLLBACK + Sync trails after the call
+ * has left, and the connection takes nothing else until that Sync is back.
  * Each call ends at its Sync, so an error in one call never aborts the next. A singular write
  * ends in two steps: at its first Sync it is known whether exactly one row was written, and
  * COMMIT or ROLLBACK + Sync follow; the connection takes no other call meanwhile.
@@ -89,6 +92,8 @@ static void unlink_conn(pg_conn_t *c)
 
 void pg__conn_close(pg_conn_t *c)
 {
+    if (c->holds_stream)
+        atomic_fetch_sub(&c->target->loop->be->streams[c->target->index], 1);
     unlink_conn(c);
     release_socket(c);
     PQfinish(c->pg);
@@ -98,7 +103,7 @@ void pg__conn_close(pg_conn_t *c)
 
 /* The connection is gone: every call in it fails with 503 (a read could be retried, but a
  * write may or may not have committed; the client decides). */
-static void fail_conn(pg_conn_t *c, const char *reason)
+void pg__conn_fail(pg_conn_t *c, const char *reason)
 {
     /* The reason may be libpq's buffer, which dies with the connection. */
     char why[256];
@@ -114,6 +119,7 @@ static void fail_conn(pg_conn_t *c, const char *reason)
     pg__target_conn_event(t, 0, why);
     while (calls != NULL) {
         pg_call_t *next = calls->next;
+        calls->conn = NULL;
         hp_error_set(&calls->job->result.error, &calls->job->pool, HP_ERR_DB_BUSY,
                      "The connection to the database was lost");
         hp_error_details(&calls->job->result.error, &calls->job->pool, "%s", why);
@@ -177,7 +183,7 @@ static void became_ready(pg_conn_t *c)
 {
     pg_target_t *t = c->target;
     if (PQsetnonblocking(c->pg, 1) != 0 || PQenterPipelineMode(c->pg) != 1) {
-        fail_conn(c, pq_error(c));
+        pg__conn_fail(c, pq_error(c));
         return;
     }
     c->state = PG_CONN_READY;
@@ -194,13 +200,13 @@ static void continue_connect(pg_conn_t *c)
         /* libpq opened a new socket (another address, or a retry without SSL). */
         release_socket(c);
         if (watch_socket(c) != 0) {
-            fail_conn(c, "dup: out of descriptors");
+            pg__conn_fail(c, "dup: out of descriptors");
             return;
         }
     }
     switch (st) {
     case PGRES_POLLING_OK: became_ready(c); break;
-    case PGRES_POLLING_FAILED: fail_conn(c, pq_error(c)); break;
+    case PGRES_POLLING_FAILED: pg__conn_fail(c, pq_error(c)); break;
     case PGRES_POLLING_WRITING: want_write(c); break;
     default: /* READING: the socket is always watched for reading */ break;
     }
@@ -217,7 +223,7 @@ static void int_text(char *buf, size_t len, const hp_bind_t *b)
 }
 
 /* libpq takes text parameters as NUL-terminated strings: copy them into the job's pool. */
-static const char **param_values(hp_db_job_t *job, const hp_stmt_t *stmt)
+const char **pg__conn_param_values(hp_db_job_t *job, const hp_stmt_t *stmt)
 {
     const char **values = h2o_mem_alloc_pool(&job->pool, (stmt->bind_count + 1) * sizeof(*values));
     for (size_t i = 0; i != stmt->bind_count; ++i) {
@@ -244,8 +250,8 @@ static const char **param_values(hp_db_job_t *job, const hp_stmt_t *stmt)
 
 static int send_statement(pg_conn_t *c, pg_call_t *call)
 {
-    const hp_stmt_t *stmt = &call->job->exec->main;
-    const char **values = param_values(call->job, stmt);
+    const hp_stmt_t *stmt = call->is_probe ? pg__stream_probe_stmt(call) : &call->job->exec->main;
+    const char **values = pg__conn_param_values(call->job, stmt);
     int n = (int)stmt->bind_count;
     long slot;
     char name[24];
@@ -267,7 +273,7 @@ static int send_statement(pg_conn_t *c, pg_call_t *call)
     return PQsendQueryParams(c->pg, stmt->sql, n, NULL, values, NULL, NULL, 0) ? 0 : -1;
 }
 
-static int flush(pg_conn_t *c)
+int pg__conn_flush(pg_conn_t *c)
 {
     int rc = PQflush(c->pg);
     if (rc < 0)
@@ -280,6 +286,9 @@ static int flush(pg_conn_t *c)
 int pg__conn_send(pg_conn_t *c, pg_call_t *call)
 {
     call->stmt_slot = -1;
+    call->results = 0; /* a probe that goes on as a stream is sent a second time */
+    if (call->is_stream)
+        return pg__stream_send(c, call);
     if (call->in_tx && !PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0))
         goto broken;
     if (send_statement(c, call) != 0 || !PQpipelineSync(c->pg))
@@ -292,15 +301,15 @@ int pg__conn_send(pg_conn_t *c, pg_call_t *call)
     ++c->target->outstanding;
     atomic_fetch_add(&c->target->loop->be->busy, 1);
     c->is_exclusive = call->in_tx;
-    if (flush(c) != 0) {
-        fail_conn(c, pq_error(c));
+    if (pg__conn_flush(c) != 0) {
+        pg__conn_fail(c, pq_error(c));
         return 0; /* the call was failed with the others */
     }
     return 0;
 broken:
     if (call->stmt_slot >= 0)
         pg__stmts_end(c->stmts, call->stmt_slot, 0);
-    fail_conn(c, pq_error(c));
+    pg__conn_fail(c, pq_error(c));
     return -1;
 }
 
@@ -312,22 +321,14 @@ static int decide(pg_conn_t *c, pg_call_t *call)
     int ok = call->error == NULL && call->result != NULL && pg__result_is_singular_ok(call->result);
     call->phase = PG_CALL_DECIDING;
     if (!PQsendQueryParams(c->pg, ok ? "COMMIT" : "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0) ||
-        !PQpipelineSync(c->pg) || flush(c) != 0)
+        !PQpipelineSync(c->pg) || pg__conn_flush(c) != 0)
         return -1;
     return 0;
 }
 
-/* The call at the head reached its Sync: the statement's prepare (if any) is settled. Returns
- * the call when it is complete (unlinked), NULL when it goes on, (pg_call_t *)-1 on error. */
-static pg_call_t *on_sync(pg_conn_t *c)
+void pg__conn_pop_head(pg_conn_t *c)
 {
     pg_call_t *call = c->head;
-    if (call->stmt_slot >= 0) { /* its Parse never answered: aborted */
-        pg__stmts_end(c->stmts, call->stmt_slot, 0);
-        call->stmt_slot = -1;
-    }
-    if (call->in_tx && call->phase == PG_CALL_SENT)
-        return decide(c, call) == 0 ? NULL : (pg_call_t *)-1;
     c->head = call->next;
     if (c->head == NULL)
         c->tail = &c->head;
@@ -338,7 +339,47 @@ static pg_call_t *on_sync(pg_conn_t *c)
         c->is_exclusive = 0;
     c->last_used_ms = pg__now_ms();
     call->next = NULL;
+}
+
+int pg__conn_send_trailing(pg_conn_t *c, const char *sql)
+{
+    if (!PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0) || !PQpipelineSync(c->pg))
+        return -1;
+    ++c->trailing_syncs;
+    return pg__conn_flush(c);
+}
+
+/* The call at the head reached its Sync: the statement's prepare (if any) is settled. Returns
+ * the call when it is complete (unlinked), NULL when it goes on, (pg_call_t *)-1 on error. A
+ * stream's call may also come back still linked, with a piece (stream.c). */
+static pg_call_t *on_sync(pg_conn_t *c)
+{
+    pg_call_t *call = c->head;
+    if (call->stmt_slot >= 0) { /* its Parse never answered: aborted */
+        pg__stmts_end(c->stmts, call->stmt_slot, 0);
+        call->stmt_slot = -1;
+    }
+    if (call->is_stream)
+        return pg__stream_on_sync(c, call);
+    if (call->in_tx && call->phase == PG_CALL_SENT)
+        return decide(c, call) == 0 ? NULL : (pg_call_t *)-1;
+    pg__conn_pop_head(c);
     return call;
+}
+
+/* The COMMIT / ROLLBACK of a stream that has ended came back (its Sync): the connection is
+ * free again. Its errors mean nothing to anyone (the transaction ends either way). */
+static void on_trailing(pg_conn_t *c, PGresult *r)
+{
+    if (PQresultStatus(r) == PGRES_PIPELINE_SYNC && --c->trailing_syncs == 0) {
+        c->is_exclusive = 0;
+        if (c->holds_stream) {
+            c->holds_stream = 0;
+            atomic_fetch_sub(&c->target->loop->be->streams[c->target->index], 1);
+        }
+        c->last_used_ms = pg__now_ms();
+    }
+    PQclear(r);
 }
 
 static void keep(PGresult **slot, PGresult *r)
@@ -354,7 +395,7 @@ static void keep(PGresult **slot, PGresult *r)
 static int drain(pg_conn_t *c, pg_call_t ***done)
 {
     int nulls = 0;
-    while (c->head != NULL && !PQisBusy(c->pg)) {
+    while ((c->head != NULL || c->trailing_syncs != 0) && !PQisBusy(c->pg)) {
         PGresult *r = PQgetResult(c->pg);
         if (r == NULL) {
             if (++nulls > 1)
@@ -362,8 +403,16 @@ static int drain(pg_conn_t *c, pg_call_t ***done)
             continue;
         }
         nulls = 0;
+        if (c->trailing_syncs != 0) {
+            on_trailing(c, r);
+            continue;
+        }
         pg_call_t *call = c->head, *complete;
         ExecStatusType status = PQresultStatus(r);
+        if (call->is_stream && status != PGRES_PIPELINE_SYNC) {
+            pg__stream_on_result(c, call, r);
+            continue;
+        }
         if (status != PGRES_PIPELINE_SYNC) {
             /* The Parse's answer comes first (after BEGIN's): the name is now usable, or free. */
             if (call->stmt_slot >= 0 && call->results == (call->in_tx ? 1u : 0u)) {
@@ -406,7 +455,7 @@ static void on_readable(h2o_socket_t *sock, const char *err)
     pg_conn_t *c = sock->data;
     pg_loop_t *pl = c->target->loop;
     if (err != NULL) {
-        fail_conn(c, err);
+        pg__conn_fail(c, err);
         return;
     }
     if (c->state == PG_CONN_CONNECTING) {
@@ -414,12 +463,14 @@ static void on_readable(h2o_socket_t *sock, const char *err)
         return;
     }
     if (!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD) {
-        fail_conn(c, pq_error(c));
+        pg__conn_fail(c, pq_error(c));
         return;
     }
     pg_call_t *done = NULL, **tail = &done;
-    if (drain(c, &tail) != 0 || (c->wants_write == 0 && c->head != NULL && flush(c) != 0)) {
-        fail_conn(c, pq_error(c));
+    if (drain(c, &tail) != 0 ||
+        (c->wants_write == 0 && (c->head != NULL || c->trailing_syncs != 0) &&
+         pg__conn_flush(c) != 0)) {
+        pg__conn_fail(c, pq_error(c));
         finish_all(done);
         return;
     }
@@ -436,13 +487,13 @@ static void on_writable(h2o_socket_t *sock, const char *err)
     pg_conn_t *c = sock->data;
     c->wants_write = 0;
     if (err != NULL) {
-        fail_conn(c, err);
+        pg__conn_fail(c, err);
         return;
     }
     if (c->state == PG_CONN_CONNECTING) {
         continue_connect(c);
         return;
     }
-    if (flush(c) != 0)
-        fail_conn(c, pq_error(c));
+    if (pg__conn_flush(c) != 0)
+        pg__conn_fail(c, pq_error(c));
 }

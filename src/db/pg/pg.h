@@ -16,6 +16,9 @@
  *                 order, its named prepared statements
  *   pg_call_t     one job on its way through a connection (allocated in the job's pool)
  *
+ * A streamed read (stream.c) holds a connection alone while its owner sends the pieces: it
+ * comes back to on_done once per piece, the last time through pg__finish().
+ *
  * Every job ends in exactly one pg__finish(), which calls its on_done on the loop that
  * submitted it (directly, or posted there when the job was lent): with the result, or with an
  * error (503 when the server cannot be reached, 504 when no connection could be had within
@@ -52,10 +55,11 @@ struct st_pg_backend_t {
     unsigned pipeline;                /* most calls in flight per connection (1: no pipelining) */
     char options[64];                 /* libpq "options" for the pool's connections ("" for none) */
     atomic_uint open[PG_MAX_TARGETS]; /* connections open or opening, per server */
-    atomic_uint busy;                 /* calls in flight, all loops */
-    atomic_uint waiting;              /* jobs waiting for a connection, all loops */
-    atomic_uint_fast64_t acquire_ns;  /* total time jobs waited for a connection */
-    atomic_uint_fast64_t acquired;    /* jobs that got one */
+    atomic_uint streams[PG_MAX_TARGETS]; /* connections a streamed read holds, per server */
+    atomic_uint busy;                    /* calls in flight, all loops */
+    atomic_uint waiting;                 /* jobs waiting for a connection, all loops */
+    atomic_uint_fast64_t acquire_ns;     /* total time jobs waited for a connection */
+    atomic_uint_fast64_t acquired;       /* jobs that got one */
     atomic_uint loops;
     atomic_uint_fast64_t connected_ms[PG_MAX_TARGETS]; /* a loop's last successful connect */
     atomic_int primary_down; /* a loop failed to connect to the primary, none has since */
@@ -91,6 +95,9 @@ struct st_pg_loop_t {
     atomic_uint ready[PG_MAX_TARGETS];   /* targets[i].ready_count, for other loops to read */
     h2o_multithread_queue_t *queue;      /* jobs other loops hand to this one */
     h2o_multithread_receiver_t inbox;
+    /* pg__loop_dispatch is running: a dispatch asked for meanwhile (by a callback it caused)
+     * runs after it, from the head of the queue, instead of inside it. */
+    int is_dispatching, wants_dispatch;
 };
 
 struct st_pg_conn_t {
@@ -102,6 +109,10 @@ struct st_pg_conn_t {
     pg_conn_state_t state;
     int wants_write;  /* waiting for the socket to take more of libpq's output */
     int is_exclusive; /* a transaction is open on it: nothing else may join the pipeline */
+    int holds_stream; /* a streamed read holds it (counted in be->streams) until its COMMIT or
+                         ROLLBACK comes back, or the connection closes */
+    unsigned trailing_syncs; /* a finished stream's COMMIT/ROLLBACK + Sync still to come back,
+                                ahead of every call in the pipeline */
     uint64_t created_ms, last_used_ms;
     pg_call_t *head, **tail; /* calls in flight, in pipeline order */
     unsigned depth;
@@ -126,6 +137,22 @@ struct st_pg_call_t {
     unsigned results; /* results received so far (not counting Syncs) */
     PGresult *result; /* the statement's rows (TUPLES_OK), kept until the Sync */
     PGresult *error;  /* the first error, kept until the Sync */
+    /* A streamed read (stream.c): exec->stream through a cursor, in rounds that each end at a
+     * Sync; the call stays at the head of its connection's pipeline between rounds. */
+    int is_stream;
+    /* A read that may be streamed, first tried as a pipelined statement: the streamed shape
+     * with LIMIT of a few more rows than a piece probably holds (stream.c). When all its rows
+     * came, it is answered whole; else it goes on as a stream (is_stream). */
+    int is_probe;
+    hp_stmt_t *probe;    /* the probe's statement, built once (in the job's pool) */
+    int is_paused;       /* a piece is with the owner: nothing is fetched until stream_next */
+    int is_deferred;     /* inside stream_next / stream_cancel: on_done is posted, not called */
+    int has_total;       /* stream_count's answer came */
+    pg_conn_t *conn;     /* the connection it holds, while it does */
+    unsigned fetch_rows; /* what the FETCH in flight asks for */
+    unsigned got_rows;   /* what it returned so far */
+    uint64_t rows;       /* rows rendered, over all pieces */
+    uint64_t bytes;      /* bytes rendered, over all pieces (the average row size) */
 };
 
 /* backend.c */
@@ -152,6 +179,18 @@ pg_conn_t *pg__conn_start(pg_target_t *t, const char *uri, char *errbuf, size_t 
  * (the call is untouched; the connection is closed and the target told). */
 int pg__conn_send(pg_conn_t *c, pg_call_t *call);
 void pg__conn_close(pg_conn_t *c);
+/* The connection is gone: closes it and fails every call in its pipeline (503). */
+void pg__conn_fail(pg_conn_t *c, const char *reason);
+/* PQflush, asking for writability when libpq has more to send. Returns 0, or -1 (broken). */
+int pg__conn_flush(pg_conn_t *c);
+/* Unlinks the call at the head of c's pipeline (its Sync came back). */
+void pg__conn_pop_head(pg_conn_t *c);
+/* Sends a statement (a stream's COMMIT / ROLLBACK) + Sync that belongs to no call: its results
+ * are dropped, and the connection takes nothing else until its Sync is back (is_exclusive
+ * stays set by the caller). Returns 0, or -1 when the connection broke. */
+int pg__conn_send_trailing(pg_conn_t *c, const char *sql);
+/* The statement's binds as libpq's NUL-terminated texts, allocated in the job's pool. */
+const char **pg__conn_param_values(hp_db_job_t *job, const hp_stmt_t *stmt);
 
 /* stmts.c: per-connection names of prepared statements, by SQL text. */
 pg_stmts_t *pg__stmts_create(void);
@@ -170,6 +209,32 @@ void pg__result_fill(hp_db_job_t *job, const PGresult *res);
 void pg__result_error(hp_db_job_t *job, const PGresult *res);
 /* Whether a singular write's statement result may be committed (exactly one row). */
 int pg__result_is_singular_ok(const PGresult *res);
+
+/* stream.c: streamed reads (db.h, "Streamed results"). */
+/* Whether the job may be streamed (its exec has the streamed shape and its owner allows). */
+int pg__stream_wanted(const hp_db_job_t *job);
+/* Puts the first round (BEGIN, count, DECLARE, FETCH, Sync) in the connection's pipeline;
+ * the connection must have no call in flight. Returns 0 or -1 as pg__conn_send. */
+int pg__stream_send(pg_conn_t *c, pg_call_t *call);
+/* A result of the stream call at the head of c (not its Sync). */
+void pg__stream_on_result(pg_conn_t *c, pg_call_t *call, PGresult *r);
+/* The round ended: returns the call to hand back to its owner (a piece, or the end, in which
+ * case it is unlinked from c and its COMMIT/ROLLBACK is trailing), NULL when the next FETCH
+ * went out, (pg_call_t *)-1 when the connection broke. */
+pg_call_t *pg__stream_on_sync(pg_conn_t *c, pg_call_t *call);
+/* Hands the call's job back (pg__finish for a stream call). */
+void pg__stream_deliver(pg_call_t *call);
+/* The probe's statement (is_probe). */
+const hp_stmt_t *pg__stream_probe_stmt(pg_call_t *call);
+/* A probe's Sync came back (pg__finish): returns 1 when it answered the job whole, or sent it
+ * on as a stream (queued again on this loop); 0 when pg__finish renders its error as usual. */
+int pg__stream_after_probe(pg_call_t *call);
+/* pool.c: queues a call again at the head of this loop's queue (a probe going on as a stream)
+ * and dispatches. */
+void pg__loop_requeue(pg_call_t *call);
+/* backend.h's stream_next / stream_cancel. */
+void hp_db__pg_stream_next(void *state, hp_db_job_t *job);
+void hp_db__pg_stream_cancel(void *state, hp_db_job_t *job);
 
 /* listen.c: LISTEN hotpath on its own connection and thread. */
 int pg__listener_start(pg_backend_t *be, char *errbuf, size_t errlen);

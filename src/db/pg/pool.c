@@ -39,6 +39,12 @@ void pg__finish(pg_call_t *call)
 {
     hp_db_job_t *job = call->job;
     pg_backend_t *be = call->be;
+    if (call->is_stream) { /* never lent: it runs on the loop that submitted it */
+        pg__stream_deliver(call);
+        return;
+    }
+    if (call->is_probe && pg__stream_after_probe(call))
+        return;
     if (job->result.error.code == HP_OK) {
         if (call->error != NULL)
             pg__result_error(job, call->error);
@@ -80,6 +86,12 @@ static void push_front(pg_loop_t *pl, pg_call_t *call)
     atomic_fetch_add(&pl->be->waiting, 1);
 }
 
+void pg__loop_requeue(pg_call_t *call)
+{
+    push_front(call->home, call);
+    pg__loop_dispatch(call->home);
+}
+
 static void push_back(pg_loop_t *pl, pg_call_t *call)
 {
     call->next = NULL;
@@ -88,15 +100,31 @@ static void push_back(pg_loop_t *pl, pg_call_t *call)
     atomic_fetch_add(&pl->be->waiting, 1);
 }
 
-static pg_call_t *pop_front(pg_loop_t *pl)
+/* Takes the call *link (a link of the queue) out of the queue. */
+static pg_call_t *take(pg_loop_t *pl, pg_call_t **link)
 {
-    pg_call_t *call = pl->queue_head;
-    pl->queue_head = call->next;
-    if (pl->queue_head == NULL)
-        pl->queue_tail = &pl->queue_head;
+    pg_call_t *call = *link;
+    *link = call->next;
+    if (*link == NULL)
+        pl->queue_tail = link;
     call->next = NULL;
     atomic_fetch_sub(&pl->be->waiting, 1);
     return call;
+}
+
+static pg_call_t *pop_front(pg_loop_t *pl)
+{
+    return take(pl, &pl->queue_head);
+}
+
+/* Puts the call back where it was taken from (*link). */
+static void put_back(pg_loop_t *pl, pg_call_t **link, pg_call_t *call)
+{
+    call->next = *link;
+    if (*link == NULL)
+        pl->queue_tail = &call->next;
+    *link = call;
+    atomic_fetch_add(&pl->be->waiting, 1);
 }
 
 /* --- connections --- */
@@ -180,6 +208,27 @@ static pg_target_t *choose_target(pg_loop_t *pl, const hp_db_job_t *job)
     return replica != NULL ? replica : best;
 }
 
+/* A streamed read holds a connection alone for as long as its owner takes to send it, so
+ * streams may hold at most db-pool - 1 connections of a server (over all loops): one is
+ * always left for the pipelined queries of everyone else. Returns 1 with a slot reserved. */
+static int reserve_stream(pg_backend_t *be, size_t index)
+{
+    unsigned n = atomic_load(&be->streams[index]);
+    while (n + 1 < be->pool_max)
+        if (atomic_compare_exchange_weak(&be->streams[index], &n, n + 1))
+            return 1;
+    return 0;
+}
+
+/* A ready connection with nothing in flight, for a streamed read, or NULL. */
+static pg_conn_t *idle_conn(pg_target_t *t)
+{
+    for (pg_conn_t *c = t->conns; c != NULL; c = c->next)
+        if (c->state == PG_CONN_READY && !c->is_exclusive && c->depth == 0)
+            return c;
+    return NULL;
+}
+
 /* The ready connection with the shortest pipeline that can take the call, or NULL. */
 static pg_conn_t *pick_conn(pg_target_t *t, const pg_call_t *call)
 {
@@ -195,50 +244,124 @@ static pg_conn_t *pick_conn(pg_target_t *t, const pg_call_t *call)
     return best;
 }
 
-static int lend(pg_loop_t *pl, size_t index);
+static int lend(pg_loop_t *pl, pg_call_t **link, size_t index);
+static void dispatch_once(pg_loop_t *pl);
 
 void pg__loop_dispatch(pg_loop_t *pl)
 {
+    if (pl->is_dispatching) {
+        pl->wants_dispatch = 1;
+        return;
+    }
+    pl->is_dispatching = 1;
+    do {
+        pl->wants_dispatch = 0;
+        dispatch_once(pl);
+    } while (pl->wants_dispatch);
+    pl->is_dispatching = 0;
+}
+
+/* A streamed read at *link: 1 when it went (or failed), 0 when it waits for the connection
+ * being opened for it (the queue goes on past it), -1 when it runs as an unstreamed read
+ * instead: when streams already hold db-pool - 1 of the server's connections (db-pool 1: any),
+ * or no connection is idle and none can be opened. Rather than wait behind slow clients' streams
+ * or for a pipeline to drain under load, it is then rendered whole, as before streaming. */
+static int dispatch_stream(pg_loop_t *pl, pg_target_t *t, pg_call_t **link)
+{
     pg_backend_t *be = pl->be;
-    while (pl->queue_head != NULL) {
-        pg_call_t *call = pl->queue_head;
+    pg_call_t *call = *link;
+    if (atomic_load(&be->streams[t->index]) + 1 >= be->pool_max)
+        return -1;
+    pg_conn_t *c = idle_conn(t);
+    if (c == NULL) {
+        grow(t);
+        return t->connecting_count != 0 ? 0 : -1;
+    }
+    if (!reserve_stream(be, t->index))
+        return -1;
+    take(pl, link);
+    c->holds_stream = 1;
+    uint64_t waited = hp_time_mono_ns() - call->queued_ns;
+    if (pg__conn_send(c, call) != 0) { /* the connection broke (its slot went with it) */
+        put_back(pl, link, call);
+        return 1;
+    }
+    atomic_fetch_add(&be->acquire_ns, waited);
+    atomic_fetch_add(&be->acquired, 1);
+    return 1;
+}
+
+/* One walk of the queue. A step that sends or fails a call may run on_done, which may submit
+ * (appending to the queue; its dispatch is deferred, see pg__loop_dispatch): after one, the
+ * walk starts over from the head. Only streamed reads are passed over (they wait for the
+ * connection being opened for them); any other call that cannot go stops the walk. */
+static void dispatch_once(pg_loop_t *pl)
+{
+    pg_backend_t *be = pl->be;
+    pg_call_t **link = &pl->queue_head;
+    while (*link != NULL) {
+        pg_call_t *call = *link;
         pg_target_t *t = choose_target(pl, call->job);
         if (t->is_down && t->ready_count == 0) {
             if (is_backing_off(t)) {
-                pop_front(pl);
+                take(pl, link);
                 fail_call(call, HP_ERR_DB_BUSY, "The database is not reachable", t->last_error);
+                link = &pl->queue_head;
                 continue;
             }
             grow(t);
             break;
         }
+        if (call->is_stream) {
+            int went = dispatch_stream(pl, t, link);
+            if (went > 0) {
+                link = &pl->queue_head;
+                continue;
+            }
+            if (went == 0) {
+                link = &call->next;
+                continue;
+            }
+            call->is_stream = 0; /* main, unstreamed */
+        }
         pg_conn_t *c = pick_conn(t, call);
         if (c == NULL || c->depth >= be->pipeline) {
             grow(t);
-            if (t->conn_count == 0 && lend(pl, t->index))
-                continue;
+            if (t->conn_count == 0) {
+                /* Lent, it runs main there (a stream cannot change loops). Set before it goes:
+                 * once lent, the call is the other loop's. */
+                int was_probe = call->is_probe;
+                call->is_probe = 0;
+                if (lend(pl, link, t->index)) {
+                    link = &pl->queue_head;
+                    continue;
+                }
+                call->is_probe = was_probe;
+            }
             break;
         }
         if (c->depth != 0)
             grow(t); /* busy: open another connection if the pool allows */
-        pop_front(pl);
+        take(pl, link);
         uint64_t waited = hp_time_mono_ns() - call->queued_ns;
         if (pg__conn_send(c, call) != 0) {
-            push_front(pl, call);
+            put_back(pl, link, call);
+            link = &pl->queue_head;
             continue;
         }
         atomic_fetch_add(&be->acquire_ns, waited);
         atomic_fetch_add(&be->acquired, 1);
+        link = &pl->queue_head;
     }
 }
 
 /* --- lending --- */
 
 /* This loop has no connection to server `index` and may open none (the pool's total is
- * reached, say db-pool 1 with two loops): its first waiting job goes to the loop with the most
- * ready connections to that server, which runs it and posts the result back (pg__finish).
- * Returns 1 when the job went. */
-static int lend(pg_loop_t *pl, size_t index)
+ * reached, say db-pool 1 with two loops): the waiting job at *link goes to the loop with the
+ * most ready connections to that server, which runs it and posts the result back
+ * (pg__finish). Returns 1 when the job went. */
+static int lend(pg_loop_t *pl, pg_call_t **link, size_t index)
 {
     pg_backend_t *be = pl->be;
     int lent = 0;
@@ -254,7 +377,7 @@ static int lend(pg_loop_t *pl, size_t index)
         }
     }
     if (best != NULL) {
-        pg_call_t *call = pop_front(pl);
+        pg_call_t *call = take(pl, link);
         call->job->_message = (h2o_multithread_message_t){{NULL, NULL}};
         h2o_multithread_send_message(&best->inbox, &call->job->_message);
         lent = 1;
@@ -303,6 +426,12 @@ int pg__loop_submit(pg_loop_t *pl, hp_db_job_t *job)
     call->home = pl;
     call->stmt_slot = -1;
     call->in_tx = job->exec->kind == HP_EXEC_WRITE && job->exec->format == HP_FORMAT_OBJECT;
+    /* A read that may be streamed is first probed with a pipelined statement; with a total
+     * to count (in the cursor's snapshot) it is a stream at once. */
+    if (pg__stream_wanted(job)) {
+        call->is_stream = job->exec->stream_count.sql != NULL;
+        call->is_probe = !call->is_stream;
+    }
     call->queued_ns = hp_time_mono_ns();
     job->_backend = call;
     if (has_nul(&job->exec->main)) {
@@ -338,7 +467,7 @@ static void retire_idle(pg_target_t *t, uint64_t now)
     pg_conn_t *c = t->conns;
     while (c != NULL) {
         pg_conn_t *next = c->next;
-        if (c->state == PG_CONN_READY && c->depth == 0) {
+        if (c->state == PG_CONN_READY && c->depth == 0 && !c->is_exclusive) {
             int idle = o->pool_idle_ms != 0 && now - c->last_used_ms >= o->pool_idle_ms &&
                        t->conn_count > t->loop->min_share;
             int old = o->pool_lifetime_ms != 0 && now - c->created_ms >= o->pool_lifetime_ms;
@@ -427,6 +556,7 @@ void hp_db__pg_detach(void *state)
             pg__conn_close(c);
             while (calls != NULL) {
                 pg_call_t *next = calls->next;
+                calls->conn = NULL;
                 fail_call(calls, HP_ERR_DB_BUSY, "The server is shutting down", NULL);
                 calls = next;
             }

@@ -134,7 +134,9 @@ void hp_db_submit(hp_db_t *db, hp_db_job_t *job);
  * the backend holds the statement open and does nothing else on its behalf (backpressure: no
  * more than about stream_after_bytes per stream is ever buffered). A job that never passes
  * the threshold comes back once, whole, exactly as without streaming. Pieces concatenated are
- * byte for byte the body the unstreamed job would have rendered. */
+ * byte for byte the body the unstreamed job would have rendered. on_done never runs inside
+ * hp_db_stream_next or hp_db_stream_cancel: every piece, and the end of a cancelled stream, is
+ * posted to the job's loop (so an owner may cancel from a dispose callback). */
 void hp_db_stream_next(hp_db_t *db, hp_db_job_t *job);
 void hp_db_stream_cancel(hp_db_t *db, hp_db_job_t *job);
 

@@ -76,7 +76,7 @@ static void on_done(hp_db_job_t *job)
     if (o->callbacks == 1)
         o->first_total = r->total;
     size_t len;
-    char *bytes = hp_buf_release(&r->body, &len);
+    char *bytes = hp_buf_take(&r->body, &len);
     if (len != 0)
         hp_buf_append(&o->body, bytes, len);
     free(bytes);

@@ -10,12 +10,12 @@
 #include "db/pg/pg.h"
 #include "db/pg/schema_load.h"
 
-uint64_t pg__now_ms(void)
+uint64_t hp_pg__now_ms(void)
 {
     return hp_time_mono_ns() / 1000000;
 }
 
-void pg__copy_message(char *dst, size_t cap, const char *msg)
+void hp_pg__copy_message(char *dst, size_t cap, const char *msg)
 {
     size_t len = strlen(msg);
     while (len != 0 && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
@@ -23,7 +23,7 @@ void pg__copy_message(char *dst, size_t cap, const char *msg)
     snprintf(dst, cap, "%.*s", (int)len, msg);
 }
 
-static void free_backend(pg_backend_t *be)
+static void free_backend(hp_pg__backend_t *be)
 {
     pthread_mutex_destroy(&be->loops_lock);
     for (size_t i = 0; i != be->target_count; ++i)
@@ -32,7 +32,7 @@ static void free_backend(pg_backend_t *be)
 }
 
 /* "uri,uri" -> be->uris[1..] */
-static int add_replicas(pg_backend_t *be, const char *list, char *errbuf, size_t errlen)
+static int add_replicas(hp_pg__backend_t *be, const char *list, char *errbuf, size_t errlen)
 {
     const char *p = list;
     while (p != NULL && *p != '\0') {
@@ -43,8 +43,8 @@ static int add_replicas(pg_backend_t *be, const char *list, char *errbuf, size_t
         while (len != 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
             --len;
         if (len != 0) {
-            if (be->target_count == PG_MAX_TARGETS) {
-                snprintf(errbuf, errlen, "db-replicas: at most %d replicas", PG_MAX_TARGETS - 1);
+            if (be->target_count == HP_PG_MAX_TARGETS) {
+                snprintf(errbuf, errlen, "db-replicas: at most %d replicas", HP_PG_MAX_TARGETS - 1);
                 return -1;
             }
             be->uris[be->target_count++] = strndup(p, len);
@@ -59,7 +59,7 @@ static PGconn *connect_blocking(const char *uri, char *errbuf, size_t errlen)
 {
     PGconn *pg = PQconnectdb(uri);
     if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
-        pg__copy_message(errbuf, errlen, pg != NULL ? PQerrorMessage(pg) : "out of memory");
+        hp_pg__copy_message(errbuf, errlen, pg != NULL ? PQerrorMessage(pg) : "out of memory");
         PQfinish(pg);
         return NULL;
     }
@@ -70,7 +70,7 @@ static void *pg_open(hp_db_t *db, const char *location, const hp_db_options_t *o
                      size_t errlen)
 {
     (void)location; /* libpq takes the whole URI */
-    pg_backend_t *be = calloc(1, sizeof(*be));
+    hp_pg__backend_t *be = calloc(1, sizeof(*be));
     if (be == NULL) {
         snprintf(errbuf, errlen, "out of memory");
         return NULL;
@@ -90,7 +90,7 @@ static void *pg_open(hp_db_t *db, const char *location, const hp_db_options_t *o
     if (opts->statement_timeout_ms != 0)
         snprintf(be->options, sizeof(be->options), "-c statement_timeout=%u",
                  opts->statement_timeout_ms);
-    for (size_t i = 0; i != PG_MAX_TARGETS; ++i) {
+    for (size_t i = 0; i != HP_PG_MAX_TARGETS; ++i) {
         atomic_init(&be->open[i], 0);
         atomic_init(&be->streams[i], 0);
     }
@@ -108,7 +108,7 @@ static void *pg_open(hp_db_t *db, const char *location, const hp_db_options_t *o
         free_backend(be);
         return NULL;
     }
-    if (pg__listener_start(be, errbuf, errlen) != 0) {
+    if (hp_pg__listener_start(be, errbuf, errlen) != 0) {
         free_backend(be);
         return NULL;
     }
@@ -117,7 +117,7 @@ static void *pg_open(hp_db_t *db, const char *location, const hp_db_options_t *o
 
 static hp_schema_t *pg_load_schema(void *state, char *errbuf, size_t errlen)
 {
-    pg_backend_t *be = state;
+    hp_pg__backend_t *be = state;
     PGconn *pg = connect_blocking(be->uris[0], errbuf, errlen);
     if (pg == NULL)
         return NULL;
@@ -129,26 +129,26 @@ static hp_schema_t *pg_load_schema(void *state, char *errbuf, size_t errlen)
 static int pg_submit(void *state, hp_db_job_t *job)
 {
     (void)state;
-    pg_loop_t *pl = pg__loop_current();
+    hp_pg__loop_t *pl = hp_pg__loop_current();
     if (pl == NULL) {
         hp_error_set(&job->result.error, &job->pool, HP_ERR_INTERNAL,
                      "PostgreSQL jobs must be submitted from an event loop");
         hp_db__reply(job);
         return 0;
     }
-    return pg__loop_submit(pl, job);
+    return hp_pg__loop_submit(pl, job);
 }
 
 static void pg_close(void *state)
 {
-    pg_backend_t *be = state;
-    pg__listener_stop(be);
+    hp_pg__backend_t *be = state;
+    hp_pg__listener_stop(be);
     free_backend(be);
 }
 
 static void pg_stats(void *state, hp_db_pool_stats_t *out)
 {
-    pg_backend_t *be = state;
+    hp_pg__backend_t *be = state;
     memset(out, 0, sizeof(*out));
     for (size_t i = 0; i != be->target_count; ++i)
         out->open += atomic_load(&be->open[i]);
@@ -161,7 +161,7 @@ static void pg_stats(void *state, hp_db_pool_stats_t *out)
 
 static int pg_is_reachable(void *state)
 {
-    pg_backend_t *be = state;
+    hp_pg__backend_t *be = state;
     return !atomic_load(&be->primary_down);
 }
 
@@ -170,9 +170,9 @@ const hp_db__backend_t hp_db__pg_backend = {
     .open = pg_open,
     .load_schema = pg_load_schema,
     .submit = pg_submit,
-    .attach_thread = hp_db__pg_attach,
-    .detach_thread = hp_db__pg_detach,
-    .thread_tick = hp_db__pg_tick,
+    .attach_thread = hp_pg__attach,
+    .detach_thread = hp_pg__detach,
+    .thread_tick = hp_pg__tick,
     .close = pg_close,
     .pool_stats = pg_stats,
     .is_reachable = pg_is_reachable,

@@ -33,7 +33,7 @@
 static void on_readable(h2o_socket_t *sock, const char *err);
 static void on_writable(h2o_socket_t *sock, const char *err);
 
-static void want_write(pg_conn_t *c)
+static void want_write(hp_pg__conn_t *c)
 {
     if (c->wants_write)
         return;
@@ -42,7 +42,7 @@ static void want_write(pg_conn_t *c)
 }
 
 /* Closes h2o's duplicate of the socket (libpq's own stays libpq's). */
-static void release_socket(pg_conn_t *c)
+static void release_socket(hp_pg__conn_t *c)
 {
     if (c->sock == NULL)
         return;
@@ -60,7 +60,7 @@ static ino_t socket_id(PGconn *pg)
     return fd >= 0 && fstat(fd, &st) == 0 ? st.st_ino : 0;
 }
 
-static int watch_socket(pg_conn_t *c)
+static int watch_socket(hp_pg__conn_t *c)
 {
     int fd = dup(PQsocket(c->pg));
     if (fd < 0)
@@ -72,17 +72,17 @@ static int watch_socket(pg_conn_t *c)
     return 0;
 }
 
-static void unlink_conn(pg_conn_t *c)
+static void unlink_conn(hp_pg__conn_t *c)
 {
-    pg_target_t *t = c->target;
-    for (pg_conn_t **p = &t->conns; *p != NULL; p = &(*p)->next) {
+    hp_pg__target_t *t = c->target;
+    for (hp_pg__conn_t **p = &t->conns; *p != NULL; p = &(*p)->next) {
         if (*p == c) {
             *p = c->next;
             break;
         }
     }
     --t->conn_count;
-    if (c->state == PG_CONN_READY)
+    if (c->state == HP_PG_CONN_READY)
         --t->ready_count;
     else
         --t->connecting_count;
@@ -90,51 +90,51 @@ static void unlink_conn(pg_conn_t *c)
     atomic_fetch_sub(&t->loop->be->open[t->index], 1);
 }
 
-void pg__conn_close(pg_conn_t *c)
+void hp_pg__conn_close(hp_pg__conn_t *c)
 {
     if (c->holds_stream)
         atomic_fetch_sub(&c->target->loop->be->streams[c->target->index], 1);
     unlink_conn(c);
     release_socket(c);
     PQfinish(c->pg);
-    pg__stmts_destroy(c->stmts);
+    hp_pg__stmts_destroy(c->stmts);
     free(c);
 }
 
 /* The connection is gone: every call in it fails with 503 (a read could be retried, but a
  * write may or may not have committed; the client decides). */
-void pg__conn_fail(pg_conn_t *c, const char *reason)
+void hp_pg__conn_fail(hp_pg__conn_t *c, const char *reason)
 {
     /* The reason may be libpq's buffer, which dies with the connection. */
     char why[256];
-    pg__copy_message(why, sizeof(why), reason);
-    pg_target_t *t = c->target;
-    pg_call_t *calls = c->head;
+    hp_pg__copy_message(why, sizeof(why), reason);
+    hp_pg__target_t *t = c->target;
+    hp_pg__call_t *calls = c->head;
     unsigned lost = c->depth;
     c->head = NULL;
     c->depth = 0;
     t->outstanding -= lost;
     atomic_fetch_sub(&t->loop->be->busy, lost);
-    pg__conn_close(c);
-    pg__target_conn_event(t, 0, why);
+    hp_pg__conn_close(c);
+    hp_pg__target_conn_event(t, 0, why);
     while (calls != NULL) {
-        pg_call_t *next = calls->next;
+        hp_pg__call_t *next = calls->next;
         calls->conn = NULL;
         hp_error_set(&calls->job->result.error, &calls->job->pool, HP_ERR_DB_BUSY,
                      "The connection to the database was lost");
         hp_error_details(&calls->job->result.error, &calls->job->pool, "%s", why);
-        pg__finish(calls);
+        hp_pg__finish(calls);
         calls = next;
     }
 }
 
-static const char *pq_error(pg_conn_t *c)
+static const char *pq_error(hp_pg__conn_t *c)
 {
     const char *m = PQerrorMessage(c->pg);
     return m != NULL && *m != '\0' ? m : "connection failed";
 }
 
-pg_conn_t *pg__conn_start(pg_target_t *t, const char *uri, char *errbuf, size_t errlen)
+hp_pg__conn_t *hp_pg__conn_start(hp_pg__target_t *t, const char *uri, char *errbuf, size_t errlen)
 {
     /* The URI is expanded as dbname, and what it sets wins over the keywords before it (the
      * statement timeout); the application name shows in pg_stat_activity unless the URI sets
@@ -152,61 +152,61 @@ pg_conn_t *pg__conn_start(pg_target_t *t, const char *uri, char *errbuf, size_t 
     keys[n] = values[n] = NULL;
     PGconn *pg = PQconnectStartParams(keys, values, 1);
     if (pg == NULL || PQstatus(pg) == CONNECTION_BAD) {
-        pg__copy_message(errbuf, errlen, pg != NULL ? PQerrorMessage(pg) : "out of memory");
+        hp_pg__copy_message(errbuf, errlen, pg != NULL ? PQerrorMessage(pg) : "out of memory");
         PQfinish(pg);
         atomic_fetch_sub(&t->loop->be->open[t->index], 1);
         return NULL;
     }
-    pg_conn_t *c = calloc(1, sizeof(*c));
+    hp_pg__conn_t *c = calloc(1, sizeof(*c));
     if (c == NULL)
         h2o_fatal("out of memory");
     c->target = t;
     c->pg = pg;
-    c->state = PG_CONN_CONNECTING;
+    c->state = HP_PG_CONN_CONNECTING;
     c->tail = &c->head;
-    c->created_ms = c->last_used_ms = pg__now_ms();
-    c->stmts = pg__stmts_create();
+    c->created_ms = c->last_used_ms = hp_pg__now_ms();
+    c->stmts = hp_pg__stmts_create();
     c->next = t->conns;
     t->conns = c;
     ++t->conn_count;
     ++t->connecting_count;
     if (watch_socket(c) != 0) {
         snprintf(errbuf, errlen, "dup: out of descriptors");
-        pg__conn_close(c); /* gives the slot back */
+        hp_pg__conn_close(c); /* gives the slot back */
         return NULL;
     }
     want_write(c); /* PQconnectStart: poll as if PQconnectPoll had said WRITING */
     return c;
 }
 
-static void became_ready(pg_conn_t *c)
+static void became_ready(hp_pg__conn_t *c)
 {
-    pg_target_t *t = c->target;
+    hp_pg__target_t *t = c->target;
     if (PQsetnonblocking(c->pg, 1) != 0 || PQenterPipelineMode(c->pg) != 1) {
-        pg__conn_fail(c, pq_error(c));
+        hp_pg__conn_fail(c, pq_error(c));
         return;
     }
-    c->state = PG_CONN_READY;
+    c->state = HP_PG_CONN_READY;
     --t->connecting_count;
     ++t->ready_count;
-    c->last_used_ms = pg__now_ms();
-    pg__target_conn_event(t, 1, NULL);
+    c->last_used_ms = hp_pg__now_ms();
+    hp_pg__target_conn_event(t, 1, NULL);
 }
 
-static void continue_connect(pg_conn_t *c)
+static void continue_connect(hp_pg__conn_t *c)
 {
     PostgresPollingStatusType st = PQconnectPoll(c->pg);
     if (st != PGRES_POLLING_FAILED && socket_id(c->pg) != c->socket_id) {
         /* libpq opened a new socket (another address, or a retry without SSL). */
         release_socket(c);
         if (watch_socket(c) != 0) {
-            pg__conn_fail(c, "dup: out of descriptors");
+            hp_pg__conn_fail(c, "dup: out of descriptors");
             return;
         }
     }
     switch (st) {
     case PGRES_POLLING_OK: became_ready(c); break;
-    case PGRES_POLLING_FAILED: pg__conn_fail(c, pq_error(c)); break;
+    case PGRES_POLLING_FAILED: hp_pg__conn_fail(c, pq_error(c)); break;
     case PGRES_POLLING_WRITING: want_write(c); break;
     default: /* READING: the socket is always watched for reading */ break;
     }
@@ -223,7 +223,7 @@ static void int_text(char *buf, size_t len, const hp_bind_t *b)
 }
 
 /* libpq takes text parameters as NUL-terminated strings: copy them into the job's pool. */
-const char **pg__conn_param_values(hp_db_job_t *job, const hp_stmt_t *stmt)
+const char **hp_pg__conn_param_values(hp_db_job_t *job, const hp_stmt_t *stmt)
 {
     const char **values = h2o_mem_alloc_pool(&job->pool, (stmt->bind_count + 1) * sizeof(*values));
     for (size_t i = 0; i != stmt->bind_count; ++i) {
@@ -248,32 +248,33 @@ const char **pg__conn_param_values(hp_db_job_t *job, const hp_stmt_t *stmt)
     return values;
 }
 
-static int send_statement(pg_conn_t *c, pg_call_t *call)
+static int send_statement(hp_pg__conn_t *c, hp_pg__call_t *call)
 {
-    const hp_stmt_t *stmt = call->is_probe ? pg__stream_probe_stmt(call) : &call->job->exec->main;
-    const char **values = pg__conn_param_values(call->job, stmt);
+    const hp_stmt_t *stmt =
+        call->is_probe ? hp_pg__stream_probe_stmt(call) : &call->job->exec->main;
+    const char **values = hp_pg__conn_param_values(call->job, stmt);
     int n = (int)stmt->bind_count;
     long slot;
     char name[24];
-    switch (pg__stmts_find(c->stmts, stmt->sql, stmt->sql_len, &slot)) {
-    case PG_STMT_READY:
-        pg__stmts_name(slot, name, sizeof(name));
+    switch (hp_pg__stmts_find(c->stmts, stmt->sql, stmt->sql_len, &slot)) {
+    case HP_PG_STMT_READY:
+        hp_pg__stmts_name(slot, name, sizeof(name));
         return PQsendQueryPrepared(c->pg, name, n, values, NULL, NULL, 0) ? 0 : -1;
-    case PG_STMT_NONE:
+    case HP_PG_STMT_NONE:
         if (slot < 0)
             break;
-        pg__stmts_name(slot, name, sizeof(name));
+        hp_pg__stmts_name(slot, name, sizeof(name));
         if (!PQsendPrepare(c->pg, name, stmt->sql, n, NULL))
             return -1;
-        pg__stmts_begin(c->stmts, slot, stmt->sql, stmt->sql_len);
+        hp_pg__stmts_begin(c->stmts, slot, stmt->sql, stmt->sql_len);
         call->stmt_slot = slot;
         return PQsendQueryPrepared(c->pg, name, n, values, NULL, NULL, 0) ? 0 : -1;
-    case PG_STMT_PREPARING: break;
+    case HP_PG_STMT_PREPARING: break;
     }
     return PQsendQueryParams(c->pg, stmt->sql, n, NULL, values, NULL, NULL, 0) ? 0 : -1;
 }
 
-int pg__conn_flush(pg_conn_t *c)
+int hp_pg__conn_flush(hp_pg__conn_t *c)
 {
     int rc = PQflush(c->pg);
     if (rc < 0)
@@ -283,17 +284,17 @@ int pg__conn_flush(pg_conn_t *c)
     return 0;
 }
 
-int pg__conn_send(pg_conn_t *c, pg_call_t *call)
+int hp_pg__conn_send(hp_pg__conn_t *c, hp_pg__call_t *call)
 {
     call->stmt_slot = -1;
     call->results = 0; /* a probe that goes on as a stream is sent a second time */
     if (call->is_stream)
-        return pg__stream_send(c, call);
+        return hp_pg__stream_send(c, call);
     if (call->in_tx && !PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0))
         goto broken;
     if (send_statement(c, call) != 0 || !PQpipelineSync(c->pg))
         goto broken;
-    call->phase = PG_CALL_SENT;
+    call->phase = HP_PG_CALL_SENT;
     call->next = NULL;
     *c->tail = call;
     c->tail = &call->next;
@@ -301,34 +302,35 @@ int pg__conn_send(pg_conn_t *c, pg_call_t *call)
     ++c->target->outstanding;
     atomic_fetch_add(&c->target->loop->be->busy, 1);
     c->is_exclusive = call->in_tx;
-    if (pg__conn_flush(c) != 0) {
-        pg__conn_fail(c, pq_error(c));
+    if (hp_pg__conn_flush(c) != 0) {
+        hp_pg__conn_fail(c, pq_error(c));
         return 0; /* the call was failed with the others */
     }
     return 0;
 broken:
     if (call->stmt_slot >= 0)
-        pg__stmts_end(c->stmts, call->stmt_slot, 0);
-    pg__conn_fail(c, pq_error(c));
+        hp_pg__stmts_end(c->stmts, call->stmt_slot, 0);
+    hp_pg__conn_fail(c, pq_error(c));
     return -1;
 }
 
 /* --- receiving --- */
 
 /* A singular write came back from its first Sync: commit it if it wrote exactly one row. */
-static int decide(pg_conn_t *c, pg_call_t *call)
+static int decide(hp_pg__conn_t *c, hp_pg__call_t *call)
 {
-    int ok = call->error == NULL && call->result != NULL && pg__result_is_singular_ok(call->result);
-    call->phase = PG_CALL_DECIDING;
+    int ok =
+        call->error == NULL && call->result != NULL && hp_pg__result_is_singular_ok(call->result);
+    call->phase = HP_PG_CALL_DECIDING;
     if (!PQsendQueryParams(c->pg, ok ? "COMMIT" : "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0) ||
-        !PQpipelineSync(c->pg) || pg__conn_flush(c) != 0)
+        !PQpipelineSync(c->pg) || hp_pg__conn_flush(c) != 0)
         return -1;
     return 0;
 }
 
-void pg__conn_pop_head(pg_conn_t *c)
+void hp_pg__conn_pop_head(hp_pg__conn_t *c)
 {
-    pg_call_t *call = c->head;
+    hp_pg__call_t *call = c->head;
     c->head = call->next;
     if (c->head == NULL)
         c->tail = &c->head;
@@ -337,39 +339,39 @@ void pg__conn_pop_head(pg_conn_t *c)
     atomic_fetch_sub(&c->target->loop->be->busy, 1);
     if (call->in_tx)
         c->is_exclusive = 0;
-    c->last_used_ms = pg__now_ms();
+    c->last_used_ms = hp_pg__now_ms();
     call->next = NULL;
 }
 
-int pg__conn_send_trailing(pg_conn_t *c, const char *sql)
+int hp_pg__conn_send_trailing(hp_pg__conn_t *c, const char *sql)
 {
     if (!PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0) || !PQpipelineSync(c->pg))
         return -1;
     ++c->trailing_syncs;
-    return pg__conn_flush(c);
+    return hp_pg__conn_flush(c);
 }
 
 /* The call at the head reached its Sync: the statement's prepare (if any) is settled. Returns
- * the call when it is complete (unlinked), NULL when it goes on, (pg_call_t *)-1 on error. A
+ * the call when it is complete (unlinked), NULL when it goes on, (hp_pg__call_t *)-1 on error. A
  * stream's call may also come back still linked, with a piece (stream.c). */
-static pg_call_t *on_sync(pg_conn_t *c)
+static hp_pg__call_t *on_sync(hp_pg__conn_t *c)
 {
-    pg_call_t *call = c->head;
+    hp_pg__call_t *call = c->head;
     if (call->stmt_slot >= 0) { /* its Parse never answered: aborted */
-        pg__stmts_end(c->stmts, call->stmt_slot, 0);
+        hp_pg__stmts_end(c->stmts, call->stmt_slot, 0);
         call->stmt_slot = -1;
     }
     if (call->is_stream)
-        return pg__stream_on_sync(c, call);
-    if (call->in_tx && call->phase == PG_CALL_SENT)
-        return decide(c, call) == 0 ? NULL : (pg_call_t *)-1;
-    pg__conn_pop_head(c);
+        return hp_pg__stream_on_sync(c, call);
+    if (call->in_tx && call->phase == HP_PG_CALL_SENT)
+        return decide(c, call) == 0 ? NULL : (hp_pg__call_t *)-1;
+    hp_pg__conn_pop_head(c);
     return call;
 }
 
 /* The COMMIT / ROLLBACK of a stream that has ended came back (its Sync): the connection is
  * free again. Its errors mean nothing to anyone (the transaction ends either way). */
-static void on_trailing(pg_conn_t *c, PGresult *r)
+static void on_trailing(hp_pg__conn_t *c, PGresult *r)
 {
     if (PQresultStatus(r) == PGRES_PIPELINE_SYNC && --c->trailing_syncs == 0) {
         c->is_exclusive = 0;
@@ -377,7 +379,7 @@ static void on_trailing(pg_conn_t *c, PGresult *r)
             c->holds_stream = 0;
             atomic_fetch_sub(&c->target->loop->be->streams[c->target->index], 1);
         }
-        c->last_used_ms = pg__now_ms();
+        c->last_used_ms = hp_pg__now_ms();
     }
     PQclear(r);
 }
@@ -392,7 +394,7 @@ static void keep(PGresult **slot, PGresult *r)
 
 /* Reads every result libpq has; the calls that completed are appended to *done. Returns -1
  * when the connection broke. */
-static int drain(pg_conn_t *c, pg_call_t ***done)
+static int drain(hp_pg__conn_t *c, hp_pg__call_t ***done)
 {
     int nulls = 0;
     while ((c->head != NULL || c->trailing_syncs != 0) && !PQisBusy(c->pg)) {
@@ -407,16 +409,16 @@ static int drain(pg_conn_t *c, pg_call_t ***done)
             on_trailing(c, r);
             continue;
         }
-        pg_call_t *call = c->head, *complete;
+        hp_pg__call_t *call = c->head, *complete;
         ExecStatusType status = PQresultStatus(r);
         if (call->is_stream && status != PGRES_PIPELINE_SYNC) {
-            pg__stream_on_result(c, call, r);
+            hp_pg__stream_on_result(c, call, r);
             continue;
         }
         if (status != PGRES_PIPELINE_SYNC) {
             /* The Parse's answer comes first (after BEGIN's): the name is now usable, or free. */
             if (call->stmt_slot >= 0 && call->results == (call->in_tx ? 1u : 0u)) {
-                pg__stmts_end(c->stmts, call->stmt_slot, status == PGRES_COMMAND_OK);
+                hp_pg__stmts_end(c->stmts, call->stmt_slot, status == PGRES_COMMAND_OK);
                 call->stmt_slot = -1;
             }
             ++call->results;
@@ -425,7 +427,7 @@ static int drain(pg_conn_t *c, pg_call_t ***done)
         case PGRES_PIPELINE_SYNC:
             PQclear(r);
             complete = on_sync(c);
-            if (complete == (pg_call_t *)-1)
+            if (complete == (hp_pg__call_t *)-1)
                 return -1;
             if (complete != NULL) {
                 **done = complete;
@@ -441,36 +443,36 @@ static int drain(pg_conn_t *c, pg_call_t ***done)
     return 0;
 }
 
-static void finish_all(pg_call_t *done)
+static void finish_all(hp_pg__call_t *done)
 {
     while (done != NULL) {
-        pg_call_t *next = done->next;
-        pg__finish(done);
+        hp_pg__call_t *next = done->next;
+        hp_pg__finish(done);
         done = next;
     }
 }
 
 static void on_readable(h2o_socket_t *sock, const char *err)
 {
-    pg_conn_t *c = sock->data;
-    pg_loop_t *pl = c->target->loop;
+    hp_pg__conn_t *c = sock->data;
+    hp_pg__loop_t *pl = c->target->loop;
     if (err != NULL) {
-        pg__conn_fail(c, err);
+        hp_pg__conn_fail(c, err);
         return;
     }
-    if (c->state == PG_CONN_CONNECTING) {
+    if (c->state == HP_PG_CONN_CONNECTING) {
         continue_connect(c);
         return;
     }
     if (!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD) {
-        pg__conn_fail(c, pq_error(c));
+        hp_pg__conn_fail(c, pq_error(c));
         return;
     }
-    pg_call_t *done = NULL, **tail = &done;
+    hp_pg__call_t *done = NULL, **tail = &done;
     if (drain(c, &tail) != 0 ||
         (c->wants_write == 0 && (c->head != NULL || c->trailing_syncs != 0) &&
-         pg__conn_flush(c) != 0)) {
-        pg__conn_fail(c, pq_error(c));
+         hp_pg__conn_flush(c) != 0)) {
+        hp_pg__conn_fail(c, pq_error(c));
         finish_all(done);
         return;
     }
@@ -479,21 +481,21 @@ static void on_readable(h2o_socket_t *sock, const char *err)
     while ((n = PQnotifies(c->pg)) != NULL)
         PQfreemem(n);
     finish_all(done);
-    pg__loop_dispatch(pl);
+    hp_pg__loop_dispatch(pl);
 }
 
 static void on_writable(h2o_socket_t *sock, const char *err)
 {
-    pg_conn_t *c = sock->data;
+    hp_pg__conn_t *c = sock->data;
     c->wants_write = 0;
     if (err != NULL) {
-        pg__conn_fail(c, err);
+        hp_pg__conn_fail(c, err);
         return;
     }
-    if (c->state == PG_CONN_CONNECTING) {
+    if (c->state == HP_PG_CONN_CONNECTING) {
         continue_connect(c);
         return;
     }
-    if (pg__conn_flush(c) != 0)
-        pg__conn_fail(c, pq_error(c));
+    if (hp_pg__conn_flush(c) != 0)
+        hp_pg__conn_fail(c, pq_error(c));
 }

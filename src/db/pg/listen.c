@@ -16,20 +16,20 @@
 #include "core/log.h"
 #include "db/pg/pg.h"
 
-typedef struct st_pg_listener_t {
-    pg_backend_t *be;
+typedef struct st_hp_pg__listener_t {
+    hp_pg__backend_t *be;
     pthread_t thread;
     int stop_pipe[2];
-} pg_listener_t;
+} hp_pg__listener_t;
 
 /* Sleeps ms, or less when asked to stop. Returns 1 when asked to stop. */
-static int nap(pg_listener_t *l, int ms)
+static int nap(hp_pg__listener_t *l, int ms)
 {
     struct pollfd p = {.fd = l->stop_pipe[0], .events = POLLIN};
     return poll(&p, 1, ms) > 0;
 }
 
-static PGconn *listen_connect(pg_listener_t *l)
+static PGconn *listen_connect(hp_pg__listener_t *l)
 {
     static const char *const keys[] = {"dbname", "fallback_application_name", NULL};
     const char *const values[] = {l->be->uris[0], "hotpath-listen", NULL};
@@ -48,7 +48,7 @@ static PGconn *listen_connect(pg_listener_t *l)
     return pg;
 }
 
-static void handle(pg_listener_t *l, const PGnotify *n)
+static void handle(hp_pg__listener_t *l, const PGnotify *n)
 {
     if (strcmp(n->extra, "reload schema") == 0) {
         char err[256];
@@ -67,7 +67,7 @@ static void handle(pg_listener_t *l, const PGnotify *n)
 }
 
 /* Serves one connection until it breaks (returns 0) or stop is asked (returns 1). */
-static int serve(pg_listener_t *l, PGconn *pg)
+static int serve(hp_pg__listener_t *l, PGconn *pg)
 {
     for (;;) {
         struct pollfd p[2] = {{.fd = PQsocket(pg), .events = POLLIN},
@@ -90,7 +90,7 @@ static int serve(pg_listener_t *l, PGconn *pg)
 
 static void *run(void *arg)
 {
-    pg_listener_t *l = arg;
+    hp_pg__listener_t *l = arg;
     int backoff = 50, first = 1;
     for (;;) {
         PGconn *pg = listen_connect(l);
@@ -111,9 +111,9 @@ static void *run(void *arg)
     }
 }
 
-int pg__listener_start(pg_backend_t *be, char *errbuf, size_t errlen)
+int hp_pg__listener_start(hp_pg__backend_t *be, char *errbuf, size_t errlen)
 {
-    pg_listener_t *l = calloc(1, sizeof(*l));
+    hp_pg__listener_t *l = calloc(1, sizeof(*l));
     if (l == NULL || pipe(l->stop_pipe) != 0) {
         snprintf(errbuf, errlen, "cannot start the NOTIFY listener: %s", strerror(errno));
         free(l);
@@ -131,9 +131,9 @@ int pg__listener_start(pg_backend_t *be, char *errbuf, size_t errlen)
     return 0;
 }
 
-void pg__listener_stop(pg_backend_t *be)
+void hp_pg__listener_stop(hp_pg__backend_t *be)
 {
-    pg_listener_t *l = be->listener;
+    hp_pg__listener_t *l = be->listener;
     if (l == NULL)
         return;
     ssize_t w = write(l->stop_pipe[1], "x", 1);

@@ -8,18 +8,18 @@
  * one exception is lending (pool.c): a loop that may open no connection of its own hands its
  * jobs to a loop that has one.
  *
- *   pg_backend_t  one per database handle: URIs, limits, the count of connections open per
+ *   hp_pg__backend_t  one per database handle: URIs, limits, the count of connections open per
  *                 server across all loops (db-pool is a total), the NOTIFY listener thread
- *   pg_loop_t     one per attached loop: its servers (pg_target_t: the primary, then each
+ *   hp_pg__loop_t     one per attached loop: its servers (hp_pg__target_t: the primary, then each
  *                 replica), the FIFO of jobs waiting for a connection
- *   pg_conn_t     one libpq connection: connecting or ready, the calls in its pipeline in
+ *   hp_pg__conn_t     one libpq connection: connecting or ready, the calls in its pipeline in
  *                 order, its named prepared statements
- *   pg_call_t     one job on its way through a connection (allocated in the job's pool)
+ *   hp_pg__call_t     one job on its way through a connection (allocated in the job's pool)
  *
  * A streamed read (stream.c) holds a connection alone while its owner sends the pieces: it
- * comes back to on_done once per piece, the last time through pg__finish().
+ * comes back to on_done once per piece, the last time through hp_pg__finish().
  *
- * Every job ends in exactly one pg__finish(), which calls its on_done on the loop that
+ * Every job ends in exactly one hp_pg__finish(), which calls its on_done on the loop that
  * submitted it (directly, or posted there when the job was lent): with the result, or with an
  * error (503 when the server cannot be reached, 504 when no connection could be had within
  * db-pool-acquire-ms).
@@ -35,78 +35,78 @@
 #include <h2o.h>
 #include "db/backend.h"
 
-#define PG_MAX_TARGETS 9 /* the primary and up to 8 replicas */
-#define PG_MAX_LOOPS 256
+#define HP_PG_MAX_TARGETS 9 /* the primary and up to 8 replicas */
+#define HP_PG_MAX_LOOPS 256
 
-typedef struct st_pg_backend_t pg_backend_t;
-typedef struct st_pg_loop_t pg_loop_t;
-typedef struct st_pg_target_t pg_target_t;
-typedef struct st_pg_conn_t pg_conn_t;
-typedef struct st_pg_call_t pg_call_t;
-typedef struct st_pg_stmts_t pg_stmts_t;
+typedef struct st_hp_pg__backend_t hp_pg__backend_t;
+typedef struct st_hp_pg__loop_t hp_pg__loop_t;
+typedef struct st_hp_pg__target_t hp_pg__target_t;
+typedef struct st_hp_pg__conn_t hp_pg__conn_t;
+typedef struct st_hp_pg__call_t hp_pg__call_t;
+typedef struct st_hp_pg__stmts_t hp_pg__stmts_t;
 
-struct st_pg_backend_t {
+struct st_hp_pg__backend_t {
     hp_db_t *db;
     hp_db_options_t opts;
-    char *uris[PG_MAX_TARGETS]; /* [0] the primary */
+    char *uris[HP_PG_MAX_TARGETS]; /* [0] the primary */
     size_t target_count;
-    unsigned pool_max;                /* connections per server, over all loops */
-    unsigned pool_min;                /* per server, over all loops */
-    unsigned pipeline;                /* most calls in flight per connection (1: no pipelining) */
-    char options[64];                 /* libpq "options" for the pool's connections ("" for none) */
-    atomic_uint open[PG_MAX_TARGETS]; /* connections open or opening, per server */
-    atomic_uint streams[PG_MAX_TARGETS]; /* connections a streamed read holds, per server */
-    atomic_uint busy;                    /* calls in flight, all loops */
-    atomic_uint waiting;                 /* jobs waiting for a connection, all loops */
-    atomic_uint_fast64_t acquire_ns;     /* total time jobs waited for a connection */
-    atomic_uint_fast64_t acquired;       /* jobs that got one */
+    unsigned pool_max; /* connections per server, over all loops */
+    unsigned pool_min; /* per server, over all loops */
+    unsigned pipeline; /* most calls in flight per connection (1: no pipelining) */
+    char options[64];  /* libpq "options" for the pool's connections ("" for none) */
+    atomic_uint open[HP_PG_MAX_TARGETS];    /* connections open or opening, per server */
+    atomic_uint streams[HP_PG_MAX_TARGETS]; /* connections a streamed read holds, per server */
+    atomic_uint busy;                       /* calls in flight, all loops */
+    atomic_uint waiting;                    /* jobs waiting for a connection, all loops */
+    atomic_uint_fast64_t acquire_ns;        /* total time jobs waited for a connection */
+    atomic_uint_fast64_t acquired;          /* jobs that got one */
     atomic_uint loops;
-    atomic_uint_fast64_t connected_ms[PG_MAX_TARGETS]; /* a loop's last successful connect */
+    atomic_uint_fast64_t connected_ms[HP_PG_MAX_TARGETS]; /* a loop's last successful connect */
     atomic_int primary_down; /* a loop failed to connect to the primary, none has since */
     /* The attached loops, for lending: a loop that may open no connection of its own (the
      * pool's total is reached) hands its jobs to a loop that has one. */
     pthread_mutex_t loops_lock;
-    pg_loop_t *loop_list[PG_MAX_LOOPS];
+    hp_pg__loop_t *loop_list[HP_PG_MAX_LOOPS];
     size_t loop_count;
-    struct st_pg_listener_t *listener;
+    struct st_hp_pg__listener_t *listener;
 };
 
-typedef enum { PG_CONN_CONNECTING, PG_CONN_READY } pg_conn_state_t;
+typedef enum { HP_PG_CONN_CONNECTING, HP_PG_CONN_READY } hp_pg__conn_state_t;
 
-struct st_pg_target_t {
-    pg_loop_t *loop;
+struct st_hp_pg__target_t {
+    hp_pg__loop_t *loop;
     size_t index; /* 0: the primary */
-    pg_conn_t *conns;
+    hp_pg__conn_t *conns;
     unsigned conn_count, ready_count, connecting_count;
     unsigned outstanding; /* calls in flight on its connections */
     uint64_t retry_at_ms; /* after a failed connect: no attempt before this */
-    unsigned backoff_ms;  /* doubles per failure, up to PG_BACKOFF_MAX_MS */
+    unsigned backoff_ms;  /* doubles per failure, up to HP_PG_BACKOFF_MAX_MS */
     int is_down;          /* the last attempt failed and no connection is ready */
     uint64_t failed_ms;   /* when it went down */
     char last_error[160];
 };
 
-struct st_pg_loop_t {
-    pg_backend_t *be;
+struct st_hp_pg__loop_t {
+    hp_pg__backend_t *be;
     h2o_loop_t *loop;
-    pg_target_t targets[PG_MAX_TARGETS];
-    pg_call_t *queue_head, **queue_tail; /* jobs waiting for a connection, FIFO */
-    unsigned min_share;                  /* connections this loop keeps open to each server */
-    atomic_uint ready[PG_MAX_TARGETS];   /* targets[i].ready_count, for other loops to read */
-    h2o_multithread_queue_t *queue;      /* jobs other loops hand to this one */
+    hp_pg__target_t targets[HP_PG_MAX_TARGETS];
+    hp_pg__call_t *queue_head, **queue_tail; /* jobs waiting for a connection, FIFO */
+    unsigned min_share;                      /* connections this loop keeps open to each server */
+    atomic_uint ready[HP_PG_MAX_TARGETS];    /* targets[i].ready_count, for other loops to read */
+    h2o_multithread_queue_t *queue;          /* jobs other loops hand to this one */
     h2o_multithread_receiver_t inbox;
-    /* pg__loop_dispatch is running: a dispatch asked for meanwhile (by a callback it caused)
+    /* hp_pg__loop_dispatch is running: a dispatch asked for meanwhile (by a callback it caused)
      * runs after it, from the head of the queue, instead of inside it. */
     int is_dispatching, wants_dispatch;
 };
 
-struct st_pg_conn_t {
-    pg_target_t *target;
-    pg_conn_t *next;
+struct st_hp_pg__conn_t {
+    hp_pg__target_t *target;
+    hp_pg__conn_t *next;
     PGconn *pg;
     h2o_socket_t *sock; /* watches a dup() of libpq's socket */
     ino_t socket_id;    /* which socket that is */
-    pg_conn_state_t state;
+    hp_pg__conn_state_t state;
     int wants_write;  /* waiting for the socket to take more of libpq's output */
     int is_exclusive; /* a transaction is open on it: nothing else may join the pipeline */
     int holds_stream; /* a streamed read holds it (counted in be->streams) until its COMMIT or
@@ -114,23 +114,23 @@ struct st_pg_conn_t {
     unsigned trailing_syncs; /* a finished stream's COMMIT/ROLLBACK + Sync still to come back,
                                 ahead of every call in the pipeline */
     uint64_t created_ms, last_used_ms;
-    pg_call_t *head, **tail; /* calls in flight, in pipeline order */
+    hp_pg__call_t *head, **tail; /* calls in flight, in pipeline order */
     unsigned depth;
-    pg_stmts_t *stmts;
+    hp_pg__stmts_t *stmts;
 };
 
 typedef enum {
-    PG_CALL_QUEUED,
-    PG_CALL_SENT,     /* the statement (and its Sync) are in the pipeline */
-    PG_CALL_DECIDING, /* a singular write: BEGIN + statement came back; COMMIT/ROLLBACK sent */
-} pg_call_phase_t;
+    HP_PG_CALL_QUEUED,
+    HP_PG_CALL_SENT,     /* the statement (and its Sync) are in the pipeline */
+    HP_PG_CALL_DECIDING, /* a singular write: BEGIN + statement came back; COMMIT/ROLLBACK sent */
+} hp_pg__call_phase_t;
 
-struct st_pg_call_t {
+struct st_hp_pg__call_t {
     hp_db_job_t *job;
-    pg_backend_t *be;
-    pg_loop_t *home; /* the loop that submitted it (it may run on another: lending) */
-    pg_call_t *next;
-    pg_call_phase_t phase;
+    hp_pg__backend_t *be;
+    hp_pg__loop_t *home; /* the loop that submitted it (it may run on another: lending) */
+    hp_pg__call_t *next;
+    hp_pg__call_phase_t phase;
     uint64_t queued_ns;
     int in_tx;        /* BEGIN ... COMMIT/ROLLBACK around the statement (singular writes) */
     long stmt_slot;   /* the statement table slot this call prepares, or -1 */
@@ -148,7 +148,7 @@ struct st_pg_call_t {
     int is_paused;       /* a piece is with the owner: nothing is fetched until stream_next */
     int is_deferred;     /* inside stream_next / stream_cancel: on_done is posted, not called */
     int has_total;       /* stream_count's answer came */
-    pg_conn_t *conn;     /* the connection it holds, while it does */
+    hp_pg__conn_t *conn; /* the connection it holds, while it does */
     unsigned fetch_rows; /* what the FETCH in flight asks for */
     unsigned got_rows;   /* what it returned so far */
     uint64_t rows;       /* rows rendered, over all pieces */
@@ -156,88 +156,88 @@ struct st_pg_call_t {
 };
 
 /* backend.c */
-uint64_t pg__now_ms(void);
+uint64_t hp_pg__now_ms(void);
 /* Copies a libpq message into dst without its trailing newline (libpq ends them with one). */
-void pg__copy_message(char *dst, size_t cap, const char *msg);
+void hp_pg__copy_message(char *dst, size_t cap, const char *msg);
 /* pool.c: the backend.h entry points that run on a loop. */
-int hp_db__pg_attach(void *state, h2o_loop_t *loop, char *errbuf, size_t errlen);
-void hp_db__pg_detach(void *state);
-void hp_db__pg_tick(void *state);
+int hp_pg__attach(void *state, h2o_loop_t *loop, char *errbuf, size_t errlen);
+void hp_pg__detach(void *state);
+void hp_pg__tick(void *state);
 
 /* pool.c: the per-loop side. */
-pg_loop_t *pg__loop_current(void);
-int pg__loop_submit(pg_loop_t *pl, hp_db_job_t *job);
-void pg__loop_dispatch(pg_loop_t *pl);
-void pg__finish(pg_call_t *call);
+hp_pg__loop_t *hp_pg__loop_current(void);
+int hp_pg__loop_submit(hp_pg__loop_t *pl, hp_db_job_t *job);
+void hp_pg__loop_dispatch(hp_pg__loop_t *pl);
+void hp_pg__finish(hp_pg__call_t *call);
 /* A connection finished connecting (ok) or failed / broke (!ok; it is already unlinked). */
-void pg__target_conn_event(pg_target_t *t, int ok, const char *why);
+void hp_pg__target_conn_event(hp_pg__target_t *t, int ok, const char *why);
 
 /* conn.c: one connection. The caller has reserved its slot in be->open[]: the connection
  * gives it back when it closes, or before returning NULL. */
-pg_conn_t *pg__conn_start(pg_target_t *t, const char *uri, char *errbuf, size_t errlen);
+hp_pg__conn_t *hp_pg__conn_start(hp_pg__target_t *t, const char *uri, char *errbuf, size_t errlen);
 /* Puts the call into the connection's pipeline. Returns 0, or -1 when the connection broke
  * (the call is untouched; the connection is closed and the target told). */
-int pg__conn_send(pg_conn_t *c, pg_call_t *call);
-void pg__conn_close(pg_conn_t *c);
+int hp_pg__conn_send(hp_pg__conn_t *c, hp_pg__call_t *call);
+void hp_pg__conn_close(hp_pg__conn_t *c);
 /* The connection is gone: closes it and fails every call in its pipeline (503). */
-void pg__conn_fail(pg_conn_t *c, const char *reason);
+void hp_pg__conn_fail(hp_pg__conn_t *c, const char *reason);
 /* PQflush, asking for writability when libpq has more to send. Returns 0, or -1 (broken). */
-int pg__conn_flush(pg_conn_t *c);
+int hp_pg__conn_flush(hp_pg__conn_t *c);
 /* Unlinks the call at the head of c's pipeline (its Sync came back). */
-void pg__conn_pop_head(pg_conn_t *c);
+void hp_pg__conn_pop_head(hp_pg__conn_t *c);
 /* Sends a statement (a stream's COMMIT / ROLLBACK) + Sync that belongs to no call: its results
  * are dropped, and the connection takes nothing else until its Sync is back (is_exclusive
  * stays set by the caller). Returns 0, or -1 when the connection broke. */
-int pg__conn_send_trailing(pg_conn_t *c, const char *sql);
+int hp_pg__conn_send_trailing(hp_pg__conn_t *c, const char *sql);
 /* The statement's binds as libpq's NUL-terminated texts, allocated in the job's pool. */
-const char **pg__conn_param_values(hp_db_job_t *job, const hp_stmt_t *stmt);
+const char **hp_pg__conn_param_values(hp_db_job_t *job, const hp_stmt_t *stmt);
 
 /* stmts.c: per-connection names of prepared statements, by SQL text. */
-pg_stmts_t *pg__stmts_create(void);
-void pg__stmts_destroy(pg_stmts_t *s);
-typedef enum { PG_STMT_NONE, PG_STMT_PREPARING, PG_STMT_READY } pg_stmt_state_t;
+hp_pg__stmts_t *hp_pg__stmts_create(void);
+void hp_pg__stmts_destroy(hp_pg__stmts_t *s);
+typedef enum { HP_PG_STMT_NONE, HP_PG_STMT_PREPARING, HP_PG_STMT_READY } hp_pg__stmt_state_t;
 /* Looks the text up. For READY / PREPARING, *slot is its slot; for NONE, *slot is a free slot
- * to prepare it in (then pg__stmts_begin), or -1 when the table is full (run it unnamed). */
-pg_stmt_state_t pg__stmts_find(pg_stmts_t *s, const char *sql, size_t len, long *slot);
-void pg__stmts_begin(pg_stmts_t *s, long slot, const char *sql, size_t len);
-void pg__stmts_end(pg_stmts_t *s, long slot, int ok);
+ * to prepare it in (then hp_pg__stmts_begin), or -1 when the table is full (run it unnamed). */
+hp_pg__stmt_state_t hp_pg__stmts_find(hp_pg__stmts_t *s, const char *sql, size_t len, long *slot);
+void hp_pg__stmts_begin(hp_pg__stmts_t *s, long slot, const char *sql, size_t len);
+void hp_pg__stmts_end(hp_pg__stmts_t *s, long slot, int ok);
 /* "hp<slot>" */
-void pg__stmts_name(long slot, char *buf, size_t len);
+void hp_pg__stmts_name(long slot, char *buf, size_t len);
 
 /* result.c: PGresult -> hp_exec_result_t. */
-void pg__result_fill(hp_db_job_t *job, const PGresult *res);
-void pg__result_error(hp_db_job_t *job, const PGresult *res);
+void hp_pg__result_fill(hp_db_job_t *job, const PGresult *res);
+void hp_pg__result_error(hp_db_job_t *job, const PGresult *res);
 /* Whether a singular write's statement result may be committed (exactly one row). */
-int pg__result_is_singular_ok(const PGresult *res);
+int hp_pg__result_is_singular_ok(const PGresult *res);
 
 /* stream.c: streamed reads (db.h, "Streamed results"). */
 /* Whether the job may be streamed (its exec has the streamed shape and its owner allows). */
-int pg__stream_wanted(const hp_db_job_t *job);
+int hp_pg__stream_wanted(const hp_db_job_t *job);
 /* Puts the first round (BEGIN, count, DECLARE, FETCH, Sync) in the connection's pipeline;
- * the connection must have no call in flight. Returns 0 or -1 as pg__conn_send. */
-int pg__stream_send(pg_conn_t *c, pg_call_t *call);
+ * the connection must have no call in flight. Returns 0 or -1 as hp_pg__conn_send. */
+int hp_pg__stream_send(hp_pg__conn_t *c, hp_pg__call_t *call);
 /* A result of the stream call at the head of c (not its Sync). */
-void pg__stream_on_result(pg_conn_t *c, pg_call_t *call, PGresult *r);
+void hp_pg__stream_on_result(hp_pg__conn_t *c, hp_pg__call_t *call, PGresult *r);
 /* The round ended: returns the call to hand back to its owner (a piece, or the end, in which
  * case it is unlinked from c and its COMMIT/ROLLBACK is trailing), NULL when the next FETCH
- * went out, (pg_call_t *)-1 when the connection broke. */
-pg_call_t *pg__stream_on_sync(pg_conn_t *c, pg_call_t *call);
-/* Hands the call's job back (pg__finish for a stream call). */
-void pg__stream_deliver(pg_call_t *call);
+ * went out, (hp_pg__call_t *)-1 when the connection broke. */
+hp_pg__call_t *hp_pg__stream_on_sync(hp_pg__conn_t *c, hp_pg__call_t *call);
+/* Hands the call's job back (hp_pg__finish for a stream call). */
+void hp_pg__stream_deliver(hp_pg__call_t *call);
 /* The probe's statement (is_probe). */
-const hp_stmt_t *pg__stream_probe_stmt(pg_call_t *call);
-/* A probe's Sync came back (pg__finish): returns 1 when it answered the job whole, or sent it
- * on as a stream (queued again on this loop); 0 when pg__finish renders its error as usual. */
-int pg__stream_after_probe(pg_call_t *call);
+const hp_stmt_t *hp_pg__stream_probe_stmt(hp_pg__call_t *call);
+/* A probe's Sync came back (hp_pg__finish): returns 1 when it answered the job whole, or sent it
+ * on as a stream (queued again on this loop); 0 when hp_pg__finish renders its error as usual. */
+int hp_pg__stream_after_probe(hp_pg__call_t *call);
 /* pool.c: queues a call again at the head of this loop's queue (a probe going on as a stream)
  * and dispatches. */
-void pg__loop_requeue(pg_call_t *call);
+void hp_pg__loop_requeue(hp_pg__call_t *call);
 /* backend.h's stream_next / stream_cancel. */
 void hp_db__pg_stream_next(void *state, hp_db_job_t *job);
 void hp_db__pg_stream_cancel(void *state, hp_db_job_t *job);
 
 /* listen.c: LISTEN hotpath on its own connection and thread. */
-int pg__listener_start(pg_backend_t *be, char *errbuf, size_t errlen);
-void pg__listener_stop(pg_backend_t *be);
+int hp_pg__listener_start(hp_pg__backend_t *be, char *errbuf, size_t errlen);
+void hp_pg__listener_stop(hp_pg__backend_t *be);
 
 #endif

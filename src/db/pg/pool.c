@@ -24,32 +24,32 @@
 #include "db/pg/pg.h"
 
 #define PG_BACKOFF_MIN_MS 50
-#define PG_BACKOFF_MAX_MS 2000
+#define HP_PG_BACKOFF_MAX_MS 2000
 
-static __thread pg_loop_t *current_loop;
+static __thread hp_pg__loop_t *current_loop;
 
-pg_loop_t *pg__loop_current(void)
+hp_pg__loop_t *hp_pg__loop_current(void)
 {
     return current_loop;
 }
 
 /* --- finishing --- */
 
-void pg__finish(pg_call_t *call)
+void hp_pg__finish(hp_pg__call_t *call)
 {
     hp_db_job_t *job = call->job;
-    pg_backend_t *be = call->be;
+    hp_pg__backend_t *be = call->be;
     if (call->is_stream) { /* never lent: it runs on the loop that submitted it */
-        pg__stream_deliver(call);
+        hp_pg__stream_deliver(call);
         return;
     }
-    if (call->is_probe && pg__stream_after_probe(call))
+    if (call->is_probe && hp_pg__stream_after_probe(call))
         return;
     if (job->result.error.code == HP_OK) {
         if (call->error != NULL)
-            pg__result_error(job, call->error);
+            hp_pg__result_error(job, call->error);
         else if (call->result != NULL)
-            pg__result_fill(job, call->result);
+            hp_pg__result_fill(job, call->result);
         else
             hp_error_set(&job->result.error, &job->pool, HP_ERR_DB,
                          "The database returned no result");
@@ -67,17 +67,17 @@ void pg__finish(pg_call_t *call)
         job->on_done(job);
 }
 
-static void fail_call(pg_call_t *call, hp_errcode_t code, const char *message, const char *why)
+static void fail_call(hp_pg__call_t *call, hp_errcode_t code, const char *message, const char *why)
 {
     hp_error_set(&call->job->result.error, &call->job->pool, code, "%s", message);
     if (why != NULL && *why != '\0')
         hp_error_details(&call->job->result.error, &call->job->pool, "%s", why);
-    pg__finish(call);
+    hp_pg__finish(call);
 }
 
 /* --- the queue --- */
 
-static void push_front(pg_loop_t *pl, pg_call_t *call)
+static void push_front(hp_pg__loop_t *pl, hp_pg__call_t *call)
 {
     call->next = pl->queue_head;
     if (pl->queue_head == NULL)
@@ -86,13 +86,13 @@ static void push_front(pg_loop_t *pl, pg_call_t *call)
     atomic_fetch_add(&pl->be->waiting, 1);
 }
 
-void pg__loop_requeue(pg_call_t *call)
+void hp_pg__loop_requeue(hp_pg__call_t *call)
 {
     push_front(call->home, call);
-    pg__loop_dispatch(call->home);
+    hp_pg__loop_dispatch(call->home);
 }
 
-static void push_back(pg_loop_t *pl, pg_call_t *call)
+static void push_back(hp_pg__loop_t *pl, hp_pg__call_t *call)
 {
     call->next = NULL;
     *pl->queue_tail = call;
@@ -101,9 +101,9 @@ static void push_back(pg_loop_t *pl, pg_call_t *call)
 }
 
 /* Takes the call *link (a link of the queue) out of the queue. */
-static pg_call_t *take(pg_loop_t *pl, pg_call_t **link)
+static hp_pg__call_t *take(hp_pg__loop_t *pl, hp_pg__call_t **link)
 {
-    pg_call_t *call = *link;
+    hp_pg__call_t *call = *link;
     *link = call->next;
     if (*link == NULL)
         pl->queue_tail = link;
@@ -112,13 +112,13 @@ static pg_call_t *take(pg_loop_t *pl, pg_call_t **link)
     return call;
 }
 
-static pg_call_t *pop_front(pg_loop_t *pl)
+static hp_pg__call_t *pop_front(hp_pg__loop_t *pl)
 {
     return take(pl, &pl->queue_head);
 }
 
 /* Puts the call back where it was taken from (*link). */
-static void put_back(pg_loop_t *pl, pg_call_t **link, pg_call_t *call)
+static void put_back(hp_pg__loop_t *pl, hp_pg__call_t **link, hp_pg__call_t *call)
 {
     call->next = *link;
     if (*link == NULL)
@@ -129,7 +129,7 @@ static void put_back(pg_loop_t *pl, pg_call_t **link, pg_call_t *call)
 
 /* --- connections --- */
 
-static int reserve_slot(pg_backend_t *be, size_t index)
+static int reserve_slot(hp_pg__backend_t *be, size_t index)
 {
     unsigned open = atomic_load(&be->open[index]);
     while (open < be->pool_max)
@@ -139,46 +139,46 @@ static int reserve_slot(pg_backend_t *be, size_t index)
 }
 
 /* Whether t is down here and backing off: not once another loop has connected to it since. */
-static int is_backing_off(pg_target_t *t)
+static int is_backing_off(hp_pg__target_t *t)
 {
     if (!t->is_down)
         return 0;
     if (atomic_load(&t->loop->be->connected_ms[t->index]) >= t->failed_ms)
         t->retry_at_ms = 0; /* it is back: try at once */
-    return pg__now_ms() < t->retry_at_ms;
+    return hp_pg__now_ms() < t->retry_at_ms;
 }
 
 /* Opens one more connection to t unless one is already being opened, the server's total is
  * reached, or a failed attempt is still backing off. */
-static void grow(pg_target_t *t)
+static void grow(hp_pg__target_t *t)
 {
-    pg_backend_t *be = t->loop->be;
+    hp_pg__backend_t *be = t->loop->be;
     if (t->connecting_count != 0 || is_backing_off(t))
         return;
     if (!reserve_slot(be, t->index))
         return;
     char err[256];
-    if (pg__conn_start(t, be->uris[t->index], err, sizeof(err)) == NULL)
-        pg__target_conn_event(t, 0, err); /* the slot was given back */
+    if (hp_pg__conn_start(t, be->uris[t->index], err, sizeof(err)) == NULL)
+        hp_pg__target_conn_event(t, 0, err); /* the slot was given back */
 }
 
-void pg__target_conn_event(pg_target_t *t, int ok, const char *why)
+void hp_pg__target_conn_event(hp_pg__target_t *t, int ok, const char *why)
 {
     atomic_store(&t->loop->ready[t->index], t->ready_count);
     if (ok) {
-        atomic_store(&t->loop->be->connected_ms[t->index], pg__now_ms());
+        atomic_store(&t->loop->be->connected_ms[t->index], hp_pg__now_ms());
         if (t->index == 0)
             atomic_store(&t->loop->be->primary_down, 0);
         t->is_down = 0;
         t->backoff_ms = 0;
-        pg__loop_dispatch(t->loop);
+        hp_pg__loop_dispatch(t->loop);
         return;
     }
     if (t->ready_count != 0)
         return; /* one connection broke; the others serve */
     if (!t->is_down) {
         hp_log_warn("database server %zu unreachable: %s", t->index, why != NULL ? why : "");
-        t->failed_ms = pg__now_ms();
+        t->failed_ms = hp_pg__now_ms();
     }
     t->is_down = 1;
     if (t->index == 0)
@@ -186,20 +186,20 @@ void pg__target_conn_event(pg_target_t *t, int ok, const char *why)
     t->backoff_ms =
         t->backoff_ms == 0
             ? PG_BACKOFF_MIN_MS
-            : (t->backoff_ms * 2 > PG_BACKOFF_MAX_MS ? PG_BACKOFF_MAX_MS : t->backoff_ms * 2);
-    t->retry_at_ms = pg__now_ms() + t->backoff_ms;
-    pg__copy_message(t->last_error, sizeof(t->last_error), why != NULL ? why : "");
-    pg__loop_dispatch(t->loop);
+            : (t->backoff_ms * 2 > HP_PG_BACKOFF_MAX_MS ? HP_PG_BACKOFF_MAX_MS : t->backoff_ms * 2);
+    t->retry_at_ms = hp_pg__now_ms() + t->backoff_ms;
+    hp_pg__copy_message(t->last_error, sizeof(t->last_error), why != NULL ? why : "");
+    hp_pg__loop_dispatch(t->loop);
 }
 
-static pg_target_t *choose_target(pg_loop_t *pl, const hp_db_job_t *job)
+static hp_pg__target_t *choose_target(hp_pg__loop_t *pl, const hp_db_job_t *job)
 {
-    pg_target_t *best = &pl->targets[0];
+    hp_pg__target_t *best = &pl->targets[0];
     if (pl->be->target_count == 1 || job->exec->kind != HP_EXEC_READ || job->prefers_primary)
         return best;
-    pg_target_t *replica = NULL;
+    hp_pg__target_t *replica = NULL;
     for (size_t i = 1; i != pl->be->target_count; ++i) {
-        pg_target_t *t = &pl->targets[i];
+        hp_pg__target_t *t = &pl->targets[i];
         if (t->is_down && t->ready_count == 0)
             continue;
         if (replica == NULL || t->outstanding < replica->outstanding)
@@ -211,7 +211,7 @@ static pg_target_t *choose_target(pg_loop_t *pl, const hp_db_job_t *job)
 /* A streamed read holds a connection alone for as long as its owner takes to send it, so
  * streams may hold at most db-pool - 1 connections of a server (over all loops): one is
  * always left for the pipelined queries of everyone else. Returns 1 with a slot reserved. */
-static int reserve_stream(pg_backend_t *be, size_t index)
+static int reserve_stream(hp_pg__backend_t *be, size_t index)
 {
     unsigned n = atomic_load(&be->streams[index]);
     while (n + 1 < be->pool_max)
@@ -221,20 +221,20 @@ static int reserve_stream(pg_backend_t *be, size_t index)
 }
 
 /* A ready connection with nothing in flight, for a streamed read, or NULL. */
-static pg_conn_t *idle_conn(pg_target_t *t)
+static hp_pg__conn_t *idle_conn(hp_pg__target_t *t)
 {
-    for (pg_conn_t *c = t->conns; c != NULL; c = c->next)
-        if (c->state == PG_CONN_READY && !c->is_exclusive && c->depth == 0)
+    for (hp_pg__conn_t *c = t->conns; c != NULL; c = c->next)
+        if (c->state == HP_PG_CONN_READY && !c->is_exclusive && c->depth == 0)
             return c;
     return NULL;
 }
 
 /* The ready connection with the shortest pipeline that can take the call, or NULL. */
-static pg_conn_t *pick_conn(pg_target_t *t, const pg_call_t *call)
+static hp_pg__conn_t *pick_conn(hp_pg__target_t *t, const hp_pg__call_t *call)
 {
-    pg_conn_t *best = NULL;
-    for (pg_conn_t *c = t->conns; c != NULL; c = c->next) {
-        if (c->state != PG_CONN_READY || c->is_exclusive)
+    hp_pg__conn_t *best = NULL;
+    for (hp_pg__conn_t *c = t->conns; c != NULL; c = c->next) {
+        if (c->state != HP_PG_CONN_READY || c->is_exclusive)
             continue;
         if (call->in_tx && c->depth != 0)
             continue;
@@ -244,10 +244,10 @@ static pg_conn_t *pick_conn(pg_target_t *t, const pg_call_t *call)
     return best;
 }
 
-static int lend(pg_loop_t *pl, pg_call_t **link, size_t index);
-static void dispatch_once(pg_loop_t *pl);
+static int lend(hp_pg__loop_t *pl, hp_pg__call_t **link, size_t index);
+static void dispatch_once(hp_pg__loop_t *pl);
 
-void pg__loop_dispatch(pg_loop_t *pl)
+void hp_pg__loop_dispatch(hp_pg__loop_t *pl)
 {
     if (pl->is_dispatching) {
         pl->wants_dispatch = 1;
@@ -266,13 +266,13 @@ void pg__loop_dispatch(pg_loop_t *pl)
  * instead: when streams already hold db-pool - 1 of the server's connections (db-pool 1: any),
  * or no connection is idle and none can be opened. Rather than wait behind slow clients' streams
  * or for a pipeline to drain under load, it is then rendered whole, as before streaming. */
-static int dispatch_stream(pg_loop_t *pl, pg_target_t *t, pg_call_t **link)
+static int dispatch_stream(hp_pg__loop_t *pl, hp_pg__target_t *t, hp_pg__call_t **link)
 {
-    pg_backend_t *be = pl->be;
-    pg_call_t *call = *link;
+    hp_pg__backend_t *be = pl->be;
+    hp_pg__call_t *call = *link;
     if (atomic_load(&be->streams[t->index]) + 1 >= be->pool_max)
         return -1;
-    pg_conn_t *c = idle_conn(t);
+    hp_pg__conn_t *c = idle_conn(t);
     if (c == NULL) {
         grow(t);
         return t->connecting_count != 0 ? 0 : -1;
@@ -282,7 +282,7 @@ static int dispatch_stream(pg_loop_t *pl, pg_target_t *t, pg_call_t **link)
     take(pl, link);
     c->holds_stream = 1;
     uint64_t waited = hp_time_mono_ns() - call->queued_ns;
-    if (pg__conn_send(c, call) != 0) { /* the connection broke (its slot went with it) */
+    if (hp_pg__conn_send(c, call) != 0) { /* the connection broke (its slot went with it) */
         put_back(pl, link, call);
         return 1;
     }
@@ -292,16 +292,16 @@ static int dispatch_stream(pg_loop_t *pl, pg_target_t *t, pg_call_t **link)
 }
 
 /* One walk of the queue. A step that sends or fails a call may run on_done, which may submit
- * (appending to the queue; its dispatch is deferred, see pg__loop_dispatch): after one, the
+ * (appending to the queue; its dispatch is deferred, see hp_pg__loop_dispatch): after one, the
  * walk starts over from the head. Only streamed reads are passed over (they wait for the
  * connection being opened for them); any other call that cannot go stops the walk. */
-static void dispatch_once(pg_loop_t *pl)
+static void dispatch_once(hp_pg__loop_t *pl)
 {
-    pg_backend_t *be = pl->be;
-    pg_call_t **link = &pl->queue_head;
+    hp_pg__backend_t *be = pl->be;
+    hp_pg__call_t **link = &pl->queue_head;
     while (*link != NULL) {
-        pg_call_t *call = *link;
-        pg_target_t *t = choose_target(pl, call->job);
+        hp_pg__call_t *call = *link;
+        hp_pg__target_t *t = choose_target(pl, call->job);
         if (t->is_down && t->ready_count == 0) {
             if (is_backing_off(t)) {
                 take(pl, link);
@@ -324,7 +324,7 @@ static void dispatch_once(pg_loop_t *pl)
             }
             call->is_stream = 0; /* main, unstreamed */
         }
-        pg_conn_t *c = pick_conn(t, call);
+        hp_pg__conn_t *c = pick_conn(t, call);
         if (c == NULL || c->depth >= be->pipeline) {
             grow(t);
             if (t->conn_count == 0) {
@@ -344,7 +344,7 @@ static void dispatch_once(pg_loop_t *pl)
             grow(t); /* busy: open another connection if the pool allows */
         take(pl, link);
         uint64_t waited = hp_time_mono_ns() - call->queued_ns;
-        if (pg__conn_send(c, call) != 0) {
+        if (hp_pg__conn_send(c, call) != 0) {
             put_back(pl, link, call);
             link = &pl->queue_head;
             continue;
@@ -360,16 +360,16 @@ static void dispatch_once(pg_loop_t *pl)
 /* This loop has no connection to server `index` and may open none (the pool's total is
  * reached, say db-pool 1 with two loops): the waiting job at *link goes to the loop with the
  * most ready connections to that server, which runs it and posts the result back
- * (pg__finish). Returns 1 when the job went. */
-static int lend(pg_loop_t *pl, pg_call_t **link, size_t index)
+ * (hp_pg__finish). Returns 1 when the job went. */
+static int lend(hp_pg__loop_t *pl, hp_pg__call_t **link, size_t index)
 {
-    pg_backend_t *be = pl->be;
+    hp_pg__backend_t *be = pl->be;
     int lent = 0;
     pthread_mutex_lock(&be->loops_lock);
-    pg_loop_t *best = NULL;
+    hp_pg__loop_t *best = NULL;
     unsigned best_ready = 0;
     for (size_t i = 0; i != be->loop_count; ++i) {
-        pg_loop_t *other = be->loop_list[i];
+        hp_pg__loop_t *other = be->loop_list[i];
         unsigned ready = atomic_load(&other->ready[index]);
         if (other != pl && ready > best_ready) {
             best = other;
@@ -377,7 +377,7 @@ static int lend(pg_loop_t *pl, pg_call_t **link, size_t index)
         }
     }
     if (best != NULL) {
-        pg_call_t *call = take(pl, link);
+        hp_pg__call_t *call = take(pl, link);
         call->job->_message = (h2o_multithread_message_t){{NULL, NULL}};
         h2o_multithread_send_message(&best->inbox, &call->job->_message);
         lent = 1;
@@ -387,7 +387,7 @@ static int lend(pg_loop_t *pl, pg_call_t **link, size_t index)
 }
 
 /* Jobs lent by other loops: they queue here like this loop's own. */
-static void take_lent(pg_loop_t *pl, h2o_linklist_t *messages)
+static void take_lent(hp_pg__loop_t *pl, h2o_linklist_t *messages)
 {
     while (!h2o_linklist_is_empty(messages)) {
         h2o_multithread_message_t *m =
@@ -400,9 +400,9 @@ static void take_lent(pg_loop_t *pl, h2o_linklist_t *messages)
 
 static void on_lent(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
-    pg_loop_t *pl = H2O_STRUCT_FROM_MEMBER(pg_loop_t, inbox, receiver);
+    hp_pg__loop_t *pl = H2O_STRUCT_FROM_MEMBER(hp_pg__loop_t, inbox, receiver);
     take_lent(pl, messages);
-    pg__loop_dispatch(pl);
+    hp_pg__loop_dispatch(pl);
 }
 
 /* --- submit, tick, attach --- */
@@ -417,9 +417,9 @@ static int has_nul(const hp_stmt_t *stmt)
     return 0;
 }
 
-int pg__loop_submit(pg_loop_t *pl, hp_db_job_t *job)
+int hp_pg__loop_submit(hp_pg__loop_t *pl, hp_db_job_t *job)
 {
-    pg_call_t *call = h2o_mem_alloc_pool(&job->pool, sizeof(*call));
+    hp_pg__call_t *call = h2o_mem_alloc_pool(&job->pool, sizeof(*call));
     memset(call, 0, sizeof(*call));
     call->job = job;
     call->be = pl->be;
@@ -428,7 +428,7 @@ int pg__loop_submit(pg_loop_t *pl, hp_db_job_t *job)
     call->in_tx = job->exec->kind == HP_EXEC_WRITE && job->exec->format == HP_FORMAT_OBJECT;
     /* A read that may be streamed is first probed with a pipelined statement; with a total
      * to count (in the cursor's snapshot) it is a stream at once. */
-    if (pg__stream_wanted(job)) {
+    if (hp_pg__stream_wanted(job)) {
         call->is_stream = job->exec->stream_count.sql != NULL;
         call->is_probe = !call->is_stream;
     }
@@ -440,19 +440,19 @@ int pg__loop_submit(pg_loop_t *pl, hp_db_job_t *job)
                      "invalid byte sequence for encoding \"UTF8\": 0x00");
         memcpy(e->sqlstate, "22021", 6);
         e->status = 400;
-        pg__finish(call);
+        hp_pg__finish(call);
         return 0;
     }
     push_back(pl, call);
-    pg__loop_dispatch(pl);
+    hp_pg__loop_dispatch(pl);
     return 0;
 }
 
-static void expire_waiting(pg_loop_t *pl, uint64_t now_ns)
+static void expire_waiting(hp_pg__loop_t *pl, uint64_t now_ns)
 {
     uint64_t limit = (uint64_t)pl->be->opts.pool_acquire_ms * 1000000;
     while (pl->queue_head != NULL && now_ns - pl->queue_head->queued_ns >= limit) {
-        pg_call_t *call = pop_front(pl);
+        hp_pg__call_t *call = pop_front(pl);
         char why[64];
         snprintf(why, sizeof(why), "waited %u ms for a connection (db-pool %u)",
                  pl->be->opts.pool_acquire_ms, pl->be->pool_max);
@@ -461,46 +461,46 @@ static void expire_waiting(pg_loop_t *pl, uint64_t now_ns)
     }
 }
 
-static void retire_idle(pg_target_t *t, uint64_t now)
+static void retire_idle(hp_pg__target_t *t, uint64_t now)
 {
     const hp_db_options_t *o = &t->loop->be->opts;
-    pg_conn_t *c = t->conns;
+    hp_pg__conn_t *c = t->conns;
     while (c != NULL) {
-        pg_conn_t *next = c->next;
-        if (c->state == PG_CONN_READY && c->depth == 0 && !c->is_exclusive) {
+        hp_pg__conn_t *next = c->next;
+        if (c->state == HP_PG_CONN_READY && c->depth == 0 && !c->is_exclusive) {
             int idle = o->pool_idle_ms != 0 && now - c->last_used_ms >= o->pool_idle_ms &&
                        t->conn_count > t->loop->min_share;
             int old = o->pool_lifetime_ms != 0 && now - c->created_ms >= o->pool_lifetime_ms;
             if (idle || old)
-                pg__conn_close(c);
+                hp_pg__conn_close(c);
         }
         c = next;
     }
 }
 
-void hp_db__pg_tick(void *state)
+void hp_pg__tick(void *state)
 {
     (void)state;
-    pg_loop_t *pl = current_loop;
+    hp_pg__loop_t *pl = current_loop;
     if (pl == NULL)
         return;
-    uint64_t now = pg__now_ms();
+    uint64_t now = hp_pg__now_ms();
     expire_waiting(pl, hp_time_mono_ns());
     for (size_t i = 0; i != pl->be->target_count; ++i) {
-        pg_target_t *t = &pl->targets[i];
+        hp_pg__target_t *t = &pl->targets[i];
         retire_idle(t, now);
         if (t->conn_count < pl->min_share || (t->is_down && t->connecting_count == 0 && i != 0))
             grow(t); /* keep the minimum; probe a replica that is down */
     }
-    pg__loop_dispatch(pl);
+    hp_pg__loop_dispatch(pl);
 }
 
-int hp_db__pg_attach(void *state, h2o_loop_t *loop, char *errbuf, size_t errlen)
+int hp_pg__attach(void *state, h2o_loop_t *loop, char *errbuf, size_t errlen)
 {
     (void)errbuf;
     (void)errlen;
-    pg_backend_t *be = state;
-    pg_loop_t *pl = calloc(1, sizeof(*pl));
+    hp_pg__backend_t *be = state;
+    hp_pg__loop_t *pl = calloc(1, sizeof(*pl));
     if (pl == NULL)
         h2o_fatal("out of memory");
     pl->be = be;
@@ -517,7 +517,7 @@ int hp_db__pg_attach(void *state, h2o_loop_t *loop, char *errbuf, size_t errlen)
     pl->queue = h2o_multithread_create_queue(loop);
     h2o_multithread_register_receiver(pl->queue, &pl->inbox, on_lent);
     pthread_mutex_lock(&be->loops_lock);
-    if (be->loop_count != PG_MAX_LOOPS)
+    if (be->loop_count != HP_PG_MAX_LOOPS)
         be->loop_list[be->loop_count++] = pl;
     pthread_mutex_unlock(&be->loops_lock);
     for (size_t i = 0; i != be->target_count; ++i)
@@ -525,10 +525,10 @@ int hp_db__pg_attach(void *state, h2o_loop_t *loop, char *errbuf, size_t errlen)
     return 0;
 }
 
-void hp_db__pg_detach(void *state)
+void hp_pg__detach(void *state)
 {
-    pg_backend_t *be = state;
-    pg_loop_t *pl = current_loop;
+    hp_pg__backend_t *be = state;
+    hp_pg__loop_t *pl = current_loop;
     if (pl == NULL)
         return;
     /* No loop lends to this one any more; what was lent and not yet taken is failed below. */
@@ -546,16 +546,16 @@ void hp_db__pg_detach(void *state)
     while (pl->queue_head != NULL)
         fail_call(pop_front(pl), HP_ERR_DB_BUSY, "The server is shutting down", NULL);
     for (size_t i = 0; i != be->target_count; ++i) {
-        pg_target_t *t = &pl->targets[i];
+        hp_pg__target_t *t = &pl->targets[i];
         while (t->conns != NULL) {
-            pg_conn_t *c = t->conns;
-            pg_call_t *calls = c->head;
+            hp_pg__conn_t *c = t->conns;
+            hp_pg__call_t *calls = c->head;
             t->outstanding -= c->depth;
             atomic_fetch_sub(&be->busy, c->depth);
             c->head = NULL;
-            pg__conn_close(c);
+            hp_pg__conn_close(c);
             while (calls != NULL) {
-                pg_call_t *next = calls->next;
+                hp_pg__call_t *next = calls->next;
                 calls->conn = NULL;
                 fail_call(calls, HP_ERR_DB_BUSY, "The server is shutting down", NULL);
                 calls = next;

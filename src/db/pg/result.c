@@ -17,7 +17,7 @@ static uint64_t uint_value(const PGresult *res, int col)
     return strtoull(PQgetvalue(res, 0, col), NULL, 10);
 }
 
-int pg__result_is_singular_ok(const PGresult *res)
+int hp_pg__result_is_singular_ok(const PGresult *res)
 {
     return PQntuples(res) == 1 && uint_value(res, COL_ROWS) == 1;
 }
@@ -46,7 +46,7 @@ static void render_location(hp_exec_result_t *r, const hp_exec_t *exec, const PG
     r->location = h2o_iovec_init(p, len);
 }
 
-void pg__result_fill(hp_db_job_t *job, const PGresult *res)
+void hp_pg__result_fill(hp_db_job_t *job, const PGresult *res)
 {
     const hp_exec_t *exec = job->exec;
     hp_exec_result_t *r = &job->result;
@@ -103,7 +103,7 @@ static const char *field(const PGresult *res, int code)
     return v != NULL && *v != '\0' ? v : NULL;
 }
 
-void pg__result_error(hp_db_job_t *job, const PGresult *res)
+void hp_pg__result_error(hp_db_job_t *job, const PGresult *res)
 {
     hp_error_t *e = &job->result.error;
     const char *state = field(res, PG_DIAG_SQLSTATE);

@@ -17,23 +17,23 @@ typedef struct {
     uint64_t hash;
     char *sql; /* NULL: free */
     size_t len;
-    pg_stmt_state_t state;
+    hp_pg__stmt_state_t state;
 } slot_t;
 
-struct st_pg_stmts_t {
+struct st_hp_pg__stmts_t {
     slot_t slots[PG_STMTS_SLOTS];
     size_t used;
 };
 
-pg_stmts_t *pg__stmts_create(void)
+hp_pg__stmts_t *hp_pg__stmts_create(void)
 {
-    pg_stmts_t *s = calloc(1, sizeof(*s));
+    hp_pg__stmts_t *s = calloc(1, sizeof(*s));
     if (s == NULL)
         h2o_fatal("out of memory");
     return s;
 }
 
-void pg__stmts_destroy(pg_stmts_t *s)
+void hp_pg__stmts_destroy(hp_pg__stmts_t *s)
 {
     if (s == NULL)
         return;
@@ -42,14 +42,14 @@ void pg__stmts_destroy(pg_stmts_t *s)
     free(s);
 }
 
-pg_stmt_state_t pg__stmts_find(pg_stmts_t *s, const char *sql, size_t len, long *slot)
+hp_pg__stmt_state_t hp_pg__stmts_find(hp_pg__stmts_t *s, const char *sql, size_t len, long *slot)
 {
     uint64_t hash = XXH3_64bits(sql, len);
     for (size_t i = hash & (PG_STMTS_SLOTS - 1);; i = (i + 1) & (PG_STMTS_SLOTS - 1)) {
         slot_t *e = &s->slots[i];
         if (e->sql == NULL) {
             *slot = s->used < PG_STMTS_MAX ? (long)i : -1;
-            return PG_STMT_NONE;
+            return HP_PG_STMT_NONE;
         }
         if (e->hash == hash && e->len == len && memcmp(e->sql, sql, len) == 0) {
             *slot = (long)i;
@@ -58,10 +58,10 @@ pg_stmt_state_t pg__stmts_find(pg_stmts_t *s, const char *sql, size_t len, long 
     }
 }
 
-void pg__stmts_begin(pg_stmts_t *s, long slot, const char *sql, size_t len)
+void hp_pg__stmts_begin(hp_pg__stmts_t *s, long slot, const char *sql, size_t len)
 {
     slot_t *e = &s->slots[slot];
-    e->state = PG_STMT_PREPARING;
+    e->state = HP_PG_STMT_PREPARING;
     if (e->sql != NULL)
         return; /* the same text, whose earlier prepare failed */
     e->hash = XXH3_64bits(sql, len);
@@ -74,14 +74,14 @@ void pg__stmts_begin(pg_stmts_t *s, long slot, const char *sql, size_t len)
     ++s->used;
 }
 
-void pg__stmts_end(pg_stmts_t *s, long slot, int ok)
+void hp_pg__stmts_end(hp_pg__stmts_t *s, long slot, int ok)
 {
     /* A failed prepare keeps its slot, marked NONE-like by READY never being set: the name is
      * free on the server, so the next call with this text prepares it again under it. */
-    s->slots[slot].state = ok ? PG_STMT_READY : PG_STMT_NONE;
+    s->slots[slot].state = ok ? HP_PG_STMT_READY : HP_PG_STMT_NONE;
 }
 
-void pg__stmts_name(long slot, char *buf, size_t len)
+void hp_pg__stmts_name(long slot, char *buf, size_t len)
 {
     snprintf(buf, len, "hp%ld", slot);
 }

@@ -48,14 +48,15 @@
 #define PG_STREAM_MAX_FETCH 10000u     /* rows one FETCH asks for at most */
 #define PG_STREAM_CURSOR "\"hp_stream\""
 
-int pg__stream_wanted(const hp_db_job_t *job)
+int hp_pg__stream_wanted(const hp_db_job_t *job)
 {
     const hp_exec_t *e = job->exec;
     return job->stream_after_bytes != 0 && e->kind == HP_EXEC_READ && e->stream.sql != NULL &&
            (e->format == HP_FORMAT_JSON || e->format == HP_FORMAT_CSV);
 }
 
-static int send_params(pg_conn_t *c, hp_db_job_t *job, const char *prefix, const hp_stmt_t *stmt)
+static int send_params(hp_pg__conn_t *c, hp_db_job_t *job, const char *prefix,
+                       const hp_stmt_t *stmt)
 {
     const char *sql = stmt->sql;
     if (prefix != NULL) {
@@ -66,12 +67,12 @@ static int send_params(pg_conn_t *c, hp_db_job_t *job, const char *prefix, const
         sql = p;
     }
     return PQsendQueryParams(c->pg, sql, (int)stmt->bind_count, NULL,
-                             pg__conn_param_values(job, stmt), NULL, NULL, 0)
+                             hp_pg__conn_param_values(job, stmt), NULL, NULL, 0)
                ? 0
                : -1;
 }
 
-static int send_fetch(pg_conn_t *c, pg_call_t *call, unsigned rows)
+static int send_fetch(hp_pg__conn_t *c, hp_pg__call_t *call, unsigned rows)
 {
     char sql[64];
     snprintf(sql, sizeof(sql), "FETCH FORWARD %u FROM " PG_STREAM_CURSOR, rows);
@@ -88,7 +89,7 @@ static unsigned clamp_rows(uint64_t rows, unsigned lo)
 }
 
 /* Rows that fill what is left of the piece at the average row size so far. */
-static unsigned next_fetch(const pg_call_t *call)
+static unsigned next_fetch(const hp_pg__call_t *call)
 {
     size_t limit = call->job->stream_after_bytes, have = call->job->result.body.len;
     size_t left = have < limit ? limit - have : 1;
@@ -100,7 +101,7 @@ static unsigned next_fetch(const pg_call_t *call)
     return clamp_rows(rows < most ? rows : most, 1);
 }
 
-int pg__stream_send(pg_conn_t *c, pg_call_t *call)
+int hp_pg__stream_send(hp_pg__conn_t *c, hp_pg__call_t *call)
 {
     hp_db_job_t *job = call->job;
     const hp_exec_t *exec = job->exec;
@@ -118,7 +119,7 @@ int pg__stream_send(pg_conn_t *c, pg_call_t *call)
     unsigned first = clamp_rows(job->stream_after_bytes / PG_STREAM_GUESS_ROW_BYTES + 1, 1);
     if (send_fetch(c, call, first) != 0)
         goto broken;
-    call->phase = PG_CALL_SENT;
+    call->phase = HP_PG_CALL_SENT;
     call->next = NULL;
     call->conn = c;
     call->has_total = !counted;
@@ -130,18 +131,18 @@ int pg__stream_send(pg_conn_t *c, pg_call_t *call)
     c->is_exclusive = 1;
     if (exec->format == HP_FORMAT_CSV)
         hp_exec_append_csv_header(&job->result.body, exec);
-    if (pg__conn_flush(c) != 0) {
-        pg__conn_fail(c, PQerrorMessage(c->pg));
+    if (hp_pg__conn_flush(c) != 0) {
+        hp_pg__conn_fail(c, PQerrorMessage(c->pg));
         return 0; /* the call was failed with the connection */
     }
     return 0;
 broken:
-    pg__conn_fail(c, PQerrorMessage(c->pg));
+    hp_pg__conn_fail(c, PQerrorMessage(c->pg));
     return -1;
 }
 
 /* Appends the FETCH's rows to the body, joined as main's aggregate joins them. */
-static void append_rows(pg_call_t *call, const PGresult *r)
+static void append_rows(hp_pg__call_t *call, const PGresult *r)
 {
     hp_db_job_t *job = call->job;
     hp_buf_t *body = &job->result.body;
@@ -164,7 +165,7 @@ static void append_rows(pg_call_t *call, const PGresult *r)
     call->bytes += body->len - before;
 }
 
-void pg__stream_on_result(pg_conn_t *c, pg_call_t *call, PGresult *r)
+void hp_pg__stream_on_result(hp_pg__conn_t *c, hp_pg__call_t *call, PGresult *r)
 {
     (void)c;
     switch (PQresultStatus(r)) {
@@ -191,29 +192,29 @@ void pg__stream_on_result(pg_conn_t *c, pg_call_t *call, PGresult *r)
 
 /* The stream is over (the end, an error, a cancel): COMMIT or ROLLBACK trails, the call leaves
  * the connection. Returns -1 when the connection broke (then the call is still at its head). */
-static int end_on_conn(pg_conn_t *c, pg_call_t *call, int ok)
+static int end_on_conn(hp_pg__conn_t *c, hp_pg__call_t *call, int ok)
 {
-    if (pg__conn_send_trailing(c, ok ? "COMMIT" : "ROLLBACK") != 0)
+    if (hp_pg__conn_send_trailing(c, ok ? "COMMIT" : "ROLLBACK") != 0)
         return -1;
-    pg__conn_pop_head(c);
+    hp_pg__conn_pop_head(c);
     c->is_exclusive = 1; /* until the trailing Sync (conn.c, on_trailing) */
     call->conn = NULL;
     return 0;
 }
 
-pg_call_t *pg__stream_on_sync(pg_conn_t *c, pg_call_t *call)
+hp_pg__call_t *hp_pg__stream_on_sync(hp_pg__conn_t *c, hp_pg__call_t *call)
 {
     hp_db_job_t *job = call->job;
     if (call->error != NULL) {
         if (end_on_conn(c, call, 0) != 0)
-            return (pg_call_t *)-1;
-        return call; /* pg__stream_deliver renders the error */
+            return (hp_pg__call_t *)-1;
+        return call; /* hp_pg__stream_deliver renders the error */
     }
     if (call->got_rows < call->fetch_rows) { /* the cursor is exhausted */
         if (job->exec->format == HP_FORMAT_JSON)
             hp_buf_append(&job->result.body, call->rows == 0 ? "[]" : "]", call->rows == 0 ? 2 : 1);
         if (end_on_conn(c, call, 1) != 0)
-            return (pg_call_t *)-1;
+            return (hp_pg__call_t *)-1;
         job->result.is_last = 1;
         return call;
     }
@@ -222,8 +223,8 @@ pg_call_t *pg__stream_on_sync(pg_conn_t *c, pg_call_t *call)
         call->is_paused = 1;
         return call; /* a piece; the call stays at the head, the cursor open */
     }
-    if (send_fetch(c, call, next_fetch(call)) != 0 || pg__conn_flush(c) != 0)
-        return (pg_call_t *)-1;
+    if (send_fetch(c, call, next_fetch(call)) != 0 || hp_pg__conn_flush(c) != 0)
+        return (hp_pg__call_t *)-1;
     return NULL;
 }
 
@@ -233,7 +234,7 @@ static unsigned probe_rows(const hp_db_job_t *job)
     return clamp_rows(job->stream_after_bytes / PG_STREAM_PROBE_ROW_BYTES + 1, 1);
 }
 
-const hp_stmt_t *pg__stream_probe_stmt(pg_call_t *call)
+const hp_stmt_t *hp_pg__stream_probe_stmt(hp_pg__call_t *call)
 {
     if (call->probe != NULL)
         return call->probe;
@@ -258,7 +259,7 @@ const hp_stmt_t *pg__stream_probe_stmt(pg_call_t *call)
     return p;
 }
 
-int pg__stream_after_probe(pg_call_t *call)
+int hp_pg__stream_after_probe(hp_pg__call_t *call)
 {
     hp_db_job_t *job = call->job;
     if (job->result.error.code != HP_OK || call->error != NULL || call->result == NULL)
@@ -271,7 +272,7 @@ int pg__stream_after_probe(pg_call_t *call)
         call->is_probe = 0;
         call->is_stream = 1;
         call->queued_ns = hp_time_mono_ns();
-        pg__loop_requeue(call);
+        hp_pg__loop_requeue(call);
         return 1;
     }
     hp_exec_result_t *r = &job->result;
@@ -284,21 +285,21 @@ int pg__stream_after_probe(pg_call_t *call)
     r->row_count = call->rows;
     r->db_queries = 1;
     hp_db__count_queries(call->be->db, 1);
-    if (call->home != pg__loop_current())
+    if (call->home != hp_pg__loop_current())
         hp_db__reply(job);
     else
         job->on_done(job);
     return 1;
 }
 
-void pg__stream_deliver(pg_call_t *call)
+void hp_pg__stream_deliver(hp_pg__call_t *call)
 {
     hp_db_job_t *job = call->job;
     hp_exec_result_t *r = &job->result;
     if (call->is_paused && r->error.code != HP_OK)
         return; /* the connection failed under a piece the owner still has: told at next */
     if (call->error != NULL && r->error.code == HP_OK)
-        pg__result_error(job, call->error);
+        hp_pg__result_error(job, call->error);
     PQclear(call->error);
     call->error = NULL;
     if (r->error.code != HP_OK) {
@@ -320,8 +321,8 @@ void pg__stream_deliver(pg_call_t *call)
 void hp_db__pg_stream_next(void *state, hp_db_job_t *job)
 {
     (void)state;
-    pg_call_t *call = job->_backend;
-    pg_conn_t *c = call->conn;
+    hp_pg__call_t *call = job->_backend;
+    hp_pg__conn_t *c = call->conn;
     call->is_paused = 0;
     call->is_deferred = 1;
     job->result.body.len = 0; /* the owner copied or released it */
@@ -329,9 +330,9 @@ void hp_db__pg_stream_next(void *state, hp_db_job_t *job)
         if (job->result.error.code == HP_OK)
             hp_error_set(&job->result.error, &job->pool, HP_ERR_DB_BUSY,
                          "The connection to the database was lost");
-        pg__stream_deliver(call);
-    } else if (send_fetch(c, call, next_fetch(call)) != 0 || pg__conn_flush(c) != 0) {
-        pg__conn_fail(c, PQerrorMessage(c->pg)); /* delivers the error through pg__finish */
+        hp_pg__stream_deliver(call);
+    } else if (send_fetch(c, call, next_fetch(call)) != 0 || hp_pg__conn_flush(c) != 0) {
+        hp_pg__conn_fail(c, PQerrorMessage(c->pg)); /* delivers the error through hp_pg__finish */
     }
     call->is_deferred = 0; /* alive: its on_done was at most posted */
 }
@@ -339,8 +340,8 @@ void hp_db__pg_stream_next(void *state, hp_db_job_t *job)
 void hp_db__pg_stream_cancel(void *state, hp_db_job_t *job)
 {
     (void)state;
-    pg_call_t *call = job->_backend;
-    pg_conn_t *c = call->conn;
+    hp_pg__call_t *call = job->_backend;
+    hp_pg__conn_t *c = call->conn;
     call->is_paused = 0;
     call->is_deferred = 1;
     job->result.body.len = 0;
@@ -350,8 +351,8 @@ void hp_db__pg_stream_cancel(void *state, hp_db_job_t *job)
     hp_error_set(&job->result.error, &job->pool, HP_ERR_CANCELLED,
                  "The streamed read was cancelled");
     if (c != NULL && end_on_conn(c, call, 0) != 0)
-        pg__conn_fail(c, PQerrorMessage(c->pg)); /* fails (and so delivers) the call with it */
+        hp_pg__conn_fail(c, PQerrorMessage(c->pg)); /* fails (and so delivers) the call with it */
     else
-        pg__stream_deliver(call);
+        hp_pg__stream_deliver(call);
     call->is_deferred = 0; /* alive: its on_done was only posted */
 }

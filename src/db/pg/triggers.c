@@ -37,7 +37,7 @@ static const char count_sql[] =
 
 static int fail(PGconn *pg, PGresult *r, char *errbuf, size_t errlen)
 {
-    pg__copy_message(errbuf, errlen, r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(pg));
+    hp_pg__copy_message(errbuf, errlen, r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(pg));
     PQclear(r);
     PQfinish(pg);
     return -1;

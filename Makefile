@@ -3,7 +3,7 @@
 #   make run          install deps, build, create the demo database, serve it on :3000
 #   make test         install deps, build, run every suite (lint, unit, spec, compat, fuzz smoke)
 #   make test SANITIZE=1   the same under ASan + UBSan
-#   make bench        the WORKLOAD.md scenarios with wrk
+#   make bench        the docs/workload.md scenarios with wrk
 #   make fuzz         build the libFuzzer targets (clang)
 
 SANITIZE ?= 0

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""bench/paths.py: the URL paths of one WORKLOAD.md scenario, one per line, for bench/loadgen.
+"""bench/paths.py: the URL paths of one docs/workload.md scenario, one per line, for bench/loadgen.
 
     bench/paths.py S1z --users 100000 --devices 10000 --count 50000 > build/bench/s1z.paths
 
 The same shapes and distributions as the wrk scripts in bench/wrk/ (keep the two in step):
 uniform or Zipf(1.1) ids, where rank k is id k, so the hot ids are the small ones. The
-sequence is seeded with the scenario's WORKLOAD.md seed, so every run replays the same paths.
+sequence is seeded with the scenario's docs/workload.md seed, so every run replays the same paths.
 loadgen plays the file round-robin from the first line. Standard library only.
 """
 import argparse

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh BIN: the WORKLOAD.md scenarios against hotpath with wrk, then the before/after
+# bench/run.sh BIN: the docs/workload.md scenarios against hotpath with wrk, then the before/after
 # comparison and ablation of bench/ablation.sh (see bench/README.md).
 #
 #   BENCH_SCALE=1.0       demo data set scale (the database is cached in build/bench/)
@@ -427,7 +427,7 @@ REPORT="# hotpath bench, $DATE
 - the load generators (wrk, and bench/loadgen below) run on this same machine and share its $(nproc) cores with the server
 - wrk on the same machine: $THREADS threads, $CONNECTIONS connections, keep-alive, closed loop (each connection sends its next request when the answer arrives); ${WARMUP} s warm-up, then ${MEASURE} s measured per scenario; wrk and the server share the $(nproc) cores (CPU %: of one core, over the measured run)
 - $("$BIN" version 2>/dev/null | head -n 1 || echo hotpath), commit $COMMIT$DIRTY; \`serve\` with default settings${BENCH_SERVER_ARGS:+ plus \`$BENCH_SERVER_ARGS\`}
-- data: shopiot (WORKLOAD.md) at scale $SCALE, seed $SEED, SQLite file $(du -h "$DB" | cut -f1)
+- data: shopiot (docs/workload.md) at scale $SCALE, seed $SEED, SQLite file $(du -h "$DB" | cut -f1)
 - DB queries / request: change of \`hotpath_db_statements_total\` / change of \`hotpath_http_requests_total\` (the admin port's \`/metrics\`, read before and after the measured run)
 - non-2xx: responses with status >= 400 (as wrk counts them); $PROBE_NOTE; sample body bytes: one sample request's body
 - $HELLO_NOTE

@@ -28,7 +28,7 @@ function M.parse_args(args)
   return out
 end
 
--- Seeds this thread's generator; `seed` is the scenario's (WORKLOAD.md: S2 001, S3 003, ...).
+-- Seeds this thread's generator; `seed` is the scenario's (docs/workload.md: S2 001, S3 003, ...).
 function M.seed(seed)
   local n = thread_number or 0 -- luacheck: ignore (a global wrk sets in the thread state)
   math.randomseed(seed * 1000 + n)

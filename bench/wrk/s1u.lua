@@ -10,7 +10,7 @@ setup = bench.setup
 done = bench.done
 
 -- "Cache-Control: no-cache" makes hotpath go to the database for every request (and refresh
--- its cache entry), so S1u measures the cache-miss path, as WORKLOAD.md means it to. wrk.format
+-- its cache entry), so S1u measures the cache-miss path, as docs/workload.md means it to. wrk.format
 -- ignores wrk's -H headers when given a table, so they are copied in (the probe's and the
 -- ablation's Accept-Encoding).
 local headers = {["Cache-Control"] = "no-cache"}

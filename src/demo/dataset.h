@@ -1,5 +1,5 @@
 /*
- * The "shopiot" demo data set of WORKLOAD.md, generated deterministically: the same seed and
+ * The "shopiot" demo data set of docs/workload.md, generated deterministically: the same seed and
  * scale give the same rows, byte for byte, on every run, machine and backend. Backend-neutral:
  * this module includes no database header; db/sqlite/demo_load.c and db/pg/demo_load.c write
  * what it generates.

@@ -1,5 +1,5 @@
 /*
- * The `hotpath demo` command: writes the shopiot demo data set (WORKLOAD.md) into a new SQLite
+ * The `hotpath demo` command: writes the shopiot demo data set (docs/workload.md) into a new SQLite
  * file, or into a PostgreSQL database given as a postgres:// URI, for `make run`, `make bench`
  * and the docs.
  *

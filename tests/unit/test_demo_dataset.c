@@ -96,7 +96,7 @@ static void test_checksum_of_first_rows_is_fixed(void **state)
     hp_demo_t demo;
     init_or_fail(&demo, 1.0, HP_DEMO_DEFAULT_SEED);
     /* Pinned: a change here changes every demo database and every published figure. Update it
-     * only on purpose, together with WORKLOAD.md's description of the data. */
+     * only on purpose, together with docs/workload.md's description of the data. */
     uint64_t got = checksum_first_rows(&demo, 100);
     if (got != UINT64_C(0xebd8ed473f8fb843))
         fail_msg("checksum of the first 100 rows is 0x%016llx", (unsigned long long)got);

@@ -124,7 +124,7 @@ static const read_case_t read_cases[] = {
     {"users", "select=id&offset=5", "SELECT \"id\" FROM \"users\" LIMIT -1 OFFSET ?1", "i:5"},
     {"users", "select=id&offset=0", "SELECT \"id\" FROM \"users\"", ""},
     {"users", "select=id&limit=0", "SELECT \"id\" FROM \"users\" LIMIT ?1", "i:0"},
-    /* the other WORKLOAD.md scenarios */
+    /* the other docs/workload.md scenarios */
     {"readings", "device_id=eq.42&select=temperature,ts&order=ts.desc&limit=100",
      "SELECT \"temperature\", \"ts\" FROM \"readings\" WHERE \"device_id\" = ?1 ORDER BY \"ts\" "
      "DESC LIMIT ?2",

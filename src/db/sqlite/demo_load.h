@@ -1,7 +1,7 @@
 /*
  * Writes the demo data set (demo/dataset.h) into a new SQLite database file: the tables with
  * declared types and foreign keys, every row in one transaction through prepared statements,
- * then the indexes of WORKLOAD.md, ANALYZE, and WAL mode.
+ * then the indexes of docs/workload.md, ANALYZE, and WAL mode.
  *
  * The file is built beside the target under a temporary name, synced, and renamed into place,
  * so a crash or an error never leaves a partial database at the target path. Single-threaded;

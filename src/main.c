@@ -85,6 +85,7 @@ static int serve(int argc, char **argv)
                                .statement_timeout_ms = (unsigned)conf.db_statement_timeout_ms,
                                .replicas = conf.db_replicas,
                                .loops = (unsigned)conf.server_threads};
+    hp_server_block_signals(); /* before hp_db_open starts the database's threads */
     hp_db_t *db = hp_db_open(&db_opts, err, sizeof(err));
     if (db == NULL) {
         hp_log_error("db-uri %s: %s", conf.db_uri, err);

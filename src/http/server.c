@@ -392,15 +392,28 @@ hp_server_t *hp_server_create(const hp_config_t *conf, hp_db_t *db, char *errbuf
     return s;
 }
 
+static void server_signals(sigset_t *out)
+{
+    sigemptyset(out);
+    sigaddset(out, SIGTERM);
+    sigaddset(out, SIGINT);
+    sigaddset(out, SIGUSR1);
+    sigaddset(out, SIGHUP);
+}
+
+void hp_server_block_signals(void)
+{
+    sigset_t signals;
+    server_signals(&signals);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+}
+
 int hp_server_run(hp_server_t *s)
 {
     sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGUSR1);
-    sigaddset(&signals, SIGHUP);
-    /* Blocked here, so every loop thread inherits the mask and only sigwait below sees them. */
+    server_signals(&signals);
+    /* Blocked before any thread started (hp_server_block_signals), so every thread inherits the
+     * mask and only sigwait below sees them. */
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 

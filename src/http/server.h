@@ -20,6 +20,10 @@ typedef struct st_hp_server_t hp_server_t;
 /* Binds the listening sockets (so a busy port fails here, before any thread starts). The
  * config and db are borrowed and must outlive the server. NULL with a reason on failure. */
 hp_server_t *hp_server_create(const hp_config_t *conf, hp_db_t *db, char *errbuf, size_t errlen);
+/* Blocks the signals hp_server_run waits for in the calling thread. Call before any thread is
+ * started (the database's included): threads inherit the mask, and a SIGTERM that a thread
+ * without it happened to take would kill the process instead of shutting it down. */
+void hp_server_block_signals(void);
 /* Starts the loops and blocks, handling signals, until a shutdown completes. Returns the
  * process exit code: 0 after a graceful shutdown, 1 if requests were cut off by the timeout. */
 int hp_server_run(hp_server_t *server);

@@ -5,18 +5,18 @@ Graceful shutdown under load: every request the kernel accepted before SIGTERM i
 Usage: run.py BIN
 
 Builds the demo database (`BIN demo --scale 0.1`) once, then for each round starts
-`BIN serve` on it with two event loops (two SO_REUSEPORT listeners) and reads allowed to run
-on the loop for up to a second (--db-inline-budget-us). It opens CLIENTS connections at once
-(non-blocking connects), writes one GET to each as soon as its connect succeeds (the first
-HEAVY ones sort a 200,000-row table on the loop, which accepts nothing meanwhile, so the other
-connections wait in the kernel's accept queues), and once every connect has finished
-(succeeded or refused) reads the listeners' accept queue lengths from /proc/net/tcp{,6} and
-sends SIGTERM. Then it reads every connection to its end and checks, per round:
+`BIN serve` on it with two event loops (two SO_REUSEPORT listeners) and stops it (SIGSTOP), so
+that what the clients do next waits in the kernel, whatever the machine's speed: it opens
+CLIENTS connections at once (non-blocking connects; the kernel completes each handshake into
+a listener's accept queue) and writes one GET to each. Once every connect has finished
+(succeeded or refused) it reads the listeners' accept queue lengths from /proc/net/tcp{,6},
+sends SIGTERM and then SIGCONT: the server wakes with hundreds of connections queued and the
+shutdown pending. Then it reads every connection to its end and checks, per round:
   - every connection whose connect succeeded and whose request was written got a complete
     HTTP/1.1 200 response (status line, headers, all Content-Length bytes): 0 unanswered
     (a refused connect would be fine, but all connects finish before the SIGTERM);
   - the server exits with status 0 within server-shutdown-timeout-ms (plus a margin);
-and over all rounds (the loops may happen to be between two connections in one of them):
+and over all rounds:
   - the stopping loops took connections from their accept queues (the server logs
     "shutdown: N connections taken from the accept queue"), so the test reached the backlog;
   - some responses said Connection: close (requests read after the SIGTERM).
@@ -112,7 +112,7 @@ class Client:
         self.number = number
         # Each client reads other rows, so no response comes from the cache. The first
         # HEAVY clients sort the whole table (no index): tens of milliseconds each, on the
-        # loop, which accepts nothing meanwhile.
+        # loop, which accepts nothing meanwhile (more work for the loops when they wake).
         if number < HEAVY:
             query = "select=id,temperature&order=temperature.desc,ts&limit=1&offset=%d" % number
         else:
@@ -141,6 +141,8 @@ def run_round(binary, db, tmp, number, totals):
         totals.check("%s: server starts" % name, [reason] + server.log_tail())
         return 0, 0
 
+    # Stopped, the server accepts nothing: every connection waits in the accept queues.
+    os.kill(server.proc.pid, signal.SIGSTOP)
     sel = selectors.DefaultSelector()
     clients = [Client(i, server.port) for i in range(CLIENTS)]
     for c in clients:
@@ -171,12 +173,14 @@ def run_round(binary, db, tmp, number, totals):
     if pending:
         totals.check("%s: every connect finishes" % name,
                      ["%d connects still pending after %gs" % (pending, CONNECT_DEADLINE_S)])
+        os.kill(server.proc.pid, signal.SIGCONT)
         server.kill()
         return 0, 0
 
     backlog = accept_queue_length(server.port)
     stop_at = time.monotonic()
-    server.proc.send_signal(signal.SIGTERM)
+    server.proc.send_signal(signal.SIGTERM)  # pending until the server runs again
+    os.kill(server.proc.pid, signal.SIGCONT)
 
     # Read every written connection to its end (EOF or error).
     open_count = sum(1 for c in clients if c.state == "written")
@@ -252,9 +256,8 @@ def main(argv):
             for number in range(ROUNDS):
                 d, c = run_round(binary, db, tmp, number, totals)
                 drained, closing = drained + d, closing + c
-            # Over all rounds (one round may find the loops between two connections): the
-            # stopping loops took connections from their accept queues, and requests read
-            # after the SIGTERM were answered with Connection: close.
+            # Over all rounds: the stopping loops took connections from their accept queues,
+            # and requests read after the SIGTERM were answered with Connection: close.
             totals.check("the stopping loops took connections from their accept queues",
                          [] if drained > 0 else
                          ["none in %d rounds (server log 'connections taken from the accept "

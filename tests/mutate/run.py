@@ -49,14 +49,14 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.join(HERE, "..", "..")
 sys.path.insert(0, os.path.join(HERE, "..", "spec"))
+sys.path.append(os.path.join(HERE, "..", "pg"))  # support.py, after the spec runner
 import run as spec  # noqa: E402  (the spec runner: Server, the fixtures' databases)
+from support import CLUSTER, Fail, cluster  # noqa: E402  (tests/pg/support.py)
 
 COUNT = int(os.environ.get("HP_MUTATE_COUNT", "5000"))
 SEED = int(os.environ.get("HP_MUTATE_SEED", "1"))
 REQUEST_TIMEOUT = 10.0
-CLUSTER = os.path.join(ROOT, "scripts", "pg-cluster.sh")
 
 # h2o's answer to a request head it cannot parse (docs/http-errors.md): no request exists to
 # turn into JSON.
@@ -900,30 +900,6 @@ def campaign(backend, server, bases, totals):
     return True
 
 
-class Totals:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name, problems, note=""):
-        if problems:
-            self.failed += 1
-            print("FAIL %s" % name)
-            for p in problems:
-                print("    %s" % p)
-        else:
-            self.passed += 1
-            print("ok   %s%s" % (name, (" (%s)" % note) if note else ""))
-        sys.stdout.flush()
-
-
-def cluster(*args):
-    out = subprocess.run([CLUSTER] + list(args), capture_output=True, text=True, timeout=180)
-    if out.returncode != 0:
-        raise RuntimeError("pg-cluster.sh %s: %s" % (" ".join(args), out.stderr.strip()))
-    return out.stdout.strip()
-
-
 def run_backend(binary, backend, tmp, totals):
     pg_dir = None
     db = None
@@ -936,7 +912,7 @@ def run_backend(binary, backend, tmp, totals):
             pg_dir = os.path.join(tmp, "pg")
             try:
                 uri = cluster("start", pg_dir)
-            except (RuntimeError, subprocess.TimeoutExpired) as e:
+            except (Fail, subprocess.TimeoutExpired) as e:
                 totals.check("postgres: a cluster starts", [str(e)])
                 return
             db = spec.PostgresDatabase(uri, 1)
@@ -972,7 +948,7 @@ def main(argv):
         return 2
     binary = os.path.abspath(argv[1])
     backends = argv[2:] or ["sqlite", "postgres"]
-    totals = Totals()
+    totals = spec.Checks()
     tmp = tempfile.mkdtemp(prefix="hotpath-mutate.")
     os.chmod(tmp, 0o755)  # pg-cluster.sh may run the server as another user
     try:

@@ -36,11 +36,10 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.join(HERE, "..", "..")
 sys.path.insert(0, os.path.join(HERE, "..", "spec"))
 from run import Server, http_request  # noqa: E402
+from support import CLUSTER, Fail, check, cluster, psql  # noqa: E402
 
-CLUSTER = os.path.join(ROOT, "scripts", "pg-cluster.sh")
 
 SCHEMA = """
 CREATE EXTENSION pg_stat_statements;
@@ -50,30 +49,6 @@ CREATE TABLE notes (id integer PRIMARY KEY, body text);
 INSERT INTO notes VALUES (1, 'one'), (2, 'two');
 CREATE VIEW slow AS SELECT 1 AS id, pg_sleep(0.6) IS NULL AS slept;
 """
-
-
-class Fail(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Fail(what)
-
-
-def cluster(*args):
-    out = subprocess.run([CLUSTER] + list(args), capture_output=True, text=True, timeout=120)
-    if out.returncode != 0:
-        raise Fail("pg-cluster.sh %s: %s" % (" ".join(args), out.stderr.strip()))
-    return out.stdout.strip()
-
-
-def psql(uri, sql):
-    out = subprocess.run(["psql", uri, "-X", "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql],
-                         capture_output=True, text=True, timeout=60)
-    if out.returncode != 0:
-        raise Fail("psql: %s" % out.stderr.strip())
-    return out.stdout.strip()
 
 
 def get(server, target, headers=(), timeout=10):

@@ -39,7 +39,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "spec"))
-from run import Server  # noqa: E402  (the spec runner's server)
+from run import Checks, Server  # noqa: E402  (the spec runner's server and checks)
 
 CLIENTS = int(os.environ.get("HP_SHUTDOWN_CLIENTS", "500"))
 ROUNDS = int(os.environ.get("HP_SHUTDOWN_ROUNDS", "3"))
@@ -47,25 +47,6 @@ HEAVY = 8  # clients whose read keeps a loop busy (see Client)
 SHUTDOWN_TIMEOUT_MS = 20000
 CONNECT_DEADLINE_S = 30.0
 READ_DEADLINE_S = SHUTDOWN_TIMEOUT_MS / 1000.0 + 10.0
-
-
-class Totals:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name, problems, note=""):
-        if problems:
-            self.failed += 1
-            print("FAIL %s" % name)
-            for p in problems[:20]:
-                print("    %s" % p)
-            if len(problems) > 20:
-                print("    ... and %d more" % (len(problems) - 20))
-        else:
-            self.passed += 1
-            print("ok   %s%s" % (name, (" (%s)" % note) if note else ""))
-        sys.stdout.flush()
 
 
 def accept_queue_length(port):
@@ -243,7 +224,7 @@ def main(argv):
         print("usage: run.py BIN", file=sys.stderr)
         return 2
     binary = os.path.abspath(argv[1])
-    totals = Totals()
+    totals = Checks()
     tmp = tempfile.mkdtemp(prefix="hotpath-shutdown.")
     try:
         db = os.path.join(tmp, "demo.db")

@@ -638,6 +638,29 @@ class Totals:
         self.skipped = 0  # cases @only for the other backend
 
 
+class Checks:
+    """A suite's named checks, for the suites that import this runner: check() prints one
+    `ok NAME (note)` or `FAIL NAME` line with its problems (at most 20) indented below, and
+    counts it; the suite ends with `print("%d passed, %d failed" % (c.passed, c.failed))`."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, name, problems, note=""):
+        if problems:
+            self.failed += 1
+            print("FAIL %s" % name)
+            for p in problems[:20]:
+                print("    %s" % p)
+            if len(problems) > 20:
+                print("    ... and %d more" % (len(problems) - 20))
+        else:
+            self.passed += 1
+            print("ok   %s%s" % (name, (" (%s)" % note) if note else ""))
+        sys.stdout.flush()
+
+
 def report_failure(label, problems, detail):
     print("FAIL %s: %s" % (label, "; ".join(problems)))
     for line in detail:

@@ -35,11 +35,11 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.join(HERE, "..", "..")
 sys.path.insert(0, os.path.join(HERE, "..", "spec"))
+sys.path.append(os.path.join(HERE, "..", "pg"))  # support.py, after the spec runner
 from run import Server, http_request  # noqa: E402
+from support import CLUSTER, Fail, check, cluster, psql  # noqa: E402
 
-CLUSTER = os.path.join(ROOT, "scripts", "pg-cluster.sh")
 STREAM_AFTER = 4096
 BIG_ROWS = 100000  # about 20 MB of JSON
 STREAMING_APP = "hotpath_streaming"  # application_name of the streaming servers' connections
@@ -74,30 +74,6 @@ TARGETS = [
     ("/nothing", [("Accept", "text/csv")]),
     ("/items?id=lt.4&order=id", []),
 ]
-
-
-class Fail(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Fail(what)
-
-
-def cluster(*args):
-    out = subprocess.run([CLUSTER] + list(args), capture_output=True, text=True, timeout=120)
-    if out.returncode != 0:
-        raise Fail("pg-cluster.sh %s: %s" % (" ".join(args), out.stderr.strip()))
-    return out.stdout.strip()
-
-
-def psql(uri, sql):
-    out = subprocess.run(["psql", uri, "-X", "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql],
-                         capture_output=True, text=True, timeout=120)
-    if out.returncode != 0:
-        raise Fail("psql: %s" % out.stderr.strip())
-    return out.stdout.strip()
 
 
 def header(headers, name):

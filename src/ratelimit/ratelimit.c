@@ -141,7 +141,9 @@ static int parse_selector(hp_ratelimit_rule_t *r, const char *s, size_t len, cha
     if (strcmp(r->name, "_/batch") == 0)
         return 0;
     for (size_t i = 0; i != table_len; ++i)
-        if (isspace((unsigned char)s[i]) || s[i] == '/') {
+        if (isspace((unsigned char)s[i]) ||
+            ((unsigned char)s[i] < 0x80 && !isprint((unsigned char)s[i])) || s[i] == '/' ||
+            s[i] == '"' || s[i] == '\\') {
             snprintf(errbuf, errlen, "'%.*s' is not a table name", (int)table_len, s);
             return -1;
         }

@@ -444,13 +444,13 @@ void hp_metrics_render_json(hp_metrics_t *m, const hp_metrics_extra_t *extra, ui
     hp_buf_appendf(out, "{\"monotonic_ms\":%llu,\"start_time_seconds\":%llu,",
                    (unsigned long long)monotonic_ms, (unsigned long long)m->start_time_s);
     render_json_http(&t, out);
+    render_json_ratelimit(m, out);
     hp_buf_appendf(out,
                    ",\"db_statements\":%llu,\"cache\":", (unsigned long long)extra->db_statements);
     if (extra->cache != NULL)
         render_json_cache(extra->cache, out);
     else
         hp_buf_appendf(out, "null");
-    render_json_ratelimit(m, out);
     if (extra->pool == NULL) {
         hp_buf_appendf(out, ",\"pool\":null}\n");
         return;

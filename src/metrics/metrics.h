@@ -114,10 +114,10 @@ void hp_metrics_render(hp_metrics_t *m, const hp_metrics_extra_t *extra, hp_buf_
  *    "requests", "not_modified", "in_flight",
  *    "duration_seconds": {"bounds": [finite upper bounds], "cumulative": [one more, +Inf],
  *                         "sum", "count"},
+ *    "ratelimit": {RULE: {"allowed", "limited"}, ...} or null (rate limiting off),
  *    "db_statements", "cache": {hits, stale_hits, misses, waits, evictions, invalidated,
  *                               rejected, bytes, entries} or null,
- *    "pool": {in_use, size, max, busy, waiting} or null,
- *    "ratelimit": {RULE: {"allowed", "limited"}, ...} or null (rate limiting off)}
+ *    "pool": {in_use, size, max, busy, waiting} or null}
  * monotonic_ms (CLOCK_MONOTONIC) lets a client turn two scrapes into rates. "pool" is null
  * when the backend has no connection pool (SQLite); in_use is min(busy, size). */
 void hp_metrics_render_json(hp_metrics_t *m, const hp_metrics_extra_t *extra, uint64_t monotonic_ms,

@@ -17,16 +17,11 @@ static uint64_t client_of(const hp_ratelimit_t *rl, h2o_req_t *req)
     if (hp_ratelimit_key_kind(rl) == HP_RATELIMIT_KEY_HEADER) {
         const char *name = hp_ratelimit_key_header(rl);
         ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
-        if (i != -1) {
-            /* "h" first, so a header value can never collide with an address's bytes. */
-            h2o_iovec_t v = req->headers.entries[i].value;
-            char buf[256];
-            size_t n = v.len < sizeof(buf) - 1 ? v.len : sizeof(buf) - 1;
-            buf[0] = 'h';
-            memcpy(buf + 1, v.base, n);
-            return n == v.len ? hp_ratelimit_client(buf, n + 1)
-                              : hp_ratelimit_client(v.base, v.len) ^ 1;
-        }
+        /* Offset, so a header value and an address of the same bytes are different keys. */
+        if (i != -1)
+            return hp_ratelimit_client(req->headers.entries[i].value.base,
+                                       req->headers.entries[i].value.len) +
+                   0x9e3779b97f4a7c15ull;
     }
     struct sockaddr_storage ss = {0};
     socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);

@@ -89,6 +89,17 @@
     X(cache_policy, "cache-policy", STR, "", 0, 0,                                                 \
       "per-table caching: TABLE=OPTS;... with OPTS off, ttl=S, swr=S, sie=S, max-age=S, "          \
       "s-maxage=S; * sets the defaults (ttl=300,swr=60,sie=600, clients told no-cache)")           \
+    X(rate_limit, "rate-limit", STR, "", 0, 0,                                                     \
+      "per-client rate limit on every API request: RATE/s or RATE/min, then ,burst=N (most "       \
+      "at once; default RATE); 429 beyond (docs/limits.md); empty = off")                          \
+    X(rate_limit_key, "rate-limit-key", STR, "ip", 0, 0,                                           \
+      "what tells clients apart for rate limits: ip, or header:NAME (an API-key header; "          \
+      "requests without it count by ip)")                                                          \
+    X(rate_limit_rules, "rate-limit-rules", STR, "", 0, 0,                                         \
+      "more rate limits by table and class: SELECTOR=RATE/UNIT[,burst=N];... with SELECTOR "       \
+      "TABLE, TABLE:CLASS, *:CLASS or _/batch, CLASS reads, writes or bulk (docs/limits.md)")      \
+    X(rate_limit_max_keys, "rate-limit-max-keys", INT, "100000", 64, 100000000,                    \
+      "clients x rules whose rate-limit state is kept (16 bytes each); idle ones are forgotten")   \
     X(compress, "compress", CHOICE, "on|on|off", 0, 0,                                             \
       "gzip/br/zstd response compression by Accept-Encoding")                                      \
     X(compress_min_bytes, "compress-min-bytes", BYTES, "1k", 0, (int64_t)1 << 40,                  \

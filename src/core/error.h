@@ -43,6 +43,7 @@
     X(URI_TOO_LONG, 414, "HP414")                                                               \
     X(LIMIT, 400, "HP400")             /* a cap in limits.h exceeded */                         \
     X(UNSUPPORTED_MEDIA, 415, "HP415") /* request Content-Type we cannot read */                \
+    X(RATE_LIMITED, 429, "HP429")      /* a rate limit (rate-limit, rate-limit-rules) */        \
     X(DB_BUSY, 503, "HP503")           /* database locked or unavailable: retry */              \
     X(POOL_TIMEOUT, 504, "PGRST003")   /* no database connection within db-pool-acquire-ms */   \
     X(DEADLINE, 504, "HP504")          /* not answered within server-request-timeout-ms */      \

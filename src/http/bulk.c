@@ -241,6 +241,7 @@ static void start_sub(bulk_t *b, hp_call_t *envelope, json_t *item, size_t index
     hp_pipeline_call_init(call, envelope->loop, &a->pool, &answer_sink, a);
     call->caller = envelope->caller;
     call->affinity_client = envelope->affinity_client;
+    call->limit_client = envelope->limit_client;
     call->started_ns = envelope->started_ns;
     hp_error_t err = {0};
     if (read_sub(item, &call->r, &a->return_stated, &err, &a->pool) != 0) {

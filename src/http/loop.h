@@ -55,7 +55,8 @@ typedef struct {
     hp_metrics_slot_t *metrics;   /* this loop's own counters */
     hp_http_access_log_loop_t *access_log; /* this loop's request ids and access log buffer */
     struct st_hp_pipeline_waiter_t
-        *free_waiters; /* recycled cache waiters (pipeline/cache_step.c) */
+        *free_waiters;                   /* recycled cache waiters (pipeline/cache_step.c) */
+    struct st_hp_ratelimit_t *ratelimit; /* rate limits (shared by the loops); NULL when off */
 } hp_http_loop_t;
 
 static inline hp_http_loop_t *hp_http_loop_of(h2o_context_t *ctx)

@@ -24,6 +24,7 @@ static const char *reason_of(int status)
     case 414: return "URI Too Long";
     case 415: return "Unsupported Media Type";
     case 416: return "Range Not Satisfiable";
+    case 429: return "Too Many Requests";
     case 503: return "Service Unavailable";
     default: return status < 500 ? "Client Error" : "Internal Server Error";
     }

@@ -21,6 +21,7 @@
 #include "http/loop.h"
 #include "http/pipeline/cache_step.h"
 #include "http/server.h"
+#include "ratelimit/ratelimit.h"
 
 /* How long a stopping loop still waits for the request of a connection it has accepted (at
  * most half of server-shutdown-timeout-ms). */
@@ -33,6 +34,7 @@ struct st_hp_server_t {
     hp_metrics_t *metrics;
     hp_http_access_log_t *access_log;
     hp_http_affinity_t *affinity;
+    hp_ratelimit_t *ratelimit; /* NULL when rate limiting is off */
     h2o_globalconf_t globalconf;
     /* Each listener serves one host whatever the Host header says: h2o picks the only
      * hostconf of a single-entry list. */
@@ -335,6 +337,15 @@ hp_server_t *hp_server_create(const hp_config_t *conf, hp_db_t *db, char *errbuf
         free(s);
         return NULL;
     }
+    s->ratelimit =
+        hp_ratelimit_create(conf->rate_limit, conf->rate_limit_key, conf->rate_limit_rules,
+                            (size_t)conf->rate_limit_max_keys, errbuf, errlen);
+    if (s->ratelimit == NULL && errbuf[0] != '\0') {
+        hp_http_caching_destroy(s->caching);
+        h2o_config_dispose(&s->globalconf);
+        free(s);
+        return NULL;
+    }
     hp_db_set_change_listener(db, hp_http_caching_on_external_change, s->caching);
     if (conf->db_replicas[0] != '\0')
         s->affinity = hp_http_affinity_create((unsigned)conf->db_primary_after_write_ms);
@@ -342,12 +353,20 @@ hp_server_t *hp_server_create(const hp_config_t *conf, hp_db_t *db, char *errbuf
                                                    conf->log_access_file, errbuf, errlen)) ==
         NULL) {
         hp_http_caching_destroy(s->caching);
+        hp_ratelimit_destroy(s->ratelimit);
         h2o_config_dispose(&s->globalconf);
         free(s);
         return NULL;
     }
     s->loop_count = (size_t)conf->server_threads;
     s->metrics = hp_metrics_create(s->loop_count, (uint64_t)time(NULL));
+    if (s->ratelimit != NULL) {
+        size_t count;
+        const hp_ratelimit_rule_t *rules = hp_ratelimit_rules(s->ratelimit, &count);
+        for (size_t i = 0; i != count; ++i)
+            hp_metrics_ratelimit_rule(s->metrics, i,
+                                      rules[i].gcra.rate != 0 ? rules[i].name : NULL);
+    }
     if (conf->admin_server_port != 0) {
         s->admin_hosts[0] = h2o_config_register_host(
             &s->globalconf, h2o_iovec_init(H2O_STRLIT("admin")), (uint16_t)conf->admin_server_port);
@@ -379,6 +398,7 @@ hp_server_t *hp_server_create(const hp_config_t *conf, hp_db_t *db, char *errbuf
         loop->db = db;
         loop->caching = s->caching;
         loop->affinity = s->affinity;
+        loop->ratelimit = s->ratelimit;
         loop->metrics = hp_metrics_slot(s->metrics, i);
         loop->hosts = s->api_hosts;
         loop->admin_hosts = s->admin_hosts;
@@ -489,6 +509,7 @@ void hp_server_destroy(hp_server_t *s)
     hp_db_set_change_listener(s->db, NULL, NULL);
     hp_http_caching_destroy(s->caching);
     hp_http_affinity_destroy(s->affinity);
+    hp_ratelimit_destroy(s->ratelimit);
     hp_metrics_destroy(s->metrics);
     h2o_config_dispose(&s->globalconf);
     free(s);

@@ -2,6 +2,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/json.h"
 #include "metrics/metrics.h"
 
 /* One loop's counters, alone on its cache lines so loops never share one. Only the owner
@@ -18,6 +19,8 @@ struct st_hp_metrics_slot_t {
     _Atomic uint64_t db_buckets[HP_METRICS_DURATION_BUCKETS + 1];
     _Atomic uint64_t db_sum_ns;
     _Atomic uint64_t compressed, compress_in, compress_out;
+    /* rate limits: decisions by rule, [0] allowed, [1] limited */
+    _Atomic uint64_t ratelimit[HP_METRICS_RATELIMIT_RULES][2];
 };
 
 /* Requests per coalesced database query (src/batch): 1 is a query of its own. */
@@ -30,6 +33,8 @@ struct st_hp_metrics_t {
     size_t slot_count;
     uint64_t start_time_s;
     hp_metrics_slot_t *slots;
+    char *ratelimit_rules[HP_METRICS_RATELIMIT_RULES]; /* the `rule` labels; NULL: unused */
+    int has_ratelimit;
 };
 
 /* From 10 us: a cached response takes tens of microseconds, and p50/p99 read from buckets
@@ -61,6 +66,8 @@ void hp_metrics_destroy(hp_metrics_t *m)
     if (m == NULL)
         return;
     free(m->slots);
+    for (size_t i = 0; i != HP_METRICS_RATELIMIT_RULES; ++i)
+        free(m->ratelimit_rules[i]);
     free(m);
 }
 
@@ -94,6 +101,21 @@ static inline void add(_Atomic uint64_t *c, uint64_t n)
 static inline uint64_t get(const _Atomic uint64_t *c)
 {
     return atomic_load_explicit((_Atomic uint64_t *)c, memory_order_relaxed);
+}
+
+void hp_metrics_ratelimit_rule(hp_metrics_t *m, size_t i, const char *name)
+{
+    if (i >= HP_METRICS_RATELIMIT_RULES || name == NULL)
+        return;
+    free(m->ratelimit_rules[i]);
+    m->ratelimit_rules[i] = strdup(name);
+    m->has_ratelimit = 1;
+}
+
+void hp_metrics_ratelimit(hp_metrics_slot_t *slot, size_t rule, int is_allowed)
+{
+    if (rule < HP_METRICS_RATELIMIT_RULES)
+        add(&slot->ratelimit[rule][is_allowed ? 0 : 1], 1);
 }
 
 static size_t duration_bucket(uint64_t ns)
@@ -299,6 +321,44 @@ static void render_cache(const hp_cache_stats_t *c, hp_buf_t *out)
             (uint64_t)c->entries);
 }
 
+/* Rate-limit decisions by rule and outcome; only rules that are configured. */
+static void render_ratelimit(const hp_metrics_t *m, hp_buf_t *out)
+{
+    put_header(out, "hotpath_ratelimit_decisions_total", "counter",
+               "rate-limit decisions by rule (rate-limit: default; rate-limit-rules: the "
+               "selector) and outcome (allowed, or limited: answered 429)");
+    for (size_t i = 0; i != HP_METRICS_RATELIMIT_RULES; ++i) {
+        if (m->ratelimit_rules[i] == NULL)
+            continue;
+        for (size_t o = 0; o != 2; ++o)
+            hp_buf_appendf(out,
+                           "hotpath_ratelimit_decisions_total{rule=\"%s\",outcome=\"%s\"} %llu\n",
+                           m->ratelimit_rules[i], o == 0 ? "allowed" : "limited",
+                           (unsigned long long)SUM(m, ratelimit[i][o]));
+    }
+}
+
+static void render_json_ratelimit(const hp_metrics_t *m, hp_buf_t *out)
+{
+    if (!m->has_ratelimit) {
+        hp_buf_appendf(out, ",\"ratelimit\":null");
+        return;
+    }
+    hp_buf_appendf(out, ",\"ratelimit\":{");
+    int is_first = 1;
+    for (size_t i = 0; i != HP_METRICS_RATELIMIT_RULES; ++i) {
+        if (m->ratelimit_rules[i] == NULL)
+            continue;
+        hp_buf_appendf(out, "%s", is_first ? "" : ",");
+        hp_json_string(out, m->ratelimit_rules[i], strlen(m->ratelimit_rules[i]));
+        hp_buf_appendf(out, ":{\"allowed\":%llu,\"limited\":%llu}",
+                       (unsigned long long)SUM(m, ratelimit[i][0]),
+                       (unsigned long long)SUM(m, ratelimit[i][1]));
+        is_first = 0;
+    }
+    hp_buf_appendf(out, "}");
+}
+
 static void render_pool(const hp_metrics_pool_t *p, hp_buf_t *out)
 {
     put_one(out, "hotpath_db_pool_connections", "gauge", "database connections open or opening",
@@ -330,6 +390,8 @@ void hp_metrics_render(hp_metrics_t *m, const hp_metrics_extra_t *extra, hp_buf_
         render_cache(extra->cache, out);
     if (extra->pool != NULL)
         render_pool(extra->pool, out);
+    if (m->has_ratelimit)
+        render_ratelimit(m, out);
     put_one(out, "process_start_time_seconds", "gauge",
             "start time of the process since the Unix epoch in seconds", m->start_time_s);
 }
@@ -382,6 +444,7 @@ void hp_metrics_render_json(hp_metrics_t *m, const hp_metrics_extra_t *extra, ui
     hp_buf_appendf(out, "{\"monotonic_ms\":%llu,\"start_time_seconds\":%llu,",
                    (unsigned long long)monotonic_ms, (unsigned long long)m->start_time_s);
     render_json_http(&t, out);
+    render_json_ratelimit(m, out);
     hp_buf_appendf(out,
                    ",\"db_statements\":%llu,\"cache\":", (unsigned long long)extra->db_statements);
     if (extra->cache != NULL)

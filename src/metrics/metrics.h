@@ -47,6 +47,9 @@ typedef enum {
 /* Finite buckets of the batch-size histogram (1, 2, 4 ... 512). */
 #define HP_METRICS_BATCH_BUCKETS 10
 
+/* Rate-limit rules counted (src/ratelimit: the `rate-limit` rule and rate-limit-rules). */
+#define HP_METRICS_RATELIMIT_RULES 33
+
 typedef struct st_hp_metrics_t hp_metrics_t;
 typedef struct st_hp_metrics_slot_t hp_metrics_slot_t;
 
@@ -77,7 +80,15 @@ void hp_metrics_destroy(hp_metrics_t *m);
 /* Slot i (i < slot_count), owned by the thread that writes it. */
 hp_metrics_slot_t *hp_metrics_slot(hp_metrics_t *m, size_t i);
 
+/* Names rate-limit rule i (< HP_METRICS_RATELIMIT_RULES), its `rule` label (copied); NULL
+ * leaves it out. Rate-limit metrics are rendered only when some rule is named. Call before the
+ * loops start. */
+void hp_metrics_ratelimit_rule(hp_metrics_t *m, size_t i, const char *name);
+
 /* --- counting (owner thread only) --- */
+
+/* A rate-limit decision by rule i: allowed, or limited (429). */
+void hp_metrics_ratelimit(hp_metrics_slot_t *slot, size_t rule, int is_allowed);
 
 /* One database query answered `requests` API reads (src/batch). */
 void hp_metrics_batch(hp_metrics_slot_t *slot, size_t requests);
@@ -103,6 +114,7 @@ void hp_metrics_render(hp_metrics_t *m, const hp_metrics_extra_t *extra, hp_buf_
  *    "requests", "not_modified", "in_flight",
  *    "duration_seconds": {"bounds": [finite upper bounds], "cumulative": [one more, +Inf],
  *                         "sum", "count"},
+ *    "ratelimit": {RULE: {"allowed", "limited"}, ...} or null (rate limiting off),
  *    "db_statements", "cache": {hits, stale_hits, misses, waits, evictions, invalidated,
  *                               rejected, bytes, entries} or null,
  *    "pool": {in_use, size, max, busy, waiting} or null}

@@ -7,6 +7,7 @@
 #include "http/pipeline/cache_step.h"
 #include "http/pipeline/caller.h"
 #include "http/pipeline/execute.h"
+#include "http/pipeline/limit.h"
 #include "http/pipeline/plan.h"
 #include "http/pipeline/respond.h"
 #include "http/pipeline/route.h"
@@ -15,8 +16,8 @@
 static const hp_step_fn steps[HP_STEP__COUNT] = {
     [HP_STEP_ROUTE] = hp_step_route,         [HP_STEP_CALLER] = hp_step_caller,
     [HP_STEP_ADMISSION] = hp_step_admission, [HP_STEP_CACHE] = hp_step_cache,
-    [HP_STEP_PLAN] = hp_step_plan,           [HP_STEP_EXECUTE] = hp_step_execute,
-    [HP_STEP_RESPOND] = hp_step_respond,
+    [HP_STEP_LIMIT] = hp_step_limit,         [HP_STEP_PLAN] = hp_step_plan,
+    [HP_STEP_EXECUTE] = hp_step_execute,     [HP_STEP_RESPOND] = hp_step_respond,
 };
 
 void hp_pipeline_run(hp_call_t *call)

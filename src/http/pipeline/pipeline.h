@@ -44,6 +44,7 @@ typedef enum {
     HP_STEP_ROUTE,
     HP_STEP_CALLER,
     HP_STEP_ADMISSION,
+    HP_STEP_LIMIT,
     HP_STEP_CACHE,
     HP_STEP_PLAN,
     HP_STEP_EXECUTE,
@@ -88,6 +89,7 @@ struct st_hp_call_t {
     hp_request_t r;           /* what is asked: filled by route (or bulk.c for a sub-request) */
     hp_caller_t caller;       /* who asks: filled by the caller step; r.caller points here */
     uint64_t affinity_client; /* read-your-writes routing key (http/affinity.h); 0 without */
+    uint64_t limit_client;    /* rate-limit client key (limit.h); a sub-request: its envelope's */
     uint64_t started_ns;
     /* cache step */
     const hp_cache_policy_t *policy; /* non-NULL: a cacheable read */

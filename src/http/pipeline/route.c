@@ -5,6 +5,7 @@
 #include "http/bulk.h"
 #include "http/pipeline/admission.h"
 #include "http/pipeline/caller.h"
+#include "http/pipeline/limit.h"
 #include "http/respond.h"
 
 /* The headers that change what the query means, into r. */
@@ -70,10 +71,11 @@ hp_step_result_t hp_step_route(hp_call_t *call)
         return HP_STEP_DONE;
     }
     if (route == HP_ROUTE_BULK) {
-        /* The envelope passes the caller and admission steps itself; then each sub-request
-         * runs the sequence from the caller step on (bulk.h). */
+        /* The envelope passes the caller, admission and limit steps itself (the limit counts
+         * it once); then each sub-request runs the sequence from the caller step on (bulk.h). */
         r->body = req->entity.base != NULL ? req->entity : h2o_iovec_init("", 0);
-        if (hp_step_caller(call) == HP_STEP_NEXT && hp_step_admission(call) == HP_STEP_NEXT)
+        if (hp_step_caller(call) == HP_STEP_NEXT && hp_step_admission(call) == HP_STEP_NEXT &&
+            hp_step_limit(call) == HP_STEP_NEXT)
             hp_http_bulk(call);
         return HP_STEP_DONE;
     }

@@ -14,10 +14,14 @@
 
 /* The sequence. A new step is a module and one line here (and in hp_step_t). */
 static const hp_step_fn steps[HP_STEP__COUNT] = {
-    [HP_STEP_ROUTE] = hp_step_route,         [HP_STEP_CALLER] = hp_step_caller,
-    [HP_STEP_ADMISSION] = hp_step_admission, [HP_STEP_CACHE] = hp_step_cache,
-    [HP_STEP_LIMIT] = hp_step_limit,         [HP_STEP_PLAN] = hp_step_plan,
-    [HP_STEP_EXECUTE] = hp_step_execute,     [HP_STEP_RESPOND] = hp_step_respond,
+    [HP_STEP_ROUTE] = hp_step_route,         /* what is asked */
+    [HP_STEP_CALLER] = hp_step_caller,       /* who asks */
+    [HP_STEP_ADMISSION] = hp_step_admission, /* sizes against their caps */
+    [HP_STEP_LIMIT] = hp_step_limit,         /* rate limits per client */
+    [HP_STEP_CACHE] = hp_step_cache,         /* a hit answers here */
+    [HP_STEP_PLAN] = hp_step_plan,           /* the query */
+    [HP_STEP_EXECUTE] = hp_step_execute,     /* batched, then the database */
+    [HP_STEP_RESPOND] = hp_step_respond,     /* the outcome to the sink */
 };
 
 void hp_pipeline_run(hp_call_t *call)

@@ -1,7 +1,7 @@
 /*
  * The request pipeline: the one path every API request takes, as a sequence of steps
  *
- *     route -> caller -> admission -> cache -> plan -> execute -> respond
+ *     route -> caller -> admission -> limit -> cache -> plan -> execute -> respond
  *
  * each a module of its own in this folder (route.h, caller.h, ...). A request is an hp_call_t;
  * hp_pipeline_run runs its steps in order from call->next_step. A step either goes on (NEXT),

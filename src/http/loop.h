@@ -15,6 +15,8 @@
 #include "http/affinity.h"
 #include "http/caching.h"
 #include "metrics/metrics.h"
+#include "overload/clients.h"
+#include "overload/limiter.h"
 
 /* How often a loop lets its database connection drop a stale read snapshot (and writes its
  * buffered access log lines). */
@@ -50,9 +52,11 @@ typedef struct {
     const hp_config_t *conf;
     hp_http_caching_t *caching;
     hp_db_t *db;
-    hp_http_affinity_t *affinity; /* read-your-writes routing; NULL without replicas */
-    hp_batcher_t *batcher;        /* this loop's query batching (made on the loop's thread) */
-    hp_metrics_slot_t *metrics;   /* this loop's own counters */
+    hp_http_affinity_t *affinity;   /* read-your-writes routing; NULL without replicas */
+    hp_batcher_t *batcher;          /* this loop's query batching (made on the loop's thread) */
+    hp_overload_limiter_t *limiter; /* database admission, shared; NULL with db-max-jobs 0 */
+    hp_overload_clients_t *clients; /* per-client jobs, shared; NULL: db-client-max-jobs 0 */
+    hp_metrics_slot_t *metrics;     /* this loop's own counters */
     hp_http_access_log_loop_t *access_log; /* this loop's request ids and access log buffer */
     struct st_hp_pipeline_waiter_t
         *free_waiters; /* recycled cache waiters (pipeline/cache_step.c) */

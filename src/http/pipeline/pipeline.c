@@ -10,13 +10,14 @@
 #include "http/pipeline/plan.h"
 #include "http/pipeline/respond.h"
 #include "http/pipeline/route.h"
+#include "http/pipeline/shed.h"
 
 /* The sequence. A new step is a module and one line here (and in hp_step_t). */
 static const hp_step_fn steps[HP_STEP__COUNT] = {
     [HP_STEP_ROUTE] = hp_step_route,         [HP_STEP_CALLER] = hp_step_caller,
     [HP_STEP_ADMISSION] = hp_step_admission, [HP_STEP_CACHE] = hp_step_cache,
     [HP_STEP_PLAN] = hp_step_plan,           [HP_STEP_EXECUTE] = hp_step_execute,
-    [HP_STEP_RESPOND] = hp_step_respond,
+    [HP_STEP_RESPOND] = hp_step_respond,     [HP_STEP_SHED] = hp_step_shed,
 };
 
 void hp_pipeline_run(hp_call_t *call)

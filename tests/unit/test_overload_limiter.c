@@ -1,0 +1,143 @@
+/* Tests for src/overload/limiter.c: the AIMD steps, the shed rule, the shared limiter. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "overload/limiter.h"
+
+#define MS 1000000ull
+
+/* A fast job with the limit at least half used adds 1/limit; a fast job on an idle limit
+ * adds nothing (the limit only grows while it is what holds jobs back). */
+static void test_fast_jobs_add_one_over_limit(void **state)
+{
+    (void)state;
+    hp_overload_aimd_t a;
+    hp_overload_aimd_init(&a, 100, 500 * MS);
+    a.limit = 10;
+    hp_overload_aimd_sample(&a, 1 * MS, 5);
+    assert_float_equal(a.limit, 10.1, 1e-9);
+    hp_overload_aimd_sample(&a, 1 * MS, 4); /* 4 * 2 < 10.1: idle */
+    assert_float_equal(a.limit, 10.1, 1e-9);
+    for (int i = 0; i != 10000; ++i) /* 1/limit each: about limit^2 / 2 samples to reach it */
+        hp_overload_aimd_sample(&a, 1 * MS, 100);
+    assert_float_equal(a.limit, 100, 1e-9); /* capped at max */
+}
+
+/* A job slower than the target cuts the limit by a tenth, once per limit's worth of jobs. */
+static void test_slow_jobs_cut_by_a_tenth_once_per_window(void **state)
+{
+    (void)state;
+    hp_overload_aimd_t a;
+    hp_overload_aimd_init(&a, 10, 500 * MS);
+    assert_float_equal(a.limit, 10, 1e-9);
+    /* The first 9 slow samples are within the first window. */
+    for (int i = 0; i != 9; ++i)
+        hp_overload_aimd_sample(&a, 600 * MS, 10);
+    assert_float_equal(a.limit, 10, 1e-9);
+    hp_overload_aimd_sample(&a, 600 * MS, 10);
+    assert_float_equal(a.limit, 9, 1e-9);
+    /* The next cut needs 9 more samples (the new limit's window). */
+    for (int i = 0; i != 8; ++i)
+        hp_overload_aimd_sample(&a, 600 * MS, 10);
+    assert_float_equal(a.limit, 9, 1e-9);
+    hp_overload_aimd_sample(&a, 600 * MS, 10);
+    assert_float_equal(a.limit, 8.1, 1e-9);
+}
+
+static void test_limit_never_below_one(void **state)
+{
+    (void)state;
+    hp_overload_aimd_t a;
+    hp_overload_aimd_init(&a, 2, 10 * MS);
+    for (int i = 0; i != 100; ++i)
+        hp_overload_aimd_sample(&a, 1000 * MS, 50);
+    assert_float_equal(a.limit, 1, 1e-9);
+}
+
+/* The mean starts at the first sample and moves an eighth of the way to each next one. */
+static void test_mean_is_weighted_by_an_eighth(void **state)
+{
+    (void)state;
+    hp_overload_aimd_t a;
+    hp_overload_aimd_init(&a, 10, 500 * MS);
+    hp_overload_aimd_sample(&a, 80 * MS, 1);
+    assert_int_equal(a.mean_ns, 80 * MS);
+    hp_overload_aimd_sample(&a, 160 * MS, 1);
+    assert_int_equal(a.mean_ns, 90 * MS);
+    hp_overload_aimd_sample(&a, 10 * MS, 1);
+    assert_int_equal(a.mean_ns, 80 * MS);
+}
+
+/* The shed rule as a table: jobs ahead, limit, mean, budget -> shed?, expected wait. */
+static void test_shed_rule(void **state)
+{
+    (void)state;
+    static const struct {
+        unsigned ahead, limit;
+        uint64_t mean_ns, budget_ns;
+        int shed;
+        uint64_t wait_ns;
+    } cases[] = {
+        {0, 4, 100 * MS, 1000 * MS, 0, 0},        /* under the limit */
+        {3, 4, 100 * MS, 1000 * MS, 0, 0},        /* the last slot */
+        {4, 4, 100 * MS, 1000 * MS, 0, 100 * MS}, /* first past: one round, then itself */
+        {7, 4, 100 * MS, 1000 * MS, 0, 100 * MS}, /* the same round */
+        {8, 4, 100 * MS, 1000 * MS, 0, 200 * MS},
+        {35, 4, 100 * MS, 1000 * MS, 0, 800 * MS}, /* 800 + 100 <= 1000 */
+        {36, 4, 100 * MS, 1000 * MS, 0, 900 * MS}, /* 900 + 100 fits exactly */
+        {39, 4, 100 * MS, 1000 * MS, 0, 900 * MS},
+        {40, 4, 100 * MS, 1000 * MS, 1, 1000 * MS},
+        {4, 4, 600 * MS, 1000 * MS, 1, 600 * MS}, /* one slow round is too much */
+        {1000, 4, 0, 1000 * MS, 0, 0},            /* no latency seen yet: admit */
+    };
+    for (size_t i = 0; i != sizeof(cases) / sizeof(cases[0]); ++i) {
+        uint64_t wait = 12345;
+        int shed = hp_overload_should_shed(cases[i].ahead, cases[i].limit, cases[i].mean_ns,
+                                           cases[i].budget_ns, &wait);
+        if (shed != cases[i].shed || wait != cases[i].wait_ns)
+            fail_msg("case %zu: shed %d wait %llu", i, shed, (unsigned long long)wait);
+    }
+}
+
+/* The shared limiter: admits up to the limit with no latency known, then by the rule; a
+ * release learns the latency and frees the slot. */
+static void test_limiter_admits_sheds_and_releases(void **state)
+{
+    (void)state;
+    assert_null(hp_overload_limiter_create(0, 1000 * MS));
+    hp_overload_limiter_t *l = hp_overload_limiter_create(2, 1000 * MS);
+    uint64_t wait;
+    assert_int_equal(hp_overload_limiter_acquire(l, &wait), 0);
+    assert_int_equal(hp_overload_limiter_acquire(l, &wait), 0);
+    hp_overload_limiter_release(l, 800 * MS); /* mean 800 ms: a queued job would not fit */
+    assert_int_equal(hp_overload_limiter_acquire(l, &wait), 0); /* back to 2 in flight */
+    assert_int_equal(hp_overload_limiter_acquire(l, &wait), -1);
+    assert_int_equal(wait, 800 * MS);
+    hp_overload_limiter_stats_t st;
+    hp_overload_limiter_stats(l, &st);
+    assert_int_equal(st.in_flight, 2);
+    assert_int_equal(st.limit, 2);
+    assert_int_equal(st.max, 2);
+    assert_int_equal(st.mean_ns, 800 * MS);
+    hp_overload_limiter_release(l, 800 * MS);
+    hp_overload_limiter_release(l, 800 * MS);
+    hp_overload_limiter_stats(l, &st);
+    assert_int_equal(st.in_flight, 0);
+    hp_overload_limiter_destroy(l);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fast_jobs_add_one_over_limit),
+        cmocka_unit_test(test_slow_jobs_cut_by_a_tenth_once_per_window),
+        cmocka_unit_test(test_limit_never_below_one),
+        cmocka_unit_test(test_mean_is_weighted_by_an_eighth),
+        cmocka_unit_test(test_shed_rule),
+        cmocka_unit_test(test_limiter_admits_sheds_and_releases),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -55,7 +55,7 @@ int hp_overload_should_shed(unsigned ahead, unsigned limit, uint64_t mean_ns, ui
      * gone through `limit` at a time, and then runs for about the mean itself. */
     uint64_t rounds = (ahead - limit) / limit + 1;
     *wait_ns = rounds * mean_ns;
-    return *wait_ns + mean_ns > budget_ns;
+    return rounds > HP_OVERLOAD_QUEUE_ROUNDS || *wait_ns + mean_ns > budget_ns;
 }
 
 hp_overload_limiter_t *hp_overload_limiter_create(unsigned max, uint64_t budget_ns)

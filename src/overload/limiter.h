@@ -18,7 +18,10 @@
  * Past the limit a job is not refused outright: the database has a queue of its own (SQLite's
  * reader FIFO, the PostgreSQL pool), and a job may wait in it when the wait still fits the
  * budget. Jobs past the limit run in rounds of `limit` jobs of mean latency each; a job whose
- * round would end past the budget is shed (503, Retry-After: the wait, rounded up to seconds).
+ * round would end past the budget, or that would wait more than HP_OVERLOAD_QUEUE_ROUNDS
+ * rounds, is shed (503, Retry-After: the wait, rounded up to seconds). The second bound keeps
+ * an admitted request's latency within a small multiple of the mean under any overload: a
+ * queue as long as the deadline allows would make every admitted request as slow as that.
  *
  * Threads: one limiter shared by every loop. Admission reads the published limit and mean
  * latency and changes the in-flight count with atomics (no lock); feedback takes a mutex with
@@ -29,6 +32,9 @@
 #define HP_OVERLOAD_LIMITER_H
 
 #include <stdint.h>
+
+/* Most rounds of `limit` jobs a job past the limit may wait for. */
+#define HP_OVERLOAD_QUEUE_ROUNDS 2
 
 /* The AIMD arithmetic alone, single-threaded (the limiter's, exposed for unit tests). */
 typedef struct {

@@ -85,13 +85,13 @@ static void test_shed_rule(void **state)
         {3, 4, 100 * MS, 1000 * MS, 0, 0},        /* the last slot */
         {4, 4, 100 * MS, 1000 * MS, 0, 100 * MS}, /* first past: one round, then itself */
         {7, 4, 100 * MS, 1000 * MS, 0, 100 * MS}, /* the same round */
-        {8, 4, 100 * MS, 1000 * MS, 0, 200 * MS},
-        {35, 4, 100 * MS, 1000 * MS, 0, 800 * MS}, /* 800 + 100 <= 1000 */
-        {36, 4, 100 * MS, 1000 * MS, 0, 900 * MS}, /* 900 + 100 fits exactly */
-        {39, 4, 100 * MS, 1000 * MS, 0, 900 * MS},
-        {40, 4, 100 * MS, 1000 * MS, 1, 1000 * MS},
-        {4, 4, 600 * MS, 1000 * MS, 1, 600 * MS}, /* one slow round is too much */
-        {1000, 4, 0, 1000 * MS, 0, 0},            /* no latency seen yet: admit */
+        {8, 4, 100 * MS, 1000 * MS, 0, 200 * MS}, /* the second round */
+        {11, 4, 100 * MS, 1000 * MS, 0, 200 * MS},
+        {12, 4, 100 * MS, 1000 * MS, 1, 300 * MS}, /* a third round: past the queue bound */
+        {8, 4, 400 * MS, 1000 * MS, 1, 800 * MS},  /* 800 + 400 > 1000: past the budget */
+        {4, 4, 500 * MS, 1000 * MS, 0, 500 * MS},  /* 500 + 500 fits exactly */
+        {4, 4, 600 * MS, 1000 * MS, 1, 600 * MS},  /* one slow round is too much */
+        {1000, 4, 0, 1000 * MS, 0, 0},             /* no latency seen yet: admit */
     };
     for (size_t i = 0; i != sizeof(cases) / sizeof(cases[0]); ++i) {
         uint64_t wait = 12345;

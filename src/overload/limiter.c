@@ -7,6 +7,10 @@
 
 /* A decrease keeps this much of the limit. */
 #define DECREASE 0.9
+#define INITIAL 20     /* the limit to start from (at most max) */
+#define MIN_WINDOW 8   /* the fewest jobs a window has */
+#define QUEUE_FACTOR 2 /* a window mean this many times the lowest is a queue */
+#define LOW_DRIFT 1000 /* the lowest window mean rises by 1/LOW_DRIFT per window */
 
 struct st_hp_overload_limiter_t {
     uint64_t budget_ns;
@@ -19,7 +23,32 @@ struct st_hp_overload_limiter_t {
 
 void hp_overload_aimd_init(hp_overload_aimd_t *a, unsigned max, uint64_t target_ns)
 {
-    *a = (hp_overload_aimd_t){.limit = max, .max = max, .target_ns = target_ns};
+    *a = (hp_overload_aimd_t){
+        .limit = max < INITIAL ? max : INITIAL, .max = max, .target_ns = target_ns};
+}
+
+/* The window is over: one AIMD step. */
+static void end_window(hp_overload_aimd_t *a)
+{
+    uint64_t mean = a->window_sum_ns / a->window_count;
+    int is_drop = a->window_max_ns > a->target_ns ||
+                  (a->low_mean_ns != 0 && mean > QUEUE_FACTOR * a->low_mean_ns);
+    if (a->low_mean_ns == 0 || mean < a->low_mean_ns)
+        a->low_mean_ns = mean;
+    else
+        a->low_mean_ns += a->low_mean_ns / LOW_DRIFT + 1;
+    if (is_drop) {
+        a->limit *= DECREASE;
+        if (a->limit < 1)
+            a->limit = 1;
+    } else if (a->window_busy) {
+        a->limit += 1;
+        if (a->limit > a->max)
+            a->limit = a->max;
+    }
+    a->window_count = 0;
+    a->window_sum_ns = a->window_max_ns = 0;
+    a->window_busy = 0;
 }
 
 void hp_overload_aimd_sample(hp_overload_aimd_t *a, uint64_t latency_ns, unsigned in_flight)
@@ -29,20 +58,15 @@ void hp_overload_aimd_sample(hp_overload_aimd_t *a, uint64_t latency_ns, unsigne
     else
         a->mean_ns =
             (uint64_t)((int64_t)a->mean_ns + ((int64_t)latency_ns - (int64_t)a->mean_ns) / 8);
-    ++a->since_decrease;
-    if (latency_ns > a->target_ns) {
-        /* Jobs that started together come back slow together: one cut per window. */
-        if (a->since_decrease >= (unsigned)a->limit) {
-            a->limit *= DECREASE;
-            if (a->limit < 1)
-                a->limit = 1;
-            a->since_decrease = 0;
-        }
-    } else if ((double)in_flight * 2 >= a->limit) {
-        a->limit += 1 / a->limit;
-        if (a->limit > a->max)
-            a->limit = a->max;
-    }
+    ++a->window_count;
+    a->window_sum_ns += latency_ns;
+    if (latency_ns > a->window_max_ns)
+        a->window_max_ns = latency_ns;
+    if ((double)in_flight * 2 >= a->limit)
+        a->window_busy = 1;
+    unsigned window = a->limit > MIN_WINDOW ? (unsigned)a->limit : MIN_WINDOW;
+    if (a->window_count >= window)
+        end_window(a);
 }
 
 int hp_overload_should_shed(unsigned ahead, unsigned limit, uint64_t mean_ns, uint64_t budget_ns,
@@ -68,7 +92,7 @@ hp_overload_limiter_t *hp_overload_limiter_create(unsigned max, uint64_t budget_
     l->budget_ns = budget_ns;
     pthread_mutex_init(&l->mutex, NULL);
     hp_overload_aimd_init(&l->aimd, max, budget_ns / 2);
-    atomic_init(&l->limit, max);
+    atomic_init(&l->limit, (unsigned)l->aimd.limit);
     return l;
 }
 

@@ -4,16 +4,21 @@
  * than queue a job that could not finish within the request deadline.
  *
  * The limit moves by AIMD (additive increase, multiplicative decrease, as TCP's congestion
- * window and Netflix's concurrency-limits AIMDLimit): a job that comes back within the target
- * latency while the limit was at least half used raises it by 1/limit (about one per limit's
- * worth of jobs); a job slower than the target cuts it by a tenth, at most once per limit's
- * worth of jobs (so a burst of slow jobs, which all started under the same conditions, counts
- * as one signal). It stays in [1, max]. The target is half the budget (the request deadline):
- * a job that spent half the deadline in the database, queueing included, says the queue is
- * eating the time requests have. AIMD rather than a gradient limit: a gradient compares recent
- * latency to a no-load latency, which needs one kind of work; a REST API's jobs range from a
- * 20 us point lookup to seconds of embeds, so no single "no-load latency" exists, while the
- * deadline is the one latency every request has to meet.
+ * window and Netflix's concurrency-limits AIMDLimit), once per window of max(limit, 8) jobs.
+ * A window is a drop signal when its mean latency is more than twice the lowest window mean
+ * seen lately (the database's latency when it is not queueing: a queue shows as a longer
+ * mean with the same work), or when a job in it took more than half the budget (the request
+ * deadline: the queue is eating the time requests have). A drop cuts the limit by a tenth; a
+ * window with no drop, in which the limit was at least half used, raises it by one. It stays
+ * in [1, max] and starts at min(max, 20). The lowest window mean drifts up by 1/1000 per
+ * window, so a lasting change of the work (slower queries) becomes the new normal, while a
+ * queue, which a cut drains, does not.
+ *
+ * Why AIMD on window means rather than a gradient limit on single samples: a REST API's jobs
+ * range from a 20 us point lookup to seconds of embeds, so a single "no-load latency" to
+ * compare one sample against does not exist; the mean of a window of jobs of a steady mix
+ * does, and AIMD's fixed steps are easy to reason about (and to test) where a gradient's
+ * proportional moves over-react to one slow query.
  *
  * Past the limit a job is not refused outright: the database has a queue of its own (SQLite's
  * reader FIFO, the PostgreSQL pool), and a job may wait in it when the wait still fits the
@@ -40,12 +45,16 @@
 typedef struct {
     double limit;
     unsigned max;
-    uint64_t target_ns;      /* a slower job is a drop signal */
-    uint64_t mean_ns;        /* exponentially weighted mean job latency (1/8 per sample); 0 none */
-    unsigned since_decrease; /* samples since the last decrease */
+    uint64_t target_ns; /* a slower job is a drop signal */
+    uint64_t mean_ns;   /* exponentially weighted mean job latency (1/8 per sample); 0 none */
+    /* the current window */
+    unsigned window_count;
+    uint64_t window_sum_ns, window_max_ns;
+    int window_busy;      /* a job in it came back with the limit at least half used */
+    uint64_t low_mean_ns; /* the lowest window mean seen lately; 0 none yet */
 } hp_overload_aimd_t;
 
-/* Starts at max (the limit moves down only when latency says so). */
+/* Starts at min(max, 20). */
 void hp_overload_aimd_init(hp_overload_aimd_t *a, unsigned max, uint64_t target_ns);
 /* One job came back after latency_ns with in_flight jobs (itself included) outstanding. */
 void hp_overload_aimd_sample(hp_overload_aimd_t *a, uint64_t latency_ns, unsigned in_flight);

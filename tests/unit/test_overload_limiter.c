@@ -9,42 +9,64 @@
 
 #define MS 1000000ull
 
-/* A fast job with the limit at least half used adds 1/limit; a fast job on an idle limit
- * adds nothing (the limit only grows while it is what holds jobs back). */
-static void test_fast_jobs_add_one_over_limit(void **state)
+/* Feeds one window of `count` jobs of latency_ns each with in_flight outstanding. */
+static void feed(hp_overload_aimd_t *a, unsigned count, uint64_t latency_ns, unsigned in_flight)
+{
+    for (unsigned i = 0; i != count; ++i)
+        hp_overload_aimd_sample(a, latency_ns, in_flight);
+}
+
+static void test_starts_at_twenty_or_max(void **state)
+{
+    (void)state;
+    hp_overload_aimd_t a;
+    hp_overload_aimd_init(&a, 1000, 500 * MS);
+    assert_float_equal(a.limit, 20, 1e-9);
+    hp_overload_aimd_init(&a, 2, 500 * MS);
+    assert_float_equal(a.limit, 2, 1e-9);
+}
+
+/* A steady window with the limit at least half used adds one, at the window's end only; an
+ * idle one (the limit is not what holds jobs back) adds nothing. */
+static void test_busy_windows_add_one(void **state)
+{
+    (void)state;
+    hp_overload_aimd_t a;
+    hp_overload_aimd_init(&a, 22, 500 * MS);
+    feed(&a, 19, 1 * MS, 10);
+    assert_float_equal(a.limit, 20, 1e-9);
+    feed(&a, 1, 1 * MS, 10); /* the 20th job ends the window */
+    assert_float_equal(a.limit, 21, 1e-9);
+    feed(&a, 21, 1 * MS, 5); /* 5 * 2 < 21: idle */
+    assert_float_equal(a.limit, 21, 1e-9);
+    feed(&a, 21, 1 * MS, 21);
+    feed(&a, 22, 1 * MS, 21);
+    assert_float_equal(a.limit, 22, 1e-9); /* capped at max */
+}
+
+/* A window whose mean is more than twice the lowest is a queue: the limit loses a tenth. */
+static void test_queueing_window_cuts_a_tenth(void **state)
 {
     (void)state;
     hp_overload_aimd_t a;
     hp_overload_aimd_init(&a, 100, 500 * MS);
-    a.limit = 10;
-    hp_overload_aimd_sample(&a, 1 * MS, 5);
-    assert_float_equal(a.limit, 10.1, 1e-9);
-    hp_overload_aimd_sample(&a, 1 * MS, 4); /* 4 * 2 < 10.1: idle */
-    assert_float_equal(a.limit, 10.1, 1e-9);
-    for (int i = 0; i != 10000; ++i) /* 1/limit each: about limit^2 / 2 samples to reach it */
-        hp_overload_aimd_sample(&a, 1 * MS, 100);
-    assert_float_equal(a.limit, 100, 1e-9); /* capped at max */
+    feed(&a, 20, 1 * MS, 20); /* lowest mean 1 ms; +1 */
+    assert_float_equal(a.limit, 21, 1e-9);
+    feed(&a, 21, 2 * MS, 21); /* twice the lowest (and a little drift): not a queue */
+    assert_float_equal(a.limit, 22, 1e-9);
+    feed(&a, 22, 3 * MS, 22); /* three times: a queue */
+    assert_float_equal(a.limit, 19.8, 1e-9);
 }
 
-/* A job slower than the target cuts the limit by a tenth, once per limit's worth of jobs. */
-static void test_slow_jobs_cut_by_a_tenth_once_per_window(void **state)
+/* A job past half the budget is a drop signal whatever the means say. */
+static void test_a_job_past_half_the_budget_cuts(void **state)
 {
     (void)state;
     hp_overload_aimd_t a;
-    hp_overload_aimd_init(&a, 10, 500 * MS);
-    assert_float_equal(a.limit, 10, 1e-9);
-    /* The first 9 slow samples are within the first window. */
-    for (int i = 0; i != 9; ++i)
-        hp_overload_aimd_sample(&a, 600 * MS, 10);
-    assert_float_equal(a.limit, 10, 1e-9);
-    hp_overload_aimd_sample(&a, 600 * MS, 10);
-    assert_float_equal(a.limit, 9, 1e-9);
-    /* The next cut needs 9 more samples (the new limit's window). */
-    for (int i = 0; i != 8; ++i)
-        hp_overload_aimd_sample(&a, 600 * MS, 10);
-    assert_float_equal(a.limit, 9, 1e-9);
-    hp_overload_aimd_sample(&a, 600 * MS, 10);
-    assert_float_equal(a.limit, 8.1, 1e-9);
+    hp_overload_aimd_init(&a, 100, 500 * MS);
+    feed(&a, 19, 600 * MS, 20); /* the first window sets the lowest mean: all slow alike */
+    feed(&a, 1, 600 * MS, 20);
+    assert_float_equal(a.limit, 18, 1e-9);
 }
 
 static void test_limit_never_below_one(void **state)
@@ -53,7 +75,7 @@ static void test_limit_never_below_one(void **state)
     hp_overload_aimd_t a;
     hp_overload_aimd_init(&a, 2, 10 * MS);
     for (int i = 0; i != 100; ++i)
-        hp_overload_aimd_sample(&a, 1000 * MS, 50);
+        feed(&a, 8, 1000 * MS, 50);
     assert_float_equal(a.limit, 1, 1e-9);
 }
 
@@ -132,8 +154,10 @@ static void test_limiter_admits_sheds_and_releases(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fast_jobs_add_one_over_limit),
-        cmocka_unit_test(test_slow_jobs_cut_by_a_tenth_once_per_window),
+        cmocka_unit_test(test_starts_at_twenty_or_max),
+        cmocka_unit_test(test_busy_windows_add_one),
+        cmocka_unit_test(test_queueing_window_cuts_a_tenth),
+        cmocka_unit_test(test_a_job_past_half_the_budget_cuts),
         cmocka_unit_test(test_limit_never_below_one),
         cmocka_unit_test(test_mean_is_weighted_by_an_eighth),
         cmocka_unit_test(test_shed_rule),

@@ -7,10 +7,10 @@
 
 /* A decrease keeps this much of the limit. */
 #define DECREASE 0.9
-#define INITIAL 20     /* the limit to start from (at most max) */
-#define MIN_WINDOW 8   /* the fewest jobs a window has */
-#define QUEUE_FACTOR 2 /* a window mean this many times the lowest is a queue */
-#define LOW_DRIFT 1000 /* the lowest window mean rises by 1/LOW_DRIFT per window */
+#define INITIAL 20      /* the limit to start from (at most max) */
+#define MIN_WINDOW 32   /* the fewest jobs a window has (fewer: means too noisy to compare) */
+#define QUEUE_FACTOR 2  /* a window mean this many times the normal one is a queue */
+#define DROP_DRIFT 1000 /* a drop window raises the normal mean by 1/DROP_DRIFT */
 
 struct st_hp_overload_limiter_t {
     uint64_t budget_ns;
@@ -32,11 +32,16 @@ static void end_window(hp_overload_aimd_t *a)
 {
     uint64_t mean = a->window_sum_ns / a->window_count;
     int is_drop = a->window_max_ns > a->target_ns ||
-                  (a->low_mean_ns != 0 && mean > QUEUE_FACTOR * a->low_mean_ns);
-    if (a->low_mean_ns == 0 || mean < a->low_mean_ns)
-        a->low_mean_ns = mean;
+                  (a->normal_mean_ns != 0 && mean > QUEUE_FACTOR * a->normal_mean_ns);
+    /* The normal mean follows windows that were not drops (a queue does not become normal);
+     * a drop nudges it up, so a lasting change of the work does, after a while. */
+    if (a->normal_mean_ns == 0)
+        a->normal_mean_ns = mean;
+    else if (!is_drop)
+        a->normal_mean_ns = (uint64_t)((int64_t)a->normal_mean_ns +
+                                       ((int64_t)mean - (int64_t)a->normal_mean_ns) / 16);
     else
-        a->low_mean_ns += a->low_mean_ns / LOW_DRIFT + 1;
+        a->normal_mean_ns += a->normal_mean_ns / DROP_DRIFT + 1;
     if (is_drop) {
         a->limit *= DECREASE;
         if (a->limit < 1)

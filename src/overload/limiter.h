@@ -4,15 +4,16 @@
  * than queue a job that could not finish within the request deadline.
  *
  * The limit moves by AIMD (additive increase, multiplicative decrease, as TCP's congestion
- * window and Netflix's concurrency-limits AIMDLimit), once per window of max(limit, 8) jobs.
- * A window is a drop signal when its mean latency is more than twice the lowest window mean
- * seen lately (the database's latency when it is not queueing: a queue shows as a longer
- * mean with the same work), or when a job in it took more than half the budget (the request
- * deadline: the queue is eating the time requests have). A drop cuts the limit by a tenth; a
- * window with no drop, in which the limit was at least half used, raises it by one. It stays
- * in [1, max] and starts at min(max, 20). The lowest window mean drifts up by 1/1000 per
- * window, so a lasting change of the work (slower queries) becomes the new normal, while a
- * queue, which a cut drains, does not.
+ * window and Netflix's concurrency-limits AIMDLimit), once per window of max(limit, 32) jobs.
+ * A window is a drop signal when its mean latency is more than twice the normal mean (the
+ * database's latency when nothing queues: a queue shows as a longer mean for the same work),
+ * or when a job in it took more than half the budget (the request deadline: the queue is
+ * eating the time requests have). A drop cuts the limit by a tenth; a window with no drop, in
+ * which the limit was at least half used, raises it by one. The limit stays in [1, max] and
+ * starts at min(max, 20). The normal mean is the first window's, then follows the windows
+ * that were not drops (1/16 of the way each); each drop nudges it up by 1/1000, so a lasting
+ * change of the work (slower queries) becomes the new normal, while a queue, which the cuts
+ * drain, does not.
  *
  * Why AIMD on window means rather than a gradient limit on single samples: a REST API's jobs
  * range from a 20 us point lookup to seconds of embeds, so a single "no-load latency" to
@@ -50,8 +51,8 @@ typedef struct {
     /* the current window */
     unsigned window_count;
     uint64_t window_sum_ns, window_max_ns;
-    int window_busy;      /* a job in it came back with the limit at least half used */
-    uint64_t low_mean_ns; /* the lowest window mean seen lately; 0 none yet */
+    int window_busy;         /* a job in it came back with the limit at least half used */
+    uint64_t normal_mean_ns; /* the window mean when nothing queues; 0 none yet */
 } hp_overload_aimd_t;
 
 /* Starts at min(max, 20). */

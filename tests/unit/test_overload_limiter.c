@@ -26,36 +26,41 @@ static void test_starts_at_twenty_or_max(void **state)
     assert_float_equal(a.limit, 2, 1e-9);
 }
 
-/* A steady window with the limit at least half used adds one, at the window's end only; an
- * idle one (the limit is not what holds jobs back) adds nothing. */
+/* A steady window with the limit at least half used adds one, at the window's end only
+ * (windows are max(limit, 32) jobs); an idle one (the limit is not what holds jobs back) adds
+ * nothing. */
 static void test_busy_windows_add_one(void **state)
 {
     (void)state;
     hp_overload_aimd_t a;
-    hp_overload_aimd_init(&a, 22, 500 * MS);
-    feed(&a, 19, 1 * MS, 10);
+    hp_overload_aimd_init(&a, 33, 500 * MS);
+    feed(&a, 31, 1 * MS, 10);
     assert_float_equal(a.limit, 20, 1e-9);
-    feed(&a, 1, 1 * MS, 10); /* the 20th job ends the window */
+    feed(&a, 1, 1 * MS, 10); /* the 32nd job ends the window */
     assert_float_equal(a.limit, 21, 1e-9);
-    feed(&a, 21, 1 * MS, 5); /* 5 * 2 < 21: idle */
+    feed(&a, 32, 1 * MS, 5); /* 5 * 2 < 21: idle */
     assert_float_equal(a.limit, 21, 1e-9);
-    feed(&a, 21, 1 * MS, 21);
-    feed(&a, 22, 1 * MS, 21);
-    assert_float_equal(a.limit, 22, 1e-9); /* capped at max */
+    for (int i = 0; i != 20; ++i)
+        feed(&a, 33, 1 * MS, 33);
+    assert_float_equal(a.limit, 33, 1e-9); /* capped at max */
 }
 
-/* A window whose mean is more than twice the lowest is a queue: the limit loses a tenth. */
+/* A window whose mean is more than twice the normal one is a queue: the limit loses a tenth,
+ * and the queue does not become the normal mean. */
 static void test_queueing_window_cuts_a_tenth(void **state)
 {
     (void)state;
     hp_overload_aimd_t a;
     hp_overload_aimd_init(&a, 100, 500 * MS);
-    feed(&a, 20, 1 * MS, 20); /* lowest mean 1 ms; +1 */
+    feed(&a, 32, 1 * MS, 20); /* normal mean 1 ms; +1 */
     assert_float_equal(a.limit, 21, 1e-9);
-    feed(&a, 21, 2 * MS, 21); /* twice the lowest (and a little drift): not a queue */
+    assert_int_equal(a.normal_mean_ns, 1 * MS);
+    feed(&a, 32, 2 * MS, 21); /* twice: not a queue; the normal mean moves 1/16 of the way */
     assert_float_equal(a.limit, 22, 1e-9);
-    feed(&a, 22, 3 * MS, 22); /* three times: a queue */
+    assert_int_equal(a.normal_mean_ns, 1 * MS + MS / 16);
+    feed(&a, 32, 3 * MS, 22); /* nearly three times: a queue */
     assert_float_equal(a.limit, 19.8, 1e-9);
+    assert_int_equal(a.normal_mean_ns, 1 * MS + MS / 16 + (1 * MS + MS / 16) / 1000 + 1);
 }
 
 /* A job past half the budget is a drop signal whatever the means say. */
@@ -64,7 +69,7 @@ static void test_a_job_past_half_the_budget_cuts(void **state)
     (void)state;
     hp_overload_aimd_t a;
     hp_overload_aimd_init(&a, 100, 500 * MS);
-    feed(&a, 19, 600 * MS, 20); /* the first window sets the lowest mean: all slow alike */
+    feed(&a, 31, 600 * MS, 20); /* the first window sets the normal mean: all slow alike */
     feed(&a, 1, 600 * MS, 20);
     assert_float_equal(a.limit, 18, 1e-9);
 }
@@ -75,7 +80,7 @@ static void test_limit_never_below_one(void **state)
     hp_overload_aimd_t a;
     hp_overload_aimd_init(&a, 2, 10 * MS);
     for (int i = 0; i != 100; ++i)
-        feed(&a, 8, 1000 * MS, 50);
+        feed(&a, 32, 1000 * MS, 50);
     assert_float_equal(a.limit, 1, 1e-9);
 }
 

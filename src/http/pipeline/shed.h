@@ -8,6 +8,9 @@
  *     database's queue would not end within the request deadline gets 503 HP503load with
  *     Retry-After (that wait, in whole seconds, at least 1) at once.
  *
+ * A read the batcher may coalesce (one row by a unique key, `batch` on) is neither refused
+ * nor counted: it is the cheapest work, and the batcher already bounds its database cost.
+ *
  * An admitted call holds its slots (call->shed_held) until its job comes back: the execute
  * step hands them to the job and gives them back with hp_step_shed_release (a streamed read
  * at its first piece). A shed call that led a cache fill abandons it (its waiters query for

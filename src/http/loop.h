@@ -52,14 +52,16 @@ typedef struct {
     const hp_config_t *conf;
     hp_http_caching_t *caching;
     hp_db_t *db;
-    hp_http_affinity_t *affinity;   /* read-your-writes routing; NULL without replicas */
-    hp_batcher_t *batcher;          /* this loop's query batching (made on the loop's thread) */
-    hp_overload_limiter_t *limiter; /* database admission, shared; NULL with db-max-jobs 0 */
-    hp_overload_clients_t *clients; /* per-client jobs, shared; NULL: db-client-max-jobs 0 */
-    hp_metrics_slot_t *metrics;     /* this loop's own counters */
+    hp_http_affinity_t *affinity; /* read-your-writes routing; NULL without replicas */
+    hp_batcher_t *batcher;        /* this loop's query batching (made on the loop's thread) */
+    hp_metrics_slot_t *metrics;   /* this loop's own counters */
     hp_http_access_log_loop_t *access_log; /* this loop's request ids and access log buffer */
     struct st_hp_pipeline_waiter_t
         *free_waiters; /* recycled cache waiters (pipeline/cache_step.c) */
+    /* Database admission (src/overload), shared by every loop; NULL when off (db-max-jobs 0,
+     * db-client-max-jobs 0). */
+    hp_overload_limiter_t *limiter;
+    hp_overload_clients_t *clients;
 } hp_http_loop_t;
 
 static inline hp_http_loop_t *hp_http_loop_of(h2o_context_t *ctx)

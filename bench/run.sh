@@ -372,6 +372,7 @@ if pg_ready; then
 fi
 bench/stream.sh "$BIN" "$DB" "${OUT%.md}-stream.md" || echo "bench: bench/stream.sh failed" >&2  # streamed results: RSS, rows/s
 bench/ratelimit.sh "$BIN" "$DB" "${OUT%.md}-ratelimit.md" || echo "bench: bench/ratelimit.sh failed" >&2  # rate limit: admitted vs burst + rate x 60 s
+bench/overload.sh "$BIN" "$DB" "${OUT%.md}-overload.md" || echo "bench: bench/overload.sh failed" >&2  # overload admission: goodput and p99 vs offered load
 
 # --- report ---
 MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)

@@ -42,6 +42,7 @@ run accesslog python3 tests/accesslog/run.py "$bin"
 run stream python3 tests/stream/run.py "$bin"
 run shutdown python3 tests/shutdown/run.py "$bin"
 run mutate python3 tests/mutate/run.py "$bin"
+run overload python3 tests/overload/run.py "$bin"
 run dashboard scripts/test-dashboard.sh "$bin"
 if [ "$flavor" = release ]; then run fuzz scripts/fuzz.sh smoke; fi
 [ ${#failed_names[@]} -eq 0 ] || echo "failed suites: ${failed_names[*]}"

@@ -65,6 +65,13 @@
       "cached responses); 0 = never")                                                              \
     X(db_busy_timeout_ms, "db-busy-timeout-ms", INT, "5000", 0, 600000,                            \
       "how long a statement waits for a database lock before answering 503")                       \
+    X(db_max_jobs, "db-max-jobs", INT, "0", 0, 1000000,                                            \
+      "overload admission: ceiling of an adaptive limit on database jobs in flight (AIMD); past "  \
+      "it a job that could not finish soon (two rounds, server-request-timeout-ms) gets 503 at "   \
+      "once; 0 = off (1000 lets the limit find its level)")                                        \
+    X(db_client_max_jobs, "db-client-max-jobs", INT, "0", 0, 1000000,                              \
+      "fair sharing: most database jobs one client (peer address) has in flight; more get 429 "    \
+      "at once (point lookups by a unique key are not counted); 0 = off")                          \
     X(server_host, "server-host", STR, "127.0.0.1", 0, 0, "address to listen on")                  \
     X(server_port, "server-port", INT, "3000", 1, 65535, "port to listen on")                      \
     X(admin_server_port, "admin-server-port", INT, "0", 0, 65535,                                  \

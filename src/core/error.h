@@ -50,6 +50,10 @@
     X(DB_STATE, 400, "HP400db") /* PostgreSQL refused: code = its SQLSTATE, status by class */  \
     X(DB, 500, "HP500")         /* the database failed in a way we did not expect */            \
     X(INTERNAL, 500, "HP501")                                                                   \
+    /* the database's queue would not finish in time (http/pipeline/shed.c) */                  \
+    X(OVERLOADED, 503, "HP503load")                                                             \
+    /* the client has db-client-max-jobs database jobs in flight */                             \
+    X(CLIENT_BUSY, 429, "HP429jobs")                                                            \
     X(BAD_HTTP, 400, "HP400http") /* HTTP framing h2o refused (Content-Length, chunks) */       \
     X(EXPECTATION, 417, "HP417")  /* an Expect other than 100-continue */                       \
     X(CANCELLED, 499, "HP499")    /* a streamed read its owner stopped (never sent) */

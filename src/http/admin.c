@@ -9,6 +9,7 @@ typedef struct {
     hp_db_t *db;
     hp_http_caching_t *caching;
     hp_metrics_t *metrics;
+    hp_overload_limiter_t *limiter; /* NULL without admission control */
 } admin_handler_t;
 
 static void send_text(h2o_req_t *req, int status, const char *reason, const char *type,
@@ -50,6 +51,13 @@ static void send_metrics(admin_handler_t *h, h2o_req_t *req, int is_json)
         pool =
             (hp_metrics_pool_t){ps.open, ps.max, ps.busy, ps.waiting, ps.acquired, ps.acquire_ns};
         extra.pool = &pool;
+    }
+    hp_metrics_admission_t admission;
+    if (h->limiter != NULL) {
+        hp_overload_limiter_stats_t ls;
+        hp_overload_limiter_stats(h->limiter, &ls);
+        admission = (hp_metrics_admission_t){ls.limit, ls.max, ls.in_flight, ls.mean_ns};
+        extra.admission = &admission;
     }
     if (h->caching->cache != NULL) {
         hp_cache_stats(h->caching->cache, &stats);
@@ -115,7 +123,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 }
 
 void hp_http_admin_register(h2o_hostconf_t *hostconf, hp_db_t *db, hp_http_caching_t *caching,
-                            hp_metrics_t *metrics)
+                            hp_metrics_t *metrics, hp_overload_limiter_t *limiter)
 {
     h2o_pathconf_t *pathconf = h2o_config_register_path(hostconf, "/", 0);
     admin_handler_t *h = (admin_handler_t *)h2o_create_handler(pathconf, sizeof(*h));
@@ -123,4 +131,5 @@ void hp_http_admin_register(h2o_hostconf_t *hostconf, hp_db_t *db, hp_http_cachi
     h->db = db;
     h->caching = caching;
     h->metrics = metrics;
+    h->limiter = limiter;
 }

@@ -18,10 +18,12 @@
 #include "db/db.h"
 #include "http/caching.h"
 #include "metrics/metrics.h"
+#include "overload/limiter.h"
 
-/* Registers the admin handler on "/" of hostconf. db, caching and metrics are borrowed: they
- * must outlive every context that serves the hostconf. */
+/* Registers the admin handler on "/" of hostconf. db, caching, metrics and limiter (NULL
+ * without admission control) are borrowed: they must outlive every context that serves the
+ * hostconf. */
 void hp_http_admin_register(h2o_hostconf_t *hostconf, hp_db_t *db, hp_http_caching_t *caching,
-                            hp_metrics_t *metrics);
+                            hp_metrics_t *metrics, hp_overload_limiter_t *limiter);
 
 #endif

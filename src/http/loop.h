@@ -15,6 +15,8 @@
 #include "http/affinity.h"
 #include "http/caching.h"
 #include "metrics/metrics.h"
+#include "overload/clients.h"
+#include "overload/limiter.h"
 
 /* How often a loop lets its database connection drop a stale read snapshot (and writes its
  * buffered access log lines). */
@@ -57,6 +59,10 @@ typedef struct {
     struct st_hp_pipeline_waiter_t
         *free_waiters;                   /* recycled cache waiters (pipeline/cache_step.c) */
     struct st_hp_ratelimit_t *ratelimit; /* rate limits (shared by the loops); NULL when off */
+    /* Database admission (src/overload), shared by every loop; NULL when off (db-max-jobs 0,
+     * db-client-max-jobs 0). */
+    hp_overload_limiter_t *limiter;
+    hp_overload_clients_t *clients;
 } hp_http_loop_t;
 
 static inline hp_http_loop_t *hp_http_loop_of(h2o_context_t *ctx)

@@ -35,6 +35,8 @@ struct st_hp_server_t {
     hp_http_access_log_t *access_log;
     hp_http_affinity_t *affinity;
     hp_ratelimit_t *ratelimit; /* NULL when rate limiting is off */
+    hp_overload_limiter_t *limiter;
+    hp_overload_clients_t *clients;
     h2o_globalconf_t globalconf;
     /* Each listener serves one host whatever the Host header says: h2o picks the only
      * hostconf of a single-entry list. */
@@ -358,6 +360,11 @@ hp_server_t *hp_server_create(const hp_config_t *conf, hp_db_t *db, char *errbuf
         free(s);
         return NULL;
     }
+    /* With no deadline, a job past the limit may still queue for up to 10 s. */
+    uint64_t budget_ms =
+        conf->server_request_timeout_ms > 0 ? (uint64_t)conf->server_request_timeout_ms : 10000;
+    s->limiter = hp_overload_limiter_create((unsigned)conf->db_max_jobs, budget_ms * 1000000);
+    s->clients = hp_overload_clients_create((unsigned)conf->db_client_max_jobs);
     s->loop_count = (size_t)conf->server_threads;
     s->metrics = hp_metrics_create(s->loop_count, (uint64_t)time(NULL));
     if (s->ratelimit != NULL) {
@@ -370,7 +377,7 @@ hp_server_t *hp_server_create(const hp_config_t *conf, hp_db_t *db, char *errbuf
     if (conf->admin_server_port != 0) {
         s->admin_hosts[0] = h2o_config_register_host(
             &s->globalconf, h2o_iovec_init(H2O_STRLIT("admin")), (uint16_t)conf->admin_server_port);
-        hp_http_admin_register(s->admin_hosts[0], db, s->caching, s->metrics);
+        hp_http_admin_register(s->admin_hosts[0], db, s->caching, s->metrics, s->limiter);
         register_h2o_error_filter(s->admin_hosts[0]);
     }
 
@@ -399,6 +406,8 @@ hp_server_t *hp_server_create(const hp_config_t *conf, hp_db_t *db, char *errbuf
         loop->caching = s->caching;
         loop->affinity = s->affinity;
         loop->ratelimit = s->ratelimit;
+        loop->limiter = s->limiter;
+        loop->clients = s->clients;
         loop->metrics = hp_metrics_slot(s->metrics, i);
         loop->hosts = s->api_hosts;
         loop->admin_hosts = s->admin_hosts;
@@ -510,6 +519,8 @@ void hp_server_destroy(hp_server_t *s)
     hp_http_caching_destroy(s->caching);
     hp_http_affinity_destroy(s->affinity);
     hp_ratelimit_destroy(s->ratelimit);
+    hp_overload_limiter_destroy(s->limiter);
+    hp_overload_clients_destroy(s->clients);
     hp_metrics_destroy(s->metrics);
     h2o_config_dispose(&s->globalconf);
     free(s);

@@ -21,6 +21,7 @@ struct st_hp_metrics_slot_t {
     _Atomic uint64_t compressed, compress_in, compress_out;
     /* rate limits: decisions by rule, [0] allowed, [1] limited */
     _Atomic uint64_t ratelimit[HP_METRICS_RATELIMIT_RULES][2];
+    _Atomic uint64_t shed, client_denied; /* database admission (src/overload) */
 };
 
 /* Requests per coalesced database query (src/batch): 1 is a query of its own. */
@@ -168,6 +169,16 @@ void hp_metrics_compressed(hp_metrics_slot_t *slot, size_t original, size_t sent
     add(&slot->compress_out, sent);
 }
 
+void hp_metrics_shed(hp_metrics_slot_t *slot)
+{
+    add(&slot->shed, 1);
+}
+
+void hp_metrics_client_denied(hp_metrics_slot_t *slot)
+{
+    add(&slot->client_denied, 1);
+}
+
 /* Sums one counter over every slot; `field` is its byte offset in a slot. */
 static uint64_t sum(const hp_metrics_t *m, size_t field)
 {
@@ -187,6 +198,7 @@ typedef struct {
     uint64_t batch_cumulative[HP_METRICS_BATCH_BUCKETS + 1], batch_sum;
     uint64_t db_cumulative[HP_METRICS_DURATION_BUCKETS + 1], db_sum_ns;
     uint64_t compressed, compress_in, compress_out;
+    uint64_t shed, client_denied;
 } totals_t;
 
 static void read_totals(const hp_metrics_t *m, totals_t *t)
@@ -220,6 +232,8 @@ static void read_totals(const hp_metrics_t *m, totals_t *t)
     t->compressed = SUM(m, compressed);
     t->compress_in = SUM(m, compress_in);
     t->compress_out = SUM(m, compress_out);
+    t->shed = SUM(m, shed);
+    t->client_denied = SUM(m, client_denied);
 }
 
 static void put_header(hp_buf_t *out, const char *name, const char *type, const char *help)
@@ -277,6 +291,30 @@ static void render_db_and_compression(const totals_t *t, hp_buf_t *out)
             "bytes those responses had before compression", t->compress_in);
     put_one(out, "hotpath_compression_sent_bytes_total", "counter",
             "bytes those responses were sent as (original - sent = bytes saved)", t->compress_out);
+}
+
+/* Database admission (src/overload): the counters always, the limit when there is one. */
+static void render_admission(const totals_t *t, const hp_metrics_admission_t *a, hp_buf_t *out)
+{
+    put_one(out, "hotpath_db_shed_total", "counter",
+            "API requests answered 503 at once because the database's queue would not finish "
+            "within the request deadline",
+            t->shed);
+    put_one(out, "hotpath_db_client_denied_total", "counter",
+            "API requests answered 429 at once because their client had db-client-max-jobs "
+            "database jobs in flight",
+            t->client_denied);
+    if (a == NULL)
+        return;
+    put_one(out, "hotpath_db_concurrency_limit", "gauge",
+            "the adaptive limit on database jobs in flight (AIMD, at most db-max-jobs)", a->limit);
+    put_one(out, "hotpath_db_concurrency_max", "gauge", "the limit's ceiling (db-max-jobs)",
+            a->max);
+    put_one(out, "hotpath_db_jobs_in_flight", "gauge", "database jobs admitted and not yet back",
+            a->in_flight);
+    put_header(out, "hotpath_db_job_mean_seconds", "gauge",
+               "the mean database job latency the admission decision uses");
+    hp_buf_appendf(out, "hotpath_db_job_mean_seconds %.6f\n", (double)a->mean_ns / 1e9);
 }
 
 static void render_http(const totals_t *t, hp_buf_t *out)
@@ -386,6 +424,7 @@ void hp_metrics_render(hp_metrics_t *m, const hp_metrics_extra_t *extra, hp_buf_
             extra->db_statements);
     render_batch(&t, out);
     render_db_and_compression(&t, out);
+    render_admission(&t, extra->admission, out);
     if (extra->cache != NULL)
         render_cache(extra->cache, out);
     if (extra->pool != NULL)
@@ -451,6 +490,14 @@ void hp_metrics_render_json(hp_metrics_t *m, const hp_metrics_extra_t *extra, ui
         render_json_cache(extra->cache, out);
     else
         hp_buf_appendf(out, "null");
+    hp_buf_appendf(out, ",\"admission\":{\"shed\":%llu,\"client_denied\":%llu,",
+                   (unsigned long long)t.shed, (unsigned long long)t.client_denied);
+    const hp_metrics_admission_t *a = extra->admission;
+    if (a != NULL)
+        hp_buf_appendf(out, "\"limit\":%u,\"max\":%u,\"in_flight\":%u}", a->limit, a->max,
+                       a->in_flight);
+    else
+        hp_buf_appendf(out, "\"limit\":null,\"max\":null,\"in_flight\":null}");
     if (extra->pool == NULL) {
         hp_buf_appendf(out, ",\"pool\":null}\n");
         return;

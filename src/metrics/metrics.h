@@ -62,11 +62,19 @@ typedef struct {
     uint64_t acquire_ns; /* their total wait */
 } hp_metrics_pool_t;
 
+/* Database admission's state (src/overload's limiter), read at scrape time. */
+typedef struct {
+    unsigned limit, max; /* the adaptive concurrency limit and its ceiling (db-max-jobs) */
+    unsigned in_flight;  /* jobs admitted and not back */
+    uint64_t mean_ns;    /* the mean job latency the shed decision uses */
+} hp_metrics_admission_t;
+
 /* What the rendered text includes besides the HTTP metrics (all borrowed for the call). */
 typedef struct {
-    uint64_t db_statements;        /* hp_db_query_count */
-    const hp_cache_stats_t *cache; /* NULL when the cache is off: no cache metrics */
-    const hp_metrics_pool_t *pool; /* NULL when the backend has no pool (SQLite) */
+    uint64_t db_statements;                  /* hp_db_query_count */
+    const hp_cache_stats_t *cache;           /* NULL when the cache is off: no cache metrics */
+    const hp_metrics_pool_t *pool;           /* NULL when the backend has no pool (SQLite) */
+    const hp_metrics_admission_t *admission; /* NULL without admission control (db-max-jobs 0) */
 } hp_metrics_extra_t;
 
 /* --- lifecycle --- */
@@ -94,6 +102,10 @@ void hp_metrics_ratelimit(hp_metrics_slot_t *slot, size_t rule, int is_allowed);
 void hp_metrics_batch(hp_metrics_slot_t *slot, size_t requests);
 /* A request waited `ns` for the database (submitted to answered, queueing included). */
 void hp_metrics_db_wait(hp_metrics_slot_t *slot, uint64_t ns);
+/* A request was answered 503 at once: the database's queue would not finish in time. */
+void hp_metrics_shed(hp_metrics_slot_t *slot);
+/* A request was answered 429 at once: its client had db-client-max-jobs jobs in flight. */
+void hp_metrics_client_denied(hp_metrics_slot_t *slot);
 /* A response went out compressed: `original` bytes sent as `sent`. */
 void hp_metrics_compressed(hp_metrics_slot_t *slot, size_t original, size_t sent);
 
@@ -117,6 +129,8 @@ void hp_metrics_render(hp_metrics_t *m, const hp_metrics_extra_t *extra, hp_buf_
  *    "ratelimit": {RULE: {"allowed", "limited"}, ...} or null (rate limiting off),
  *    "db_statements", "cache": {hits, stale_hits, misses, waits, evictions, invalidated,
  *                               rejected, bytes, entries} or null,
+ *    "admission": {shed, client_denied, limit, max, in_flight (these three null without
+ *                  admission control)},
  *    "pool": {in_use, size, max, busy, waiting} or null}
  * monotonic_ms (CLOCK_MONOTONIC) lets a client turn two scrapes into rates. "pool" is null
  * when the backend has no connection pool (SQLite); in_use is min(busy, size). */

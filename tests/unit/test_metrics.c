@@ -205,7 +205,38 @@ static void test_json_has_the_same_figures(void **state)
     free(text);
     extra.cache = NULL;
     text = render_json(m, &extra, 0);
-    assert_has(text, "\"cache\":null,\"pool\":null}");
+    assert_has(text, "\"cache\":null,\"admission\":{\"shed\":0,\"client_denied\":0,"
+                     "\"limit\":null,\"max\":null,\"in_flight\":null},\"pool\":null}");
+    free(text);
+    hp_metrics_destroy(m);
+}
+
+/* Database admission: the refusals counted per loop and summed, the limiter's gauges when
+ * there is one (text and JSON). */
+static void test_admission_metrics(void **state)
+{
+    (void)state;
+    hp_metrics_t *m = hp_metrics_create(2, 0);
+    hp_metrics_shed(hp_metrics_slot(m, 0));
+    hp_metrics_shed(hp_metrics_slot(m, 1));
+    hp_metrics_client_denied(hp_metrics_slot(m, 1));
+    hp_metrics_extra_t extra = {.db_statements = 0};
+    char *text = render(m, &extra);
+    assert_line(text, "hotpath_db_shed_total 2");
+    assert_line(text, "hotpath_db_client_denied_total 1");
+    assert_null(strstr(text, "hotpath_db_concurrency_limit"));
+    free(text);
+    hp_metrics_admission_t adm = {.limit = 17, .max = 1000, .in_flight = 5, .mean_ns = 1500000};
+    extra.admission = &adm;
+    text = render(m, &extra);
+    assert_line(text, "hotpath_db_concurrency_limit 17");
+    assert_line(text, "hotpath_db_concurrency_max 1000");
+    assert_line(text, "hotpath_db_jobs_in_flight 5");
+    assert_line(text, "hotpath_db_job_mean_seconds 0.001500");
+    free(text);
+    text = render_json(m, &extra, 0);
+    assert_has(text, "\"admission\":{\"shed\":2,\"client_denied\":1,\"limit\":17,\"max\":1000,"
+                     "\"in_flight\":5}");
     free(text);
     hp_metrics_destroy(m);
 }
@@ -217,6 +248,7 @@ int main(void)
         cmocka_unit_test(test_counts_summed_over_slots),
         cmocka_unit_test(test_no_cache_metrics_when_cache_is_off),
         cmocka_unit_test(test_json_has_the_same_figures),
+        cmocka_unit_test(test_admission_metrics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

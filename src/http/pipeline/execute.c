@@ -1,4 +1,5 @@
 #include "http/pipeline/execute.h"
+#include "http/pipeline/shed.h"
 
 #include "core/time.h"
 #include "http/affinity.h"
@@ -17,6 +18,8 @@ struct st_hp_pipeline_job_t {
     size_t slot_count;
     uint64_t epoch;
     uint64_t submitted_ns;
+    uint64_t shed_client; /* what the shed step admitted the job with, given back when done */
+    unsigned shed_held;
 };
 
 /* With read replicas: a read goes to the primary when its client wrote lately (it must read
@@ -78,6 +81,8 @@ static void on_job_done(hp_db_job_t *job)
         .job = job, .plan = pj->plan, .slots = pj->slots, .slot_count = pj->slot_count};
     o->db_ns = hp_time_mono_ns() - pj->submitted_ns;
     hp_metrics_db_wait(loop->metrics, o->db_ns);
+    /* The database is done with it (a streamed read: its first piece is here). */
+    hp_step_shed_release(loop, pj->shed_client, pj->shed_held, o->db_ns);
 
     /* A large read came back as its first piece (docs/streaming.md): the stream takes the job
      * over and destroys it. A streamed body is never cached: a fill this job led is abandoned
@@ -133,7 +138,9 @@ hp_step_result_t hp_step_execute(hp_call_t *call)
     hp_db_job_t *job = call->job;
     hp_plan_t *plan = call->plan;
     hp_pipeline_job_t *pj = h2o_mem_alloc_pool(&job->pool, sizeof(*pj));
-    *pj = (hp_pipeline_job_t){.call = call, .plan = plan};
+    *pj = (hp_pipeline_job_t){
+        .call = call, .plan = plan, .shed_client = call->shed_client, .shed_held = call->shed_held};
+    call->shed_held = 0;
     size_t n = plan->table_count;
     pj->slots = h2o_mem_alloc_pool(&job->pool, sizeof(*pj->slots) * (n + 1));
     for (size_t i = 0; i != n; ++i)

@@ -11,6 +11,7 @@
 #include "http/pipeline/plan.h"
 #include "http/pipeline/respond.h"
 #include "http/pipeline/route.h"
+#include "http/pipeline/shed.h"
 
 /* The sequence. A new step is a module and one line here (and in hp_step_t). */
 static const hp_step_fn steps[HP_STEP__COUNT] = {
@@ -20,6 +21,7 @@ static const hp_step_fn steps[HP_STEP__COUNT] = {
     [HP_STEP_LIMIT] = hp_step_limit,         /* rate limits per client */
     [HP_STEP_CACHE] = hp_step_cache,         /* a hit answers here */
     [HP_STEP_PLAN] = hp_step_plan,           /* the query */
+    [HP_STEP_SHED] = hp_step_shed,           /* database admission: fair share, overload */
     [HP_STEP_EXECUTE] = hp_step_execute,     /* batched, then the database */
     [HP_STEP_RESPOND] = hp_step_respond,     /* the outcome to the sink */
 };

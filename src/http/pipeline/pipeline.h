@@ -1,7 +1,7 @@
 /*
  * The request pipeline: the one path every API request takes, as a sequence of steps
  *
- *     route -> caller -> admission -> limit -> cache -> plan -> execute -> respond
+ *     route -> caller -> admission -> limit -> cache -> plan -> shed -> execute -> respond
  *
  * each a module of its own in this folder (route.h, caller.h, ...). A request is an hp_call_t;
  * hp_pipeline_run runs its steps in order from call->next_step. A step either goes on (NEXT),
@@ -47,6 +47,7 @@ typedef enum {
     HP_STEP_LIMIT,
     HP_STEP_CACHE,
     HP_STEP_PLAN,
+    HP_STEP_SHED,
     HP_STEP_EXECUTE,
     HP_STEP_RESPOND,
     HP_STEP__COUNT
@@ -104,6 +105,10 @@ struct st_hp_call_t {
     hp_plan_t *plan;            /* in job->pool */
     hp_pipeline_job_t *job_ref; /* the running job's pointer back to this call */
     hp_call_outcome_t *outcome; /* set when the job came back */
+    /* shed step (shed.h): what the call holds of the database's admission, which its job
+     * gives back when it comes back */
+    uint64_t shed_client; /* the client's key in the per-client job table */
+    unsigned shed_held;   /* HP_SHED_HOLDS_* */
 };
 
 /* Runs the call's steps from call->next_step until one is DONE or PENDING; also how a call

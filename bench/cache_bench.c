@@ -10,7 +10,7 @@
  * Add -DHP_CACHE_SPINLOCK to the cc line to measure the shards with pthread spinlocks instead
  * of mutexes. Everything is deterministic (fixed seeds); docs/cache.md has the figures.
  *
- * The workload (/work/shared/docs/workload.md S1z): 100,000 keys with Zipf(1.1) popularity and
+ * The workload (docs/workload.md, S1z): 100,000 keys with Zipf(1.1) popularity and
  * bodies of 200..4000 bytes. Three phases of 1M requests: warm-up; the same Zipf stream with a
  * one-off scan of 500,000 never-repeated keys interleaved (every other request); Zipf again.
  * Hit ratios count the Zipf requests only (a scan request can never hit).

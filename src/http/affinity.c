@@ -2,9 +2,9 @@
 
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <xxhash.h>
 #include "core/time.h"
+#include "http/respond.h"
 
 #define AFFINITY_SLOTS 4096 /* a power of two */
 
@@ -31,16 +31,7 @@ void hp_http_affinity_destroy(hp_http_affinity_t *a)
 
 uint64_t hp_http_affinity_client(h2o_req_t *req)
 {
-    struct sockaddr_storage ss;
-    socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
-    uint64_t h;
-    /* The address without the port: a client's connections share it. */
-    if (ss.ss_family == AF_INET)
-        h = XXH3_64bits(&((struct sockaddr_in *)&ss)->sin_addr, 4);
-    else if (ss.ss_family == AF_INET6)
-        h = XXH3_64bits(&((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
-    else
-        h = XXH3_64bits(&ss, len);
+    uint64_t h = hp_http_peer_hash(req);
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
     if (i != -1)
         h = XXH3_64bits_withSeed(req->headers.entries[i].value.base,

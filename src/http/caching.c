@@ -303,19 +303,9 @@ static h2o_iovec_t encode_body(hp_http_caching_t *c, h2o_req_t *req,
     return h2o_iovec_init(v.base, v.len);
 }
 
-void hp_http_caching_send(hp_http_caching_t *c, h2o_req_t *req, const hp_http_representation_t *rep)
+void hp_http_caching_add_headers(hp_http_caching_t *c, h2o_req_t *req,
+                                 const hp_http_representation_t *rep)
 {
-    static h2o_generator_t generator = {NULL, NULL};
-
-    /* The entity tag of the coding chosen for this client, decided first: a 304 carries it too. */
-    hp_encoding_t enc = hp_http_caching_choose_coding(
-        c, hp_http_header_value(req, H2O_TOKEN_ACCEPT_ENCODING), rep->body.len);
-    static const char hex[] = "0123456789abcdef";
-    char *etag = h2o_mem_alloc_pool(&req->pool, 32);
-    int base_len = 17;
-    etag[0] = '"';
-    for (int i = 0; i != 16; ++i)
-        etag[1 + i] = hex[(rep->etag >> (60 - 4 * i)) & 0xf];
     char *lm = h2o_mem_alloc_pool(&req->pool, H2O_TIMESTR_RFC1123_LEN);
     uint64_t now_ms = hp_time_real_ms();
     format_http_date(
@@ -351,6 +341,22 @@ void hp_http_caching_send(hp_http_caching_t *c, h2o_req_t *req, const hp_http_re
     size_t timing_len = (size_t)(t - timing);
     hp_http_add_header_str(req, H2O_STRLIT("server-timing"), timing, timing_len);
     hp_http_add_header(req, H2O_TOKEN_CONTENT_LOCATION, req->path.base, req->path.len);
+}
+
+void hp_http_caching_send(hp_http_caching_t *c, h2o_req_t *req, const hp_http_representation_t *rep)
+{
+    static h2o_generator_t generator = {NULL, NULL};
+
+    /* The entity tag of the coding chosen for this client, decided first: a 304 carries it too. */
+    hp_encoding_t enc = hp_http_caching_choose_coding(
+        c, hp_http_header_value(req, H2O_TOKEN_ACCEPT_ENCODING), rep->body.len);
+    static const char hex[] = "0123456789abcdef";
+    char *etag = h2o_mem_alloc_pool(&req->pool, 32);
+    int base_len = 17;
+    etag[0] = '"';
+    for (int i = 0; i != 16; ++i)
+        etag[1 + i] = hex[(rep->etag >> (60 - 4 * i)) & 0xf];
+    hp_http_caching_add_headers(c, req, rep);
 
     int is_head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
     if ((rep->status == 200 || rep->status == 206) &&

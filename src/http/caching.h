@@ -94,6 +94,12 @@ int hp_http_caching_is_not_modified(h2o_iovec_t if_none_match, h2o_iovec_t if_mo
 hp_encoding_t hp_http_caching_choose_coding(const hp_http_caching_t *c, h2o_iovec_t accept_encoding,
                                             size_t body_len);
 
+/* Adds the headers every read's answer carries that do not depend on its body: Last-Modified,
+ * Cache-Control and Vary (by rep->policy and rep->caller), Cache-Status, Server-Timing and
+ * Content-Location (hp_http_caching_send adds them; so does a streamed response, whose body
+ * comes later). Values are in req->pool or borrowed from rep's policy. */
+void hp_http_caching_add_headers(hp_http_caching_t *c, h2o_req_t *req,
+                                 const hp_http_representation_t *rep);
 /* Answers with the representation: 304 when the request's validators match, else the body in
  * the best content coding the client accepts (made once per entry), with every caching header.
  * HEAD gets the headers only. The body bytes must live until the request is disposed. */

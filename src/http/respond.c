@@ -2,6 +2,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <xxhash.h>
 #include "core/json.h"
 #include "core/log.h"
 #include "core/version.h"
@@ -56,6 +59,20 @@ void hp_http_own(h2o_req_t *req, void *p)
 {
     void **slot = h2o_mem_alloc_shared(&req->pool, sizeof(*slot), free_owned);
     *slot = p;
+}
+
+uint64_t hp_http_peer_hash(h2o_req_t *req)
+{
+    struct sockaddr_storage ss = {0};
+    socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+    uint64_t h;
+    if (ss.ss_family == AF_INET)
+        h = XXH3_64bits(&((struct sockaddr_in *)&ss)->sin_addr, 4);
+    else if (ss.ss_family == AF_INET6)
+        h = XXH3_64bits(&((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+    else
+        h = XXH3_64bits(&ss, len);
+    return h != 0 ? h : 1;
 }
 
 char *hp_http_put_uint(char *p, uint64_t n)

@@ -22,6 +22,10 @@ void hp_http_add_header_str(h2o_req_t *req, const char *name, size_t name_len, c
                             size_t len);
 /* Hands malloc'd memory to the request: it is freed when the request is disposed. */
 void hp_http_own(h2o_req_t *req, void *p);
+/* A hash of the client's address without the port (a client's connections share it, on
+ * whichever loop they landed), never 0: the one client key the per-client features start from
+ * (read-your-writes routing, rate limits, the per-client job count). */
+uint64_t hp_http_peer_hash(h2o_req_t *req);
 /* Writes n in decimal at p (at most 20 bytes, no NUL); returns the end. Used instead of printf
  * for the numbers in every response's headers. */
 char *hp_http_put_uint(char *p, uint64_t n);

@@ -21,7 +21,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <xxhash.h>
 #include "core/time.h"
 #include "http/loop.h"
@@ -34,7 +33,6 @@ typedef struct {
     hp_db_job_t *job; /* NULL once destroyed */
     const hp_plan_t *plan;
     hp_http_stream_info_t info;
-    uint64_t last_modified_ms;
     int is_head;
     int is_at_db;
     int is_cancelled; /* the query was told to stop: its next piece is its last, unsent */
@@ -158,58 +156,27 @@ static void watch_send(stream_t *s)
 
 /* --- headers --- */
 
-static char *put_ms(char *p, uint64_t ns)
-{
-    uint64_t us = ns / 1000;
-    p = hp_http_put_uint(p, us / 1000);
-    *p++ = '.';
-    *p++ = (char)('0' + us / 100 % 10);
-    *p++ = (char)('0' + us / 10 % 10);
-    *p++ = (char)('0' + us % 10);
-    return p;
-}
-
 /* If-Modified-Since confirms the client's copy (and no If-None-Match, which takes precedence
  * and cannot match: a streamed body has no entity tag until its end). */
 static int not_modified(h2o_req_t *req, uint64_t last_modified_ms)
 {
-    struct tm tm;
-    h2o_iovec_t ims = hp_http_header_value(req, H2O_TOKEN_IF_MODIFIED_SINCE);
-    if (hp_http_header_value(req, H2O_TOKEN_IF_NONE_MATCH).base != NULL || ims.base == NULL ||
-        h2o_time_parse_rfc1123(ims.base, ims.len, &tm) != 0)
-        return 0;
-    return (int64_t)(last_modified_ms / 1000) <= (int64_t)timegm(&tm);
+    return hp_http_header_value(req, H2O_TOKEN_IF_NONE_MATCH).base == NULL &&
+           hp_http_caching_is_not_modified(h2o_iovec_init(NULL, 0),
+                                           hp_http_header_value(req, H2O_TOKEN_IF_MODIFIED_SINCE),
+                                           NULL, 0, last_modified_ms);
 }
 
-/* The headers every answer of the stream has (those hp_http_caching_send adds to an uncached
- * read, less the ones that need the whole body). */
+/* The headers every answer of the stream has: those of any read that do not need the body. */
 static void add_common_headers(stream_t *s)
 {
-    h2o_req_t *req = s->req;
-    char *lm = h2o_mem_alloc_pool(&req->pool, H2O_TIMESTR_RFC1123_LEN + 1);
-    uint64_t now_ms = hp_time_real_ms();
-    time_t lm_s = (time_t)((s->last_modified_ms < now_ms ? s->last_modified_ms : now_ms) / 1000);
-    struct tm gmt;
-    gmtime_r(&lm_s, &gmt);
-    h2o_time2str_rfc1123(lm, &gmt);
-    hp_http_add_header(req, H2O_TOKEN_LAST_MODIFIED, lm, H2O_TIMESTR_RFC1123_LEN);
-    if (s->info.policy != NULL) {
-        hp_http_add_header(req, H2O_TOKEN_CACHE_CONTROL, s->info.policy->cache_control,
-                           strlen(s->info.policy->cache_control));
-        hp_http_add_header(req, H2O_TOKEN_VARY,
-                           H2O_STRLIT("Accept, Accept-Encoding, Prefer, Range"));
-    } else if (s->loop->caching->is_compress_enabled) {
-        hp_http_add_header(req, H2O_TOKEN_VARY, H2O_STRLIT("Accept-Encoding"));
-    }
-    hp_http_add_header_str(req, H2O_STRLIT("cache-status"), s->info.cache_status,
-                           strlen(s->info.cache_status));
-    char *timing = h2o_mem_alloc_pool(&req->pool, 64), *t = timing;
-    memcpy(t, "cache;dur=", 10);
-    t = put_ms(t + 10, s->info.cache_ns);
-    memcpy(t, ", db;dur=", 9);
-    t = put_ms(t + 9, s->info.db_ns);
-    hp_http_add_header_str(req, H2O_STRLIT("server-timing"), timing, (size_t)(t - timing));
-    hp_http_add_header(req, H2O_TOKEN_CONTENT_LOCATION, req->path.base, req->path.len);
+    hp_http_representation_t rep = {
+        .last_modified_ms = s->info.last_modified_ms,
+        .policy = s->info.policy,
+        .cache_status = s->info.cache_status,
+        .cache_ns = s->info.cache_ns,
+        .db_ns = s->info.db_ns,
+    };
+    hp_http_caching_add_headers(s->loop->caching, s->req, &rep);
 }
 
 /* The status and representation headers. Up front (GET) the row count is unknown: see
@@ -371,12 +338,7 @@ void hp_http_stream_start(h2o_req_t *req, hp_db_job_t *job, const hp_plan_t *pla
     *(stream_t **)h2o_mem_alloc_shared(&req->pool, sizeof(stream_t *), on_req_dispose) = s;
     s->is_head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
 
-    uint32_t slots[HP_CACHE_MAX_TABLES];
-    size_t n = plan->table_count < HP_CACHE_MAX_TABLES ? plan->table_count : HP_CACHE_MAX_TABLES;
-    for (size_t i = 0; i != n; ++i)
-        slots[i] = hp_cache_table_slot(plan->tables[i]->name, plan->tables[i]->name_len);
-    s->last_modified_ms = hp_http_caching_last_changed(loop->caching, slots, n);
-    if (not_modified(req, s->last_modified_ms)) {
+    if (not_modified(req, info->last_modified_ms)) {
         add_common_headers(s);
         req->res.status = 304;
         req->res.reason = "Not Modified";

@@ -33,6 +33,7 @@ typedef struct {
     const char *cache_status;        /* the Cache-Status value (borrowed: a literal) */
     uint64_t cache_ns;               /* time spent on the cache lookup */
     uint64_t db_ns;                  /* from submit to the first piece */
+    uint64_t last_modified_ms;       /* when the tables read last changed (Last-Modified) */
 } hp_http_stream_info_t;
 
 /* Takes over `job`, which came back to its loop with result.is_streaming set and its first

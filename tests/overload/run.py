@@ -48,7 +48,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "spec"))
-from run import Server, http_request  # noqa: E402  (the spec runner's helpers)
+from run import Checks, Server, http_request  # noqa: E402  (the spec runner's helpers)
 
 SLOW_ITEMS = 1500
 SLOW = "/items?select=id,items(id,items(id))&id=lt.2"
@@ -63,23 +63,6 @@ FAIR_MOST_FINISHED = 8
 REQUEST_TIMEOUT = 120.0
 PHASE_DEADLINE_S = 120.0
 BASE_ARGS = ["--cache", "off", "--db-inline-budget-us", "0", "--server-threads", "2"]
-
-
-class Totals:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name, problems, note=""):
-        if problems:
-            self.failed += 1
-            print("FAIL %s" % name)
-            for p in problems[:20]:
-                print("    %s" % p)
-        else:
-            self.passed += 1
-            print("ok   %s%s" % (name, (" (%s)" % note) if note else ""))
-        sys.stdout.flush()
 
 
 class Clock:
@@ -369,7 +352,7 @@ def main(argv):
         print("usage: run.py BIN", file=sys.stderr)
         return 2
     binary = os.path.abspath(argv[1])
-    totals = Totals()
+    totals = Checks()
     tmp = tempfile.mkdtemp(prefix="hp-overload-")
     try:
         db = os.path.join(tmp, "fixture.db")

@@ -26,19 +26,17 @@ Usage: run.py BIN
 Ends with the line `N passed, N failed`.
 """
 import concurrent.futures
-import http.client
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "spec"))
-from run import Server, http_request  # noqa: E402
-from support import CLUSTER, Fail, check, cluster, psql  # noqa: E402
+from run import http_request  # noqa: E402
+from support import (ClusterEnv, check, cluster, header, psql, rss_kib,  # noqa: E402
+                     run_tests, wait_for)
 
 
 SCHEMA = """
@@ -53,13 +51,6 @@ CREATE VIEW slow AS SELECT 1 AS id, pg_sleep(0.6) IS NULL AS slept;
 
 def get(server, target, headers=(), timeout=10):
     return http_request(server.port, "GET", target, headers=headers, timeout=timeout)
-
-
-def header(headers, name):
-    for k, v in headers:
-        if k.lower() == name:
-            return v
-    return None
 
 
 def pool_connections(uri):
@@ -78,39 +69,8 @@ def fds_beside_pool(env, pid):
     return open_fds(pid) - 2 * pool_connections(env.uri)
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-class Env:
-    def __init__(self, binary, tmp):
-        self.binary = binary
-        self.tmp = tmp
-        self.primary_dir = os.path.join(tmp, "primary")
-        self.replica_dir = os.path.join(tmp, "replica")
-        self.uri = cluster("start", self.primary_dir)
-        psql(self.uri, SCHEMA)
-        self.replica_uri = None
-        self.servers = []
-
-    def server(self, *args):
-        s = Server(self.binary, self.uri, list(args), os.path.join(self.tmp, "server.log"))
-        reason = s.start()
-        if reason is not None:
-            raise Fail("server did not start: %s\n%s" % (reason, "".join(s.log_tail())))
-        self.servers.append(s)
-        return s
-
-    def close(self):
-        for s in self.servers:
-            s.kill()
-        for d in (self.replica_dir, self.primary_dir):
-            if os.path.isdir(d):
-                subprocess.run([CLUSTER, "stop", d], capture_output=True, timeout=120)
+def make_env(binary, tmp):
+    return ClusterEnv(binary, tmp, SCHEMA)
 
 
 def test_pool(env):
@@ -176,15 +136,6 @@ def test_statement_timeout(env):
     status, _, _ = get(s, "/items?id=eq.1")
     check(status == 200, "the connection serves after a cancelled statement: %d" % status)
     stop(s)
-
-
-def wait_for(fn, seconds, what):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if fn():
-            return
-        time.sleep(0.05)
-    raise Fail("%s within %gs" % (what, seconds))
 
 
 def test_outage(env):
@@ -295,38 +246,7 @@ TESTS = [("pool", test_pool), ("lend", test_lend), ("acquire", test_acquire_time
 
 
 def main(argv):
-    if len(argv) != 2:
-        print("usage: run.py BIN", file=sys.stderr)
-        return 2
-    binary = os.path.abspath(argv[1])
-    tmp = tempfile.mkdtemp(prefix="hotpath-pg-")
-    os.chmod(tmp, 0o755)
-    passed = failed = 0
-    env = None
-    try:
-        env = Env(binary, tmp)
-        for name, fn in TESTS:
-            try:
-                fn(env)
-                passed += 1
-                print("ok   %s" % name)
-            except (Fail, OSError, http.client.HTTPException, ValueError) as e:
-                failed += 1
-                print("FAIL %s: %s" % (name, e))
-                for srv in env.servers:
-                    srv.kill()
-                env.servers = []
-            sys.stdout.flush()
-    except Fail as e:
-        print("FAIL setup: %s" % e)
-        failed += len(TESTS) - passed
-    finally:
-        if env is not None:
-            env.close()
-        if os.environ.get("HP_PG_KEEP") != "1":
-            shutil.rmtree(tmp, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return run_tests(argv, "hotpath-pg-", make_env, TESTS)
 
 
 if __name__ == "__main__":

@@ -20,25 +20,20 @@ Usage: run.py BIN
                 answers afterwards
   replica       streamed reads routed to a replica give the same bytes, and run there
 
-When the server does not know the `stream-after-bytes` key yet (the HTTP side of streaming is
-not merged), every check is counted as skipped, not passed.
-Ends with the line `N passed, N failed, N skipped`.
+Ends with the line `N passed, N failed` (tests/pg/support.py's run_tests).
 """
 import concurrent.futures
 import http.client
 import os
-import shutil
 import socket
-import subprocess
 import sys
-import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "spec"))
 sys.path.append(os.path.join(HERE, "..", "pg"))  # support.py, after the spec runner
-from run import Server, http_request  # noqa: E402
-from support import CLUSTER, Fail, check, cluster, psql  # noqa: E402
+from run import http_request  # noqa: E402
+from support import (ClusterEnv, Fail, check, cluster, header, psql, rss_kib,  # noqa: E402
+                     run_tests, wait_for)
 
 STREAM_AFTER = 4096
 BIG_ROWS = 100000  # about 20 MB of JSON
@@ -76,30 +71,6 @@ TARGETS = [
 ]
 
 
-def header(headers, name):
-    for k, v in headers:
-        if k.lower() == name:
-            return v
-    return None
-
-
-def wait_for(fn, seconds, what):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if fn():
-            return
-        time.sleep(0.05)
-    raise Fail(what)
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def idle_in_transaction(uri):
     """Pool connections holding a stream's cursor while nothing is fetched."""
     return int(psql(uri, "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
@@ -120,11 +91,6 @@ def pool_connections(uri):
                          + STREAMING_APP + "'"))
 
 
-def knows_stream_key(binary):
-    out = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=30)
-    return "--stream-after-bytes" in out.stdout + out.stderr
-
-
 class SmallWindowConnection(http.client.HTTPConnection):
     """A client with a small receive buffer, so that when it stops reading the server feels it
     soon (the kernel would otherwise buffer megabytes of loopback traffic)."""
@@ -136,39 +102,22 @@ class SmallWindowConnection(http.client.HTTPConnection):
         self.sock.connect((self.host, self.port))
 
 
-class Env:
+class Env(ClusterEnv):
+    """The cluster, and `whole`: a server that never streams, for the bytes to compare with."""
+
     def __init__(self, binary, tmp):
-        self.binary = binary
-        self.tmp = tmp
-        self.primary_dir = os.path.join(tmp, "primary")
-        self.replica_dir = os.path.join(tmp, "replica")
-        self.uri = cluster("start", self.primary_dir)
-        psql(self.uri, SCHEMA)
-        self.servers = []
+        super().__init__(binary, tmp, SCHEMA)
         with open(binary, "rb") as f:
             self.sanitized = b"__asan_init" in f.read()
         self.whole = self.server("--stream-after-bytes", "0")
 
     def server(self, *args, uri=None):
-        s = Server(self.binary, uri or self.uri, ["--cache", "off"] + list(args),
-                   os.path.join(self.tmp, "server.log"))
-        reason = s.start()
-        if reason is not None:
-            raise Fail("server did not start: %s\n%s" % (reason, "".join(s.log_tail())))
-        self.servers.append(s)
-        return s
+        return super().server("--cache", "off", *args, uri=uri)
 
     def streaming(self, *args):
         # Its own application_name, so pg_stat_activity tells its connections from the others'.
         return self.server("--stream-after-bytes", str(STREAM_AFTER), *args,
                            uri=self.uri + "?application_name=" + STREAMING_APP)
-
-    def close(self):
-        for s in self.servers:
-            s.kill()
-        for d in (self.replica_dir, self.primary_dir):
-            if os.path.isdir(d):
-                subprocess.run([CLUSTER, "stop", d], capture_output=True, timeout=120)
 
 
 def stop(env, server):
@@ -303,43 +252,8 @@ TESTS = [("identity", test_identity), ("slow-client", test_slow_client),
 
 
 def main(argv):
-    if len(argv) != 2:
-        print("usage: run.py BIN", file=sys.stderr)
-        return 2
-    binary = os.path.abspath(argv[1])
-    if not knows_stream_key(binary):
-        for name, _ in TESTS:
-            print("skip %s: the server has no stream-after-bytes key yet" % name)
-        print("0 passed, 0 failed, %d skipped" % len(TESTS))
-        return 0
-    tmp = tempfile.mkdtemp(prefix="hotpath-stream-pg-")
-    os.chmod(tmp, 0o755)
-    passed = failed = 0
-    env = None
-    try:
-        env = Env(binary, tmp)
-        for name, fn in TESTS:
-            try:
-                fn(env)
-                passed += 1
-                print("ok   %s" % name)
-            except (Fail, OSError, http.client.HTTPException, ValueError) as e:
-                failed += 1
-                print("FAIL %s: %s" % (name, e))
-                for srv in env.servers[1:]:
-                    srv.kill()
-                env.servers = env.servers[:1]
-            sys.stdout.flush()
-    except Fail as e:
-        print("FAIL setup: %s" % e)
-        failed += len(TESTS) - passed
-    finally:
-        if env is not None:
-            env.close()
-        if os.environ.get("HP_PG_KEEP") != "1":
-            shutil.rmtree(tmp, ignore_errors=True)
-    print("%d passed, %d failed, 0 skipped" % (passed, failed))
-    return 1 if failed else 0
+    # After a failure, the first server (env.whole) is kept for the next tests.
+    return run_tests(argv, "hotpath-stream-pg-", Env, TESTS, kept_servers=1)
 
 
 if __name__ == "__main__":

@@ -83,6 +83,10 @@ static void on_job_done(hp_db_job_t *job)
     hp_metrics_db_wait(loop->metrics, o->db_ns);
     /* The database is done with it (a streamed read: its first piece is here). */
     hp_step_shed_release(loop, pj->shed_client, pj->shed_held, o->db_ns);
+    if (call != NULL) {
+        call->job_ref = NULL;
+        call->job = NULL;
+    }
 
     /* A large read came back as its first piece (docs/streaming.md): the stream takes the job
      * over and destroys it. A streamed body is never cached: a fill this job led is abandoned
@@ -90,11 +94,14 @@ static void on_job_done(hp_db_job_t *job)
     if (result->is_streaming) {
         if (pj->fill_key.base != NULL)
             hp_cache_tier_abandon(loop->caching->tier, pj->fill_key.base, pj->fill_key.len);
-        hp_http_stream_info_t info = {NULL, "hotpath; fwd=bypass", 0, o->db_ns};
+        hp_http_stream_info_t info = {
+            .cache_status = "hotpath; fwd=bypass",
+            .db_ns = o->db_ns,
+            .last_modified_ms =
+                hp_http_caching_last_changed(loop->caching, pj->slots, pj->slot_count),
+        };
         h2o_req_t *req = NULL;
         if (call != NULL) {
-            call->job_ref = NULL;
-            call->job = NULL;
             info.cache_ns = call->cache_ns;
             if ((info.policy = call->policy) != NULL)
                 info.cache_status = "hotpath; fwd=miss; detail=streamed";
@@ -123,8 +130,6 @@ static void on_job_done(hp_db_job_t *job)
         o->entry = settle_fill(loop, pj, result, o);
 
     if (call != NULL) {
-        call->job_ref = NULL;
-        call->job = NULL;
         call->outcome = o;
         hp_pipeline_run(call); /* the respond step */
     }

@@ -1,9 +1,7 @@
 #include "http/pipeline/limit.h"
 
-#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include "core/time.h"
 #include "ratelimit/ratelimit.h"
 
@@ -12,8 +10,9 @@ _Static_assert(HP_RATELIMIT_MAX_RULES + 1 <= HP_METRICS_RATELIMIT_RULES,
 
 /* The client key of an HTTP request: the rate-limit-key header's value when it has one, else
  * the peer address without the port (a client's connections share it). */
-static uint64_t client_of(const hp_ratelimit_t *rl, h2o_req_t *req)
+static uint64_t client_of(const hp_ratelimit_t *rl, hp_call_t *call)
 {
+    h2o_req_t *req = call->req;
     if (hp_ratelimit_key_kind(rl) == HP_RATELIMIT_KEY_HEADER) {
         const char *name = hp_ratelimit_key_header(rl);
         ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
@@ -23,13 +22,7 @@ static uint64_t client_of(const hp_ratelimit_t *rl, h2o_req_t *req)
                                        req->headers.entries[i].value.len) +
                    0x9e3779b97f4a7c15ull;
     }
-    struct sockaddr_storage ss = {0};
-    socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
-    if (ss.ss_family == AF_INET)
-        return hp_ratelimit_client(&((struct sockaddr_in *)&ss)->sin_addr, 4);
-    if (ss.ss_family == AF_INET6)
-        return hp_ratelimit_client(&((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
-    return hp_ratelimit_client(&ss, len);
+    return hp_pipeline_peer_hash(call);
 }
 
 /* RateLimit-Policy: "default";q=200;w=1, "users:writes";q=10;w=1
@@ -64,7 +57,7 @@ hp_step_result_t hp_step_limit(hp_call_t *call)
     if (call->req == NULL) {
         kind = HP_RATELIMIT_SUB;
     } else {
-        call->limit_client = client_of(rl, call->req);
+        call->limit_client = client_of(rl, call);
         /* Only route.c's envelope path reaches here without a table. */
         kind = call->r.resource.len != 0 ? HP_RATELIMIT_REQUEST : HP_RATELIMIT_ENVELOPE;
     }

@@ -12,6 +12,7 @@
 #include "http/pipeline/respond.h"
 #include "http/pipeline/route.h"
 #include "http/pipeline/shed.h"
+#include "http/respond.h"
 
 /* The sequence. A new step is a module and one line here (and in hp_step_t). */
 static const hp_step_fn steps[HP_STEP__COUNT] = {
@@ -48,6 +49,13 @@ void hp_pipeline_call_gone(hp_call_t *call)
     hp_cache_step_detach(call);
     hp_cache_entry_unref(call->fallback);
     call->fallback = NULL;
+}
+
+uint64_t hp_pipeline_peer_hash(hp_call_t *call)
+{
+    if (call->peer_hash == 0)
+        call->peer_hash = hp_http_peer_hash(call->req);
+    return call->peer_hash;
 }
 
 static void free_owned(void *p)

@@ -89,6 +89,7 @@ struct st_hp_call_t {
     unsigned next_step;
     hp_request_t r;           /* what is asked: filled by route (or bulk.c for a sub-request) */
     hp_caller_t caller;       /* who asks: filled by the caller step; r.caller points here */
+    uint64_t peer_hash;       /* hp_pipeline_peer_hash's, once asked (0 before) */
     uint64_t affinity_client; /* read-your-writes routing key (http/affinity.h); 0 without */
     uint64_t limit_client;    /* rate-limit client key (limit.h); a sub-request: its envelope's */
     uint64_t started_ns;
@@ -128,6 +129,10 @@ hp_step_result_t hp_pipeline_fail(hp_call_t *call, const hp_error_t *err);
 /* The same with an error made here (in call->pool). */
 hp_step_result_t hp_pipeline_failf(hp_call_t *call, hp_errcode_t code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The hash of the client's address (hp_http_peer_hash), taken once per call; call->req must be
+ * set. */
+uint64_t hp_pipeline_peer_hash(hp_call_t *call);
 
 /* Hands memory malloc'd elsewhere to the call: freed when call->pool is cleared. */
 void hp_pipeline_own(hp_call_t *call, void *p);

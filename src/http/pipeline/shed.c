@@ -1,21 +1,6 @@
 #include "http/pipeline/shed.h"
 
 #include <stdio.h>
-#include <sys/socket.h>
-#include <xxhash.h>
-
-/* The client's key: a hash of its address without the port (a client's connections share
- * it, whichever loop they landed on). */
-static uint64_t client_of(h2o_req_t *req)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
-    if (ss.ss_family == AF_INET)
-        return XXH3_64bits(&((struct sockaddr_in *)&ss)->sin_addr, 4);
-    if (ss.ss_family == AF_INET6)
-        return XXH3_64bits(&((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
-    return XXH3_64bits(&ss, len);
-}
 
 /* Answers the call at once with code and Retry-After: retry_s; the job planned for it goes. */
 static hp_step_result_t refuse(hp_call_t *call, hp_errcode_t code, uint64_t retry_s,
@@ -48,7 +33,7 @@ hp_step_result_t hp_step_shed(hp_call_t *call)
     if (call->plan->batch.tree != NULL && loop->conf->batch == 0 /* "on" */)
         return HP_STEP_NEXT;
     if (loop->clients != NULL && call->req != NULL) {
-        call->shed_client = client_of(call->req);
+        call->shed_client = hp_pipeline_peer_hash(call);
         if (hp_overload_clients_acquire(loop->clients, call->shed_client) != 0) {
             hp_metrics_client_denied(loop->metrics);
             return refuse(call, HP_ERR_CLIENT_BUSY, 1,
